@@ -1,0 +1,40 @@
+"""CDS Hooks 2.0 service for immunotherapy decisions in immune-mediated neurological disease.
+
+`create_app` is the Flask application factory (Flask tutorial style): configuration from `CDS_*`
+environment variables (`config`), then one `init_app` per concern: the error envelope, CORS, the
+request log, the card ledger, authentication, and the API blueprint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+__all__ = ["create_app"]
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    from cds_service import api, auth, cors, errors, ledger, request_log
+    from cds_service.config import load_config
+    from cds_service.services import load_services
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config())
+    if test_config:
+        app.config.update(test_config)
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_BODY_BYTES"])
+    app.config["SERVICES"] = load_services(Path(app.config["HOOKS_DIR"]))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    request_log.init_app(app)
+    errors.init_app(app)
+    cors.init_app(app)
+    ledger.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(api.blueprint)
+    logging.getLogger("cds_service").setLevel(app.config["LOG_LEVEL"])
+    return app

@@ -1,0 +1,116 @@
+"""The HTTP API (CDS Hooks 2.0 "Discovery", "Calling a CDS Service", "Feedback") plus /healthz.
+
+Routes on the service id first, then checks that the request's `hook` is the one that service is
+registered for (checklist 11.4). Bodies are parsed here, strictly: not JSON, not an object, or a
+field that breaks the spec is a 400 whose details name the field path; the size limit (413) is
+enforced by Flask's MAX_CONTENT_LENGTH before the body is read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+
+from cds_service.errors import BadRequest, UnknownService
+from cds_service.ledger import get_ledger
+from cds_service.pipeline import run_hook
+from cds_service.protocol.feedback import FeedbackRequest
+from cds_service.protocol.request import HookRequest, parse_context
+from cds_service.services import ServiceDefinition
+
+blueprint = Blueprint("cds", __name__)
+
+
+def _field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    details = []
+    for error in exc.errors(include_url=False, include_input=False):
+        path = ".".join(str(part) for part in (prefix, *error["loc"]) if part != "")
+        details.append({"field": path or "(body)", "problem": error["msg"]})
+    return details
+
+
+def _json_object() -> dict[str, Any]:
+    if request.mimetype and "json" not in request.mimetype:
+        raise BadRequest(f"Content-Type must be application/json, not {request.mimetype}")
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise BadRequest("the request body is empty; a JSON object is required")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise BadRequest(f"the request body is not valid JSON{where}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"the request body must be a JSON object, not a {type(body).__name__}")
+    return body
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validate(model: type[M], body: Any, prefix: str = "") -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest("the request does not follow CDS Hooks 2.0", _field_errors(exc, prefix))
+
+
+def _service(service_id: str) -> ServiceDefinition:
+    services: dict[str, ServiceDefinition] = current_app.config["SERVICES"]
+    service = services.get(service_id)
+    if service is None:
+        raise UnknownService(f"no CDS service with id {service_id!r}; see GET /cds-services")
+    g.log_fields["service"] = service_id
+    return service
+
+
+@blueprint.get("/cds-services")
+def discovery() -> Response:
+    services: dict[str, ServiceDefinition] = current_app.config["SERVICES"]
+    return jsonify({"services": [s.discovery_entry() for s in services.values()]})
+
+
+@blueprint.post("/cds-services/<service_id>")
+def call_service(service_id: str) -> Response:
+    service = _service(service_id)
+    body = _json_object()
+    hook_request = _validate(HookRequest, body)
+    g.log_fields.update(hook=hook_request.hook, hookInstance=hook_request.hookInstance)
+    if hook_request.hook != service.hook:
+        raise BadRequest(
+            f"service {service.id!r} answers hook {service.hook!r}, not {hook_request.hook!r}",
+            [{"field": "hook", "problem": f"expected {service.hook!r}"}],
+        )
+    try:
+        context = parse_context(service.hook, hook_request.context)
+    except ValidationError as exc:
+        raise BadRequest(
+            f"the context does not follow the {service.hook} hook", _field_errors(exc, "context")
+        ) from None
+    result = run_hook(service, hook_request, context, current_app.config, get_ledger())
+    g.log_fields.update(cards=result.card_count, stages_ms=result.timings_ms)
+    return jsonify(result.response)
+
+
+@blueprint.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    service = _service(service_id)
+    body = _validate(FeedbackRequest, _json_object())
+    known = get_ledger().record_feedback(service.id, body.feedback)
+    g.log_fields.update(feedback=len(known), unknownCards=known.count(False))
+    # The spec names no body for feedback responses; say what was stored, by card.
+    answer: dict[str, Any] = {"stored": len(known)}
+    unknown = [item.card for item, ok in zip(body.feedback, known, strict=True) if not ok]
+    if unknown:  # flagged, not dropped: the ledger never issued these cards
+        answer["unknownCards"] = unknown
+    return jsonify(answer)
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    services: dict[str, ServiceDefinition] = current_app.config["SERVICES"]
+    return jsonify({"status": "ok", "services": len(services)})

@@ -1,0 +1,110 @@
+"""Authentication of the calling EHR on every endpoint (CDS Hooks 2.0 "Trusting CDS Clients").
+
+`init_app(app)` installs the security headers and a before-request check: discovery, service
+calls and feedback need `Authorization: Bearer <JWT>`, verified by `TokenVerifier` against the
+trusted-issuers file, with `aud` = the public URL of the endpoint called (CDS_PUBLIC_BASE_URL plus
+the path, or the request's own root when that is empty; for feedback the service URL is accepted
+too, checklist 11.5). `/healthz` and CORS preflights pass without a token. Any failure is a 401 with
+no detail (`Unauthorized`); the reason is logged with `iss`, `kid` and `jti`, never the token.
+Verified claims are put on `flask.g.jwt_claims`. With CDS_AUTH_ENABLED=false every call passes and
+the service warns at start and on each discovery call. Tests may pass `AUTH_CLOCK` (a callable
+returning epoch seconds) and `AUTH_REPLAY_CACHE` (a `ReplayCache`) in the config overrides.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from flask import Flask, current_app, g, request
+
+from cds_service.auth import headers
+from cds_service.auth.issuers import TrustConfigError, load_trusted_issuers
+from cds_service.auth.jwks import KeySets
+from cds_service.auth.replay import InMemoryReplayCache, ReplayCache
+from cds_service.auth.verifier import TokenRefused, TokenVerifier
+from cds_service.errors import Unauthorized
+
+__all__ = ["TokenRefused", "TokenVerifier", "TrustConfigError", "expected_audiences", "init_app"]
+
+log = logging.getLogger("cds_service.auth")
+
+PUBLIC_PATHS = frozenset({"/healthz"})
+DISCOVERY_PATH = "/cds-services"
+_FEEDBACK_PATH = re.compile(r"^(/cds-services/[^/]+)/feedback$")
+_BEARER = re.compile(r"^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*) *$", re.IGNORECASE)
+_AUTH_OFF = "authentication is OFF (CDS_AUTH_ENABLED=false): any caller can use this service"
+
+
+def expected_audiences(public_base_url: str, root_url: str, path: str) -> list[str]:
+    """The `aud` values accepted for a call to `path` (spec: "the URL of the CDS Service endpoint
+    being invoked"); for feedback, the feedback URL and the service's own URL."""
+    base = (public_base_url or root_url).rstrip("/")
+    audiences = [base + path]
+    feedback = _FEEDBACK_PATH.match(path)
+    if feedback:
+        audiences.append(base + feedback.group(1))
+    return audiences
+
+
+def build_verifier(config: dict[str, Any]) -> TokenVerifier:
+    """A verifier from the app's configuration; a bad trusted-issuers file stops the start."""
+    clock = config.get("AUTH_CLOCK") or time.time
+    replay_cache: ReplayCache = config.get("AUTH_REPLAY_CACHE") or InMemoryReplayCache(clock)
+    return TokenVerifier(
+        load_trusted_issuers(config["TRUSTED_ISSUERS_FILE"]),
+        key_sets=KeySets(clock=clock),
+        replay_cache=replay_cache,
+        clock=clock,
+        leeway_seconds=float(config["JWT_LEEWAY_SECONDS"]),
+        max_lifetime_seconds=float(config["JWT_MAX_LIFETIME_SECONDS"]),
+    )
+
+
+def _refuse(reason: str, exc: TokenRefused | None = None) -> Unauthorized:
+    ids = (exc.iss, exc.kid, exc.jti) if exc else (None, None, None)
+    log.warning("JWT refused: %s (iss=%r kid=%r jti=%r)", reason, *ids)
+    log_fields = getattr(g, "log_fields", None)
+    if isinstance(log_fields, dict):
+        log_fields["auth"] = {"refused": reason, "iss": ids[0], "kid": ids[1], "jti": ids[2]}
+    return Unauthorized(reason)
+
+
+def _require_jwt() -> None:
+    if request.method == "OPTIONS" or request.path in PUBLIC_PATHS:
+        return
+    header = request.headers.get("Authorization")
+    if not header:
+        raise _refuse("no Authorization header")
+    match = _BEARER.match(header)
+    if match is None:
+        raise _refuse("Authorization is not `Bearer <JWT>`")
+    audiences = expected_audiences(
+        current_app.config["PUBLIC_BASE_URL"], request.url_root, request.path
+    )
+    verifier: TokenVerifier = current_app.extensions["cds_auth"]
+    try:
+        claims = verifier.verify(match.group(1), audiences)
+    except TokenRefused as exc:
+        raise _refuse(str(exc), exc) from None
+    g.jwt_claims = claims
+    log_fields = getattr(g, "log_fields", None)
+    if isinstance(log_fields, dict):
+        log_fields["auth"] = {k: claims[k] for k in ("iss", "tenant", "jti") if k in claims}
+
+
+def _warn_on_discovery() -> None:
+    if request.method == "GET" and request.path == DISCOVERY_PATH:
+        log.warning(_AUTH_OFF)
+
+
+def init_app(app: Flask) -> None:
+    headers.init_app(app)
+    if not app.config["AUTH_ENABLED"]:
+        log.warning("%s; local use only", _AUTH_OFF)
+        app.before_request(_warn_on_discovery)
+        return
+    app.extensions["cds_auth"] = build_verifier(app.config)
+    app.before_request(_require_jwt)

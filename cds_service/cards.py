@@ -1,0 +1,154 @@
+"""Rendering findings into CDS Hooks cards: the only module that knows card JSON.
+
+Findings that share a `group` become one card (the most urgent finding leads: its summary,
+indicator and source), so a clinician sees a few cards per call, not one per rule. The detail is
+GitHub-flavoured markdown (spec "Card Attributes"): the recommendation, then the evidence the
+rules used (value, unit, date, resource reference), then the citation with its evidence grading.
+Every card and suggestion gets a uuid so feedback can be joined to the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cds_service.findings import Evidence, Finding, ProposedAction, Urgency
+from cds_service.protocol.response import (
+    Action,
+    Card,
+    CdsResponse,
+    Coding,
+    Link,
+    OverrideReason,
+    Source,
+    Suggestion,
+    SystemAction,
+)
+
+_URGENCY_ORDER = {Urgency.INFO: 0, Urgency.WARNING: 1, Urgency.CRITICAL: 2}
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """A rendered card and the rule ids behind it (for the ledger)."""
+
+    card: Card
+    rule_ids: tuple[str, ...]
+
+
+def _group(findings: Sequence[Finding]) -> list[list[Finding]]:
+    groups: dict[str, list[Finding]] = {}
+    ordered: list[list[Finding]] = []
+    for finding in findings:
+        if finding.group is None:
+            ordered.append([finding])
+        elif finding.group in groups:
+            groups[finding.group].append(finding)
+        else:
+            groups[finding.group] = [finding]
+            ordered.append(groups[finding.group])
+    for members in ordered:
+        members.sort(key=lambda f: -_URGENCY_ORDER[f.urgency])  # stable: keeps rule order
+    ordered.sort(key=lambda members: -_URGENCY_ORDER[members[0].urgency])
+    return ordered
+
+
+def _evidence_line(item: Evidence) -> str:
+    parts = [f"**{item.label}**"]
+    if item.value:
+        parts.append(item.value)
+    if item.when:
+        parts.append(f"({item.when.date().isoformat()})")
+    line = " ".join(parts)
+    if item.reference:
+        line += f" — `{item.reference}`"
+    if item.note:
+        line += f" — {item.note}"
+    return f"- {line}"
+
+
+def _detail(members: Sequence[Finding]) -> str:
+    sections: list[str] = []
+    for finding in members:
+        if len(members) > 1:
+            sections.append(f"### {finding.summary}")
+        sections.append(finding.detail.strip())
+    evidence = [e for f in members for e in f.evidence]
+    if evidence:
+        unique = list(dict.fromkeys(evidence))
+        sections.append("**Evidence used**\n\n" + "\n".join(_evidence_line(e) for e in unique))
+    citations = list(dict.fromkeys(f.citation for f in members))
+    lines = []
+    for citation in citations:
+        line = f"- {citation.label}"
+        if citation.url:
+            line = f"- [{citation.label}]({citation.url})"
+        if citation.seed:
+            line += f" (source document {citation.seed})"
+        if citation.evidence_note:
+            line += f". Evidence: {citation.evidence_note}"
+        lines.append(line)
+    sections.append("**Source**\n\n" + "\n".join(lines))
+    return "\n\n".join(sections)
+
+
+def _action(action: ProposedAction) -> Action:
+    return Action(
+        type=action.type,  # type: ignore[arg-type]  # validated by the Action model
+        description=action.description,
+        resource=action.resource,
+        resourceId=action.resource_id,
+    )
+
+
+def render_card(members: Sequence[Finding]) -> Card:
+    lead = members[0]
+    suggestions = [
+        Suggestion(
+            label=change.label,
+            isRecommended=change.is_recommended or None,
+            actions=[_action(a) for a in change.actions] or None,
+        )
+        for f in members
+        for change in f.suggestions
+    ]
+    reasons = list(dict.fromkeys(r for f in members for r in f.override_reasons))
+    links = list(dict.fromkeys(link for f in members for link in f.links))
+    topic = lead.topic
+    return Card(
+        summary=lead.summary,
+        detail=_detail(members),
+        indicator=lead.urgency.value,
+        source=Source(
+            label=lead.citation.label,
+            url=lead.citation.url,
+            topic=Coding(system=topic.system, code=topic.code, display=topic.display)
+            if topic
+            else None,
+        ),
+        suggestions=suggestions or None,
+        selectionBehavior=lead.selection_behavior if suggestions else None,  # type: ignore[arg-type]
+        overrideReasons=[
+            OverrideReason(system=r.system, code=r.code, display=r.display) for r in reasons
+        ]
+        or None,
+        links=[
+            Link(label=link.label, url=link.url, type=link.type, appContext=link.app_context)  # type: ignore[arg-type]
+            for link in links
+        ]
+        or None,
+    )
+
+
+def render(findings: Sequence[Finding]) -> tuple[CdsResponse, list[IssuedCard]]:
+    """Cards for a hook response, most urgent first, and what the ledger must record."""
+    issued = [
+        IssuedCard(render_card(members), tuple(f.rule_id for f in members))
+        for members in _group(findings)
+    ]
+    system_actions = [
+        SystemAction.model_validate(_action(a).model_dump())
+        for f in findings for a in f.system_actions
+    ]
+    response = CdsResponse(cards=[i.card for i in issued], systemActions=system_actions or None)
+    return response, issued

@@ -1,0 +1,154 @@
+"""`cds-service invoke`: send a hook request and show the cards as an EHR would.
+
+The request comes from a file (e.g. `hooks/examples/*.json`) or is built from a fixture bundle:
+with `--bundle`, every resource of the type a prefetch template asks for goes into that key (an
+over-delivering EHR; the service must filter it anyway), and `--draft-orders` supplies the orders
+being placed for order-select / order-sign. Without `--url` the request goes to an in-process app
+(authentication off, an in-memory ledger), so nothing has to be running.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+
+from cds_service.config import load_config
+from cds_service.services import ServiceDefinition, load_services
+
+
+def _resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle.get("entry", []) if isinstance(e.get("resource"), dict)]
+
+
+def build_request(
+    service: ServiceDefinition,
+    bundle: dict[str, Any],
+    *,
+    patient_id: str | None = None,
+    draft_orders: list[dict[str, Any]] | None = None,
+    selections: list[str] | None = None,
+) -> dict[str, Any]:
+    """A hook request whose prefetch holds every bundle resource of each template's type."""
+    resources = _resources(bundle)
+    if patient_id is None:
+        patients = [r["id"] for r in resources if r.get("resourceType") == "Patient"]
+        if len(patients) != 1:
+            raise click.UsageError("the bundle must hold exactly one Patient, or pass --patient")
+        patient_id = patients[0]
+    prefetch: dict[str, Any] = {}
+    for key, template in service.prefetch.items():
+        path = template.split("?", 1)[0]
+        resource_type = path.split("/", 1)[0]
+        matching = [r for r in resources if r.get("resourceType") == resource_type]
+        if "/" in path:  # a read: the one resource (the patient), or null when absent
+            prefetch[key] = next((r for r in matching if r.get("id") == patient_id), None)
+        else:
+            prefetch[key] = {"resourceType": "Bundle", "type": "searchset",
+                             "total": len(matching),
+                             "entry": [{"resource": r} for r in matching]}
+            if not matching:
+                del prefetch[key]["entry"]
+    context: dict[str, Any] = {"userId": "Practitioner/cds-invoke", "patientId": patient_id}
+    if service.hook in ("order-select", "order-sign"):
+        orders = draft_orders or []
+        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
+                                  "entry": [{"resource": r} for r in orders]}
+        if service.hook == "order-select":
+            context["selections"] = selections or [
+                f"{r['resourceType']}/{r['id']}" for r in orders]
+    return {"hook": service.hook, "hookInstance": str(uuid.uuid4()), "context": context,
+            "prefetch": prefetch}
+
+
+def example_service_id(path: Path) -> str | None:
+    """hooks/examples/<service-id>--<scenario>.json names its service."""
+    service_id, separator, _ = path.name.partition("--")
+    return service_id if separator else None
+
+
+def send(service_id: str, body: dict[str, Any], url: str | None, token: str | None
+         ) -> tuple[int, dict[str, Any]]:
+    if url:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        answer = requests.post(f"{url.rstrip('/')}/cds-services/{service_id}", json=body,
+                               headers=headers, timeout=30)
+        return answer.status_code, answer.json()
+    from cds_service import create_app
+
+    app = create_app({"AUTH_ENABLED": False, "DATABASE_URL": "sqlite://", "LOG_LEVEL": "WARNING"})
+    response = app.test_client().post(f"/cds-services/{service_id}", json=body)
+    return response.status_code, response.get_json()
+
+
+def format_cards(status: int, answer: dict[str, Any]) -> str:
+    if status != 200:
+        lines = [f"HTTP {status}: {answer.get('error')}: {answer.get('message')}"]
+        lines += [f"  - {d}" for d in answer.get("details", [])]
+        return "\n".join(lines)
+    cards = answer.get("cards", [])
+    if not cards:
+        return "No cards: nothing in this record calls for advice."
+    out = []
+    for n, card in enumerate(cards, 1):
+        out.append(f"[{n}] {card['indicator'].upper():8} {card['summary']}")
+        out.append(f"    source: {card['source']['label']}")
+        if card.get("detail"):
+            out.append(textwrap.indent(card["detail"], "    | "))
+        for s in card.get("suggestions", []):
+            star = " (recommended)" if s.get("isRecommended") else ""
+            out.append(f"    suggestion{star}: {s['label']}")
+            for a in s.get("actions", []):
+                target = a.get("resourceId") or a.get("resource", {}).get("resourceType", "")
+                out.append(f"      - {a['type']} {target}: {a['description']}")
+        for r in card.get("overrideReasons", []):
+            out.append(f"    override reason: {r['display']}")
+        out.append("")
+    for action in answer.get("systemActions", []):
+        out.append(f"system action: {action['type']}: {action['description']}")
+    return "\n".join(out).rstrip()
+
+
+@click.command()
+@click.argument("request_file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--service", "service_id", help="Service id (default: from the request file name).")
+@click.option("--bundle", type=click.Path(exists=True, dir_okay=False),
+              help="Build the request from a FHIR Bundle (e.g. fhir_fixtures/*.json).")
+@click.option("--patient", "patient_id", help="Patient id (with --bundle; default: its Patient).")
+@click.option("--draft-orders", type=click.Path(exists=True, dir_okay=False),
+              help="JSON Bundle or list of the draft orders (order-select / order-sign).")
+@click.option("--select", "selections", multiple=True, help="order-select selection, Type/id.")
+@click.option("--url", help="Base URL of a running service (default: in-process).")
+@click.option("--token", envvar="CDS_INVOKE_TOKEN", help="JWT for --url (or CDS_INVOKE_TOKEN).")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON response.")
+def invoke(request_file: str | None, service_id: str | None, bundle: str | None,
+           patient_id: str | None, draft_orders: str | None, selections: tuple[str, ...],
+           url: str | None, token: str | None, as_json: bool) -> None:
+    """Send a hook request and pretty-print the cards that come back."""
+    if bool(request_file) == bool(bundle):
+        raise click.UsageError("give either a REQUEST_FILE or --bundle")
+    if request_file:
+        body = json.loads(Path(request_file).read_text())
+        service_id = service_id or example_service_id(Path(request_file))
+        if not service_id:
+            raise click.UsageError("pass --service (or name the file <service-id>--<scenario>.json)")
+    else:
+        services = load_services(Path(load_config()["HOOKS_DIR"]))
+        if service_id not in services:
+            raise click.UsageError(f"--service must be one of {', '.join(sorted(services))}")
+        orders: list[dict[str, Any]] = []
+        if draft_orders:
+            loaded = json.loads(Path(draft_orders).read_text())
+            orders = _resources(loaded) if isinstance(loaded, dict) else loaded
+        body = build_request(services[service_id], json.loads(Path(bundle).read_text()),
+                             patient_id=patient_id, draft_orders=orders,
+                             selections=list(selections) or None)
+    status, answer = send(service_id, body, url, token)
+    click.echo(json.dumps(answer, indent=2) if as_json else format_cards(status, answer))
+    if status != 200:
+        raise SystemExit(1)

@@ -1,0 +1,60 @@
+"""Building one PatientFacts from the resolved data of one hook call: the facts layer's entry point.
+
+`build_facts` reads the outcomes keyed by prefetch key ("patient", "conditions", "observations",
+"medications", and optionally "administrations", "procedures", "serviceRequests"), turns each into
+typed facts, and lists in `PatientFacts.unknown` every category whose data could not be obtained,
+so a rule can say "conditions could not be retrieved" instead of reading silence as "none". Draft
+orders (context.draftOrders) become TherapyFacts flagged `is_draft_order`; resources named in
+`selections` ("Type/id", order-select) are flagged `is_selected`. A draft order that also appears in
+the history (same reference) is kept only once, as the draft.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from cds_service.facts.conditions import condition_facts
+from cds_service.facts.csf import assess_csf
+from cds_service.facts.model import PatientFacts, TherapyFact
+from cds_service.facts.observations import lab_facts
+from cds_service.facts.patient import age_years, first_patient, sex
+from cds_service.facts.therapies import therapy_facts
+from cds_service.facts.timestamps import as_utc
+from cds_service.resolved import ResolvedData
+
+REQUIRED_KEYS = ("patient", "conditions", "observations", "medications")
+OPTIONAL_KEYS = ("administrations", "procedures", "serviceRequests")
+THERAPY_KEYS = ("medications", *OPTIONAL_KEYS)
+
+
+def build_facts(resolved: ResolvedData, *, patient_id: str, hook: str, now: datetime,
+                draft_orders: Sequence[dict], selections: Sequence[str]) -> PatientFacts:  # type: ignore[type-arg]
+    now = as_utc(now)
+    selected = frozenset(selections)
+    unknown = {key for key in REQUIRED_KEYS if not resolved.obtained(key)}
+    unknown |= {key for key in OPTIONAL_KEYS
+                if key in resolved.outcomes and not resolved.obtained(key)}
+
+    labs = lab_facts(resolved.resources("observations"), now)
+    csf = assess_csf(labs)
+    drafts = therapy_facts(draft_orders, now, draft=True, selections=selected)
+    draft_refs = {fact.reference for fact in drafts}
+    history: list[TherapyFact] = []
+    seen: set[str] = set()
+    for key in THERAPY_KEYS:
+        for fact in therapy_facts(resolved.resources(key), now, selections=selected):
+            if fact.reference not in draft_refs and fact.reference not in seen:
+                seen.add(fact.reference)
+                history.append(fact)
+    history.sort(key=lambda f: f.started.timestamp() if f.started else float("-inf"),
+                 reverse=True)
+
+    patient = first_patient(resolved.resources("patient"))
+    return PatientFacts(
+        patient_id=patient_id, now=now, age_years=age_years(patient, now), sex=sex(patient),
+        conditions=condition_facts(resolved.resources("conditions")), labs=labs,
+        csf_status=csf.status, csf_evidence=csf.evidence, csf_missing=csf.missing,
+        therapy_history=tuple(history), draft_orders=drafts, unknown=frozenset(unknown),
+        hook=hook,
+    )

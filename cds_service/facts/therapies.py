@@ -1,0 +1,181 @@
+"""Immunotherapy facts: classify medication orders, administrations and procedures into therapies.
+
+MedicationRequest and MedicationAdministration are recognised by RxNorm code (an ingredient, or one
+of the curated clinical-drug codes, terminology.rxnorm), looking in medicationCodeableConcept and in
+a contained Medication's code and ingredients. When no code matches, a text fallback reads the
+medication's text and displays and matches drug names as whole words only (facts.word_match):
+"prednisolone" never matches "methylprednisolone". IVIG has no verified RxNorm code and is always
+recognised by name; a generic "immune globulin" counts as IVIG only when no word names a specific
+or non-intravenous immune globulin (hepatitis B, anti-thymocyte, subcutaneous...). Corticosteroids
+given topically, by inhalation, into the eye and the like are not systemic and are ignored.
+ServiceRequest and Procedure are read for plasma exchange only. Entered-in-error, cancelled,
+revoked and not-done records are never facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cds_service.facts.dosage import course_bounds, dose_from_administration, dose_from_request
+from cds_service.facts.model import Therapy, TherapyFact
+from cds_service.facts.timestamps import first_time
+from cds_service.facts.word_match import first_term, words
+from cds_service.terminology import RXNORM
+from cds_service.terminology.procedures import PLEX_TEXT_TERMS, is_plex_code
+from cds_service.terminology.rxnorm import (
+    IVIG_GENERIC_TERMS,
+    NOT_IVIG_WORDS,
+    TEXT_TERMS,
+    ingredient_for_rxnorm,
+    therapy_for_rxnorm,
+)
+
+NEVER_FACT_STATUSES = frozenset({"entered-in-error", "cancelled", "revoked", "not-done"})
+NON_SYSTEMIC_WORDS = frozenset({
+    "topical", "cream", "ointment", "lotion", "gel", "foam", "shampoo", "paste", "ophthalmic",
+    "eye", "otic", "ear", "inhalation", "inhaler", "inhaled", "nasal", "intranasal", "enema",
+    "rectal", "suppository", "intravitreal", "intraocular", "articular", "intralesional", "dental",
+})
+_ROUTES = (("intravenous", ("intravenous", "iv", "ivpb")), ("oral", ("oral", "po", "mouth")),
+           ("subcutaneous", ("subcutaneous", "subcut", "sc")),
+           ("intramuscular", ("intramuscular", "im")))
+
+
+@dataclass(frozen=True)
+class Recognised:
+    therapy: Therapy
+    ingredient: str | None
+    matched_by: str  # "code" | "text"
+    display: str | None
+
+
+def therapy_facts(resources: Any, now: datetime, *, draft: bool = False,
+                  selections: frozenset[str] = frozenset()) -> tuple[TherapyFact, ...]:
+    """Every resource that is an immunotherapy, as a TherapyFact; the rest are skipped cheaply."""
+    facts = []
+    for resource in resources:
+        fact = therapy_fact(resource, now, draft=draft, selections=selections)
+        if fact is not None:
+            facts.append(fact)
+    return tuple(facts)
+
+
+def therapy_fact(resource: dict[str, Any], now: datetime, *, draft: bool = False,
+                 selections: frozenset[str] = frozenset()) -> TherapyFact | None:
+    kind = resource.get("resourceType")
+    status = resource.get("status")
+    if status in NEVER_FACT_STATUSES or resource.get("doNotPerform") is True:
+        return None
+    reference = f"{kind}/{resource.get('id', '?')}"
+    dose = route = None
+    if kind in ("MedicationRequest", "MedicationAdministration"):
+        recognised = recognise_medication(resource)
+        if recognised is None:
+            return None
+        if kind == "MedicationRequest":
+            instructions = resource.get("dosageInstruction") or [{}]
+            route, dose = _route(instructions[0].get("route")), dose_from_request(resource)
+            started, ended = course_bounds(resource, first_time(resource, "authoredOn"))
+        else:
+            route, dose = _route((resource.get("dosage") or {}).get("route")), \
+                dose_from_administration(resource)
+            started = first_time(resource, "effectiveDateTime", "effectivePeriod.start")
+            ended = first_time(resource, "effectivePeriod.end", "effectiveDateTime")
+    elif kind in ("ServiceRequest", "Procedure"):
+        recognised = recognise_plex(resource)
+        if recognised is None:
+            return None
+        started = first_time(resource, "occurrenceDateTime", "occurrencePeriod.start",
+                             "performedDateTime", "performedPeriod.start", "authoredOn")
+        ended = first_time(resource, "occurrencePeriod.end", "performedPeriod.end")
+    else:
+        return None
+    if route is None and kind in ("MedicationRequest", "MedicationAdministration"):
+        route = _route({"text": " ".join(_medication_concepts(resource)[1])}, known_only=True)
+    if recognised.therapy is Therapy.CORTICOSTEROID and _is_non_systemic(resource, route):
+        return None
+    completed = status == "completed" or (ended is not None and ended < now and not draft)
+    return TherapyFact(
+        therapy=recognised.therapy, reference=reference, resource_type=str(kind),
+        status=status, started=started, completed=completed, ingredient=recognised.ingredient,
+        route=route, dose=dose, is_draft_order=draft, is_selected=reference in selections,
+        matched_by=recognised.matched_by, display=recognised.display, ended=ended,
+    )
+
+
+def recognise_medication(resource: dict[str, Any]) -> Recognised | None:
+    """By RxNorm code first, then by whole-word name in the medication's text and displays."""
+    concepts, texts = _medication_concepts(resource)
+    for concept in concepts:
+        for coding in concept.get("coding") or ():
+            if coding.get("system") != RXNORM:
+                continue
+            therapy = therapy_for_rxnorm(coding.get("code"))
+            if therapy is not None:
+                return Recognised(therapy, ingredient_for_rxnorm(str(coding["code"])), "code",
+                                  coding.get("display") or concept.get("text"))
+    return recognise_medication_text(texts)
+
+
+def recognise_medication_text(texts: list[str]) -> Recognised | None:
+    display = texts[0] if texts else None
+    for therapy, terms in TEXT_TERMS.items():
+        term = first_term(texts, terms)
+        if term is not None:
+            return Recognised(therapy, terms[term], "text", display)
+    if first_term(texts, IVIG_GENERIC_TERMS) and not first_term(texts, NOT_IVIG_WORDS):
+        return Recognised(Therapy.IVIG, "immune globulin", "text", display)
+    return None
+
+
+def recognise_plex(resource: dict[str, Any]) -> Recognised | None:
+    code = resource.get("code") or {}
+    texts = [code.get("text")]
+    for coding in code.get("coding") or ():
+        if is_plex_code(coding.get("system"), coding.get("code")):
+            return Recognised(Therapy.PLEX, None, "code", coding.get("display"))
+        texts.append(coding.get("display"))
+    present = [t for t in texts if t]
+    if first_term(present, PLEX_TEXT_TERMS):
+        return Recognised(Therapy.PLEX, None, "text", present[0])
+    return None
+
+
+def _medication_concepts(resource: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The CodeableConcepts that name the drug (incl. a contained Medication), and their texts."""
+    concepts: list[dict[str, Any]] = []
+    texts: list[str] = []
+    if isinstance(resource.get("medicationCodeableConcept"), dict):
+        concepts.append(resource["medicationCodeableConcept"])
+    reference = resource.get("medicationReference") or {}
+    if reference.get("display"):
+        texts.append(str(reference["display"]))
+    target = str(reference.get("reference") or "")
+    for contained in resource.get("contained") or ():
+        if target.startswith("#") and contained.get("id") == target[1:]:
+            concepts.append(contained.get("code") or {})
+            concepts.extend(i.get("itemCodeableConcept") or {}
+                            for i in contained.get("ingredient") or ())
+    for concept in concepts:
+        texts.extend(str(t) for t in [concept.get("text")] if t)
+        texts.extend(str(c["display"]) for c in concept.get("coding") or () if c.get("display"))
+    return concepts, texts
+
+
+def _route(concept: Any, *, known_only: bool = False) -> str | None:
+    if not isinstance(concept, dict):
+        return None
+    texts = [concept.get("text")] + [c.get("display") for c in concept.get("coding") or ()]
+    route_words = {w for t in texts if t for w in words(t)}
+    for name, spellings in _ROUTES:
+        if route_words & set(spellings):
+            return name
+    return None if known_only else next((str(t).lower() for t in texts if t), None)
+
+
+def _is_non_systemic(resource: dict[str, Any], route: str | None) -> bool:
+    _, texts = _medication_concepts(resource)
+    found = {w for t in [*texts, route] if t for w in words(t)}
+    return bool(found & NON_SYSTEMIC_WORDS)

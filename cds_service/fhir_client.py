@@ -1,0 +1,241 @@
+"""A small FHIR R4 REST client for reading an EHR's `fhirServer` (FHIR R4 http.html, search.html).
+
+CDS Hooks 2.0 "Passing the Access Token to the CDS Service": the service may read `fhirServer`
+with `fhirAuthorization.access_token` as a bearer token. This client sends that token only to the
+origin of the base it was built for, never follows redirects (a redirect could carry the token
+elsewhere), sends `Accept: application/fhir+json`, uses one pooled `requests.Session` per FHIR
+base (shared by threads; no cookies kept, so one call's session cannot leak into another's), and
+applies explicit connect/read timeouts cut to a caller's deadline. GETs are retried, with
+backoff, only on connection errors and 502/503/504, and only while the deadline allows. It logs
+method, origin, resource type, status and time; never a token, a query string or a body. Errors:
+
+    FhirError                       any failure; `.url` without query, `.status` if any
+    ├── FhirUnavailable             connection error, timeout, 502/503/504 after retries,
+    │                               deadline spent, a URL on another origin (not sent)
+    ├── FhirAuthError               never retried
+    │   ├── FhirTokenRejected       401: the token is missing, expired or wrong
+    │   └── FhirForbidden           403: the token lacks the scope
+    ├── FhirNotFound                404, or 410 (`.gone` is True): treat as absent
+    └── FhirServerError             any other status; `.operation_outcome` keeps the server's
+                                    OperationOutcome as data (None if the body was not one)
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+log = logging.getLogger("cds_service.fhir_client")
+
+RETRY_STATUSES = frozenset({502, 503, 504})
+FHIR_JSON = "application/fhir+json"
+
+
+class FhirError(Exception):
+    def __init__(self, message: str, *, url: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class FhirUnavailable(FhirError):
+    pass
+
+
+class FhirAuthError(FhirError):
+    pass
+
+
+class FhirTokenRejected(FhirAuthError):
+    pass
+
+
+class FhirForbidden(FhirAuthError):
+    pass
+
+
+class FhirNotFound(FhirError):
+    @property
+    def gone(self) -> bool:
+        return self.status == 410
+
+
+class FhirServerError(FhirError):
+    def __init__(self, message: str, *, url: str = "", status: int | None = None,
+                 operation_outcome: dict[str, Any] | None = None) -> None:
+        super().__init__(message, url=url, status=status)
+        self.operation_outcome = operation_outcome
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def _safe(url: str) -> str:
+    """A URL fit for logs and error messages: no query string (ids, codes), no userinfo."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+_sessions: dict[str, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def session_for(base_url: str, pool_size: int = 16) -> requests.Session:
+    """The one pooled session of a FHIR base, created on first use."""
+    key = base_url.rstrip("/")
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None:
+            session = requests.Session()
+            session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            _sessions[key] = session
+        return session
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 1.0
+    read: float = 2.5
+    attempts: int = 3  # one try and at most two retries
+    backoff: float = 0.1  # first pause; doubles, with jitter
+
+
+class FhirClient:
+    """Reads one FHIR base. Thread-safe: no per-call state is kept on the instance."""
+
+    def __init__(self, base_url: str, *, token: str | None = None,
+                 timeouts: Timeouts | None = None, session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self._token = token
+        self.timeouts = timeouts or Timeouts()
+        self._session = session or session_for(self.base_url)
+
+    def __repr__(self) -> str:  # the token stays out of reprs and tracebacks
+        return f"FhirClient({_safe(self.base_url)!r}, token={'set' if self._token else 'none'})"
+
+    @property
+    def has_token(self) -> bool:
+        return self._token is not None
+
+    def url_for(self, relative_or_absolute: str) -> str:
+        return urljoin(self.base_url, relative_or_absolute.lstrip("/"))
+
+    def same_origin(self, url: str) -> bool:
+        return origin(url) == origin(self.base_url)
+
+    def rebase(self, url: str) -> str | None:
+        """Where a server-given link may be followed with the token, or None if nowhere.
+
+        A link on our origin is used verbatim. A link on another origin (a proxy that built it
+        from an internal Host header, or http for https) is moved onto our origin when its path
+        lies under our base path; anything else is another server and gets no request.
+        """
+        url = self.url_for(url)
+        if self.same_origin(url):
+            return url
+        base, link = urlsplit(self.base_url), urlsplit(url)
+        if not (link.path + "/").startswith(base.path):
+            return None
+        return urlunsplit((base.scheme, base.netloc, link.path, link.query, ""))
+
+    def get(self, url: str, *, deadline: float | None = None) -> dict[str, Any]:
+        """GET a relative or same-origin URL and return its JSON; raises a FhirError."""
+        url = self.url_for(url)
+        if not self.same_origin(url):
+            raise FhirUnavailable("refused: URL is on another origin than fhirServer",
+                                  url=_safe(url))
+        headers = {"Accept": FHIR_JSON}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            timeout = self._timeout(url, deadline)
+            started = time.monotonic()
+            try:
+                response = self._session.get(url, headers=headers, timeout=timeout,
+                                             allow_redirects=False)
+            except requests.ConnectionError as exc:  # includes ConnectTimeout
+                failure: FhirError = FhirUnavailable(
+                    f"cannot connect to the FHIR server ({type(exc).__name__})", url=_safe(url))
+            except requests.Timeout as exc:  # a read timeout: the server may be working; no retry
+                raise FhirUnavailable(f"the FHIR server did not answer in time "
+                                      f"({type(exc).__name__})", url=_safe(url)) from None
+            except requests.RequestException as exc:
+                raise FhirUnavailable(f"request failed ({type(exc).__name__})",
+                                      url=_safe(url)) from None
+            else:
+                log.info("fhir GET %s -> %s in %.0f ms", _safe(url), response.status_code,
+                         (time.monotonic() - started) * 1000)
+                if response.status_code not in RETRY_STATUSES:
+                    return self._answer(response, url)
+                failure = FhirUnavailable(f"the FHIR server answered {response.status_code}",
+                                          url=_safe(url), status=response.status_code)
+                retry_after = _retry_after(response)
+            if attempt >= self.timeouts.attempts:
+                raise failure
+            pause = self.timeouts.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 2)  # noqa: S311
+            if failure.status is not None and retry_after is not None:
+                pause = max(pause, retry_after)
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                raise failure
+            time.sleep(pause)
+
+    def _timeout(self, url: str, deadline: float | None) -> tuple[float, float]:
+        connect, read = self.timeouts.connect, self.timeouts.read
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.01:
+                raise FhirUnavailable("time budget spent before the request", url=_safe(url))
+            connect, read = min(connect, remaining), min(read, remaining)
+        return connect, read
+
+    def _answer(self, response: requests.Response, url: str) -> dict[str, Any]:
+        status = response.status_code
+        body = _json(response)
+        if 200 <= status < 300:
+            if body is None:
+                raise FhirServerError("the FHIR server answered with a body that is not JSON",
+                                      url=_safe(url), status=status)
+            return body
+        outcome = body if body and body.get("resourceType") == "OperationOutcome" else None
+        if status == 401:
+            raise FhirTokenRejected("the FHIR server rejected the access token (401)",
+                                    url=_safe(url), status=status)
+        if status == 403:
+            raise FhirForbidden("the access token lacks the scope for this query (403)",
+                                url=_safe(url), status=status)
+        if status in (404, 410):
+            raise FhirNotFound(f"not found on the FHIR server ({status})", url=_safe(url),
+                               status=status)
+        raise FhirServerError(f"the FHIR server answered {status}", url=_safe(url), status=status,
+                              operation_outcome=outcome)
+
+
+def _json(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None

@@ -1,0 +1,112 @@
+"""Findings: what a rule concluded, before anyone decides how it looks on the wire.
+
+This is the narrow interface between the clinical rules and the card renderer (architecture.md,
+"One way through"): rules return `Finding` objects built only from typed facts; `cards.py` is the
+only module that turns them into CDS Hooks card JSON. A finding carries the evidence it used
+(value, unit, date, resource reference), the recommendation, its citation and any proposed order
+changes, so the card can show its working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Urgency(StrEnum):
+    """How urgently the clinician should look; maps 1:1 onto the CDS Hooks card indicator.
+
+    CRITICAL is reserved for "this may harm now" (issue 4): an order that should be stopped, or
+    immunotherapy with an infection found in CSF.
+    """
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a rule's advice comes from: the seed document and, where possible, the guideline."""
+
+    label: str  # short, shown as card.source.label, e.g. "Abboud et al. 2021 (JNNP)"
+    url: str | None = None  # absolute URL of the guideline (doi.org link preferred)
+    seed: str | None = None  # seed document id in shared/seeds, e.g. "000"
+    evidence_note: str | None = None  # honest grading with dates, e.g. "case reports only (2019)"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One fact a finding relied on, shown in the card detail."""
+
+    label: str  # "Serum sodium"
+    value: str | None = None  # "121 mmol/L" (already formatted with unit)
+    when: datetime | None = None
+    reference: str | None = None  # "Observation/na-1"
+    note: str | None = None  # "stale: 9 days old", "unit mg/dL converted to g/L"
+
+
+@dataclass(frozen=True)
+class Coding:
+    """A coded concept: used for override reasons and the source topic."""
+
+    system: str
+    code: str
+    display: str
+
+
+@dataclass(frozen=True)
+class ProposedAction:
+    """One step of a suggested order change (CDS Hooks Action, spec 2.0 section "Action")."""
+
+    type: str  # "create" | "update" | "delete"
+    description: str
+    resource: dict[str, Any] | None = None  # FHIR R4 resource JSON (create/update)
+    resource_id: str | None = None  # relative reference, e.g. "MedicationRequest/draft-1" (delete)
+
+
+@dataclass(frozen=True)
+class ProposedChange:
+    """A suggestion: a labelled set of actions the clinician can accept in one click."""
+
+    label: str
+    actions: tuple[ProposedAction, ...]
+    is_recommended: bool = False
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link for the card: an absolute URL (reference) or a SMART app launch."""
+
+    label: str
+    url: str
+    type: str = "absolute"  # "absolute" | "smart"
+    app_context: str | None = None  # only for smart links
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one rule found for one patient and hook call.
+
+    `rule_id` is stable (it keys the feedback report); `summary` must say what to do in under 140
+    characters; `detail` is markdown for the recommendation itself (doses, trade-offs); the
+    renderer appends the evidence and the citation, so rules don't format those themselves.
+    """
+
+    rule_id: str
+    urgency: Urgency
+    summary: str
+    detail: str
+    citation: Citation
+    evidence: tuple[Evidence, ...] = ()
+    suggestions: tuple[ProposedChange, ...] = ()
+    selection_behavior: str = "at-most-one"
+    override_reasons: tuple[Coding, ...] = ()
+    links: tuple[Link, ...] = ()
+    topic: Coding | None = None
+    # Groups several findings into one card when they share a key (issue 4: "grouped so a
+    # clinician sees at most a few cards per call"); None means a card of its own.
+    group: str | None = None
+    system_actions: tuple[ProposedAction, ...] = field(default=())

@@ -1,0 +1,213 @@
+"""The card ledger and feedback store (CDS Hooks 2.0 "Feedback"), on SQLAlchemy Core.
+
+Every card issued is recorded with its suggestions, rule ids, service id, hookInstance and time,
+so that feedback (which names only a card uuid) can be joined back to the rule that spoke. No PHI
+beyond what is needed: the patient id is stored only as a keyed hash (HMAC-SHA256 with a secret
+kept in the instance folder), enough to count distinct patients, not to identify one. Feedback for
+a card the ledger does not know is stored and flagged, never dropped. SQLite by default; any
+SQLAlchemy URL (PostgreSQL for several instances) via CDS_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.pool import StaticPool
+
+from cds_service.cards import IssuedCard
+from cds_service.protocol.feedback import FeedbackItem
+
+metadata = MetaData()
+
+issued_cards = Table(
+    "issued_cards",
+    metadata,
+    Column("card_uuid", String(64), primary_key=True),
+    Column("service_id", String(128), nullable=False, index=True),
+    Column("hook_instance", String(128), nullable=False),
+    Column("patient_hash", String(64), nullable=False),
+    Column("indicator", String(16), nullable=False),
+    Column("summary", String(140), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+)
+card_rules = Table(
+    "card_rules",
+    metadata,
+    Column("card_uuid", String(64), ForeignKey("issued_cards.card_uuid"), primary_key=True),
+    Column("rule_id", String(128), primary_key=True),
+)
+issued_suggestions = Table(
+    "issued_suggestions",
+    metadata,
+    Column("suggestion_uuid", String(64), primary_key=True),
+    Column("card_uuid", String(64), ForeignKey("issued_cards.card_uuid"), nullable=False),
+    Column("label", Text, nullable=False),
+)
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("card_uuid", String(64), nullable=False, index=True),
+    Column("service_id", String(128), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("accepted_suggestions", Text),  # JSON list of suggestion uuids
+    Column("override_system", Text),
+    Column("override_code", Text),
+    Column("override_display", Text),
+    Column("user_comment", Text),
+    Column("outcome_timestamp", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("card_known", Boolean, nullable=False),
+)
+
+
+class Ledger:
+    def __init__(self, engine: Engine, patient_key: bytes) -> None:
+        self.engine = engine
+        self._patient_key = patient_key
+        metadata.create_all(engine)
+
+    def patient_hash(self, patient_id: str) -> str:
+        return hmac.new(self._patient_key, patient_id.encode(), hashlib.sha256).hexdigest()
+
+    def record_cards(
+        self, cards: Sequence[IssuedCard], *, service_id: str, hook_instance: str, patient_id: str
+    ) -> None:
+        if not cards:
+            return
+        now = datetime.now(UTC)
+        patient = self.patient_hash(patient_id)
+        with self.engine.begin() as conn:
+            conn.execute(insert(issued_cards), [
+                {"card_uuid": i.card.uuid, "service_id": service_id, "hook_instance": hook_instance,
+                 "patient_hash": patient, "indicator": i.card.indicator,
+                 "summary": i.card.summary, "issued_at": now}
+                for i in cards
+            ])
+            conn.execute(insert(card_rules), [
+                {"card_uuid": i.card.uuid, "rule_id": rule_id}
+                for i in cards for rule_id in dict.fromkeys(i.rule_ids)
+            ])
+            suggestions = [
+                {"suggestion_uuid": s.uuid, "card_uuid": i.card.uuid, "label": s.label}
+                for i in cards for s in (i.card.suggestions or ())
+            ]
+            if suggestions:
+                conn.execute(insert(issued_suggestions), suggestions)
+
+    def record_feedback(self, service_id: str, items: Iterable[FeedbackItem]) -> list[bool]:
+        """Store each item; return, per item, whether the card uuid was known to the ledger."""
+        items = list(items)
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            uuids = {item.card for item in items}
+            known = set(conn.scalars(
+                select(issued_cards.c.card_uuid).where(issued_cards.c.card_uuid.in_(uuids))
+            ))
+            rows = []
+            for item in items:
+                reason = item.overrideReason.reason if item.overrideReason else None
+                rows.append({
+                    "card_uuid": item.card, "service_id": service_id, "outcome": item.outcome,
+                    "accepted_suggestions": json.dumps([s.id for s in item.acceptedSuggestions])
+                    if item.acceptedSuggestions else None,
+                    "override_system": reason.system if reason else None,
+                    "override_code": reason.code if reason else None,
+                    "override_display": reason.display if reason else None,
+                    "user_comment": item.overrideReason.userComment if item.overrideReason else None,
+                    "outcome_timestamp": item.timestamp(), "received_at": now,
+                    "card_known": item.card in known,
+                })
+            conn.execute(insert(feedback), rows)
+        return [item.card in known for item in items]
+
+    def report(self) -> list[RuleReport]:
+        """Per rule: cards issued, accepted, overridden, and the override reasons given."""
+        reports: dict[str, RuleReport] = {}
+        with self.engine.connect() as conn:
+            for rule_id, count in conn.execute(
+                select(card_rules.c.rule_id, func.count()).group_by(card_rules.c.rule_id)
+            ):
+                reports[rule_id] = RuleReport(rule_id, issued=count)
+            joined = feedback.join(card_rules, feedback.c.card_uuid == card_rules.c.card_uuid)
+            for rule_id, outcome, code, display, comment in conn.execute(
+                select(card_rules.c.rule_id, feedback.c.outcome, feedback.c.override_code,
+                       feedback.c.override_display, feedback.c.user_comment).select_from(joined)
+            ):
+                entry = reports.setdefault(rule_id, RuleReport(rule_id))
+                if outcome == "accepted":
+                    entry.accepted += 1
+                else:
+                    entry.overridden += 1
+                    reason = display or code or ("comment only" if comment else "no reason given")
+                    entry.override_reasons[reason] = entry.override_reasons.get(reason, 0) + 1
+            unknown = conn.scalar(
+                select(func.count()).select_from(feedback).where(feedback.c.card_known.is_(False))
+            )
+        result = sorted(reports.values(), key=lambda r: r.rule_id)
+        if unknown:
+            result.append(RuleReport("(unknown card)", overridden=0, accepted=0,
+                                     unmatched_feedback=int(unknown)))
+        return result
+
+
+@dataclass
+class RuleReport:
+    rule_id: str
+    issued: int = 0
+    accepted: int = 0
+    overridden: int = 0
+    override_reasons: dict[str, int] = field(default_factory=dict)
+    unmatched_feedback: int = 0
+
+
+def _patient_key(instance_path: Path) -> bytes:
+    key_file = instance_path / "ledger-patient-key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return bytes.fromhex(key_file.read_text().strip())
+
+
+def open_ledger(database_url: str, instance_path: Path) -> Ledger:
+    url = database_url or f"sqlite:///{instance_path / 'cds-ledger.sqlite3'}"
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        # One shared in-memory database across threads (tests, `invoke` in-process).
+        engine = create_engine(url, poolclass=StaticPool,
+                               connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    return Ledger(engine, _patient_key(instance_path))
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["cds_ledger"] = open_ledger(app.config["DATABASE_URL"], Path(app.instance_path))
+
+
+def get_ledger() -> Ledger:
+    ledger: Ledger = current_app.extensions["cds_ledger"]
+    return ledger

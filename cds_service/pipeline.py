@@ -1,0 +1,79 @@
+"""One hook call, end to end: resolve data, build facts, run rules, render cards, record them.
+
+This is the whole of what a hook handler does (architecture.md, "One way through"); each stage
+is timed for the request log. Data flows one way: the resolution layer never sees facts, the
+rules never see HTTP or JSON, and only `cards` knows card JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cds_service import cards, rules
+from cds_service.facts.build import build_facts
+from cds_service.fhir_allowlist import fhir_server_allowed
+from cds_service.ledger import Ledger
+from cds_service.protocol.request import HookRequest, OrderSelectContext, PatientViewContext
+from cds_service.resolution import resolve
+from cds_service.services import ServiceDefinition
+
+
+@dataclass
+class HookResult:
+    response: dict[str, Any]
+    card_count: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class StageTimer:
+    def __init__(self) -> None:
+        self.timings_ms: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings_ms[stage] = round((now - self._last) * 1000, 2)
+        self._last = now
+
+
+def run_hook(
+    service: ServiceDefinition,
+    request: HookRequest,
+    context: PatientViewContext,
+    config: Mapping[str, Any],
+    ledger: Ledger,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> HookResult:
+    timer = StageTimer()
+    allowlist = config["FHIR_ALLOWLIST"]
+    resolved = resolve(
+        service, request, config, is_allowed=lambda url: fhir_server_allowed(url, allowlist)
+    )
+    timer.lap("resolve")
+    draft_orders = getattr(context, "draftOrders", None)
+    selections = context.selections if isinstance(context, OrderSelectContext) else ()
+    facts = build_facts(
+        resolved,
+        patient_id=context.patientId,
+        hook=service.hook,
+        now=now(),
+        draft_orders=draft_orders.resources() if draft_orders else (),
+        selections=selections,
+    )
+    timer.lap("facts")
+    findings = rules.evaluate(facts)
+    timer.lap("rules")
+    response, issued = cards.render(findings)
+    wire = response.to_wire()
+    timer.lap("render")
+    ledger.record_cards(
+        issued, service_id=service.id, hook_instance=request.hookInstance,
+        patient_id=context.patientId,
+    )
+    timer.lap("ledger")
+    return HookResult(wire, len(issued), timer.timings_ms)

@@ -1,0 +1,133 @@
+"""The hook request (CDS Hooks 2.0 "Calling a CDS Service", "HTTP Request") and its contexts.
+
+Unknown fields and `extension` objects are ignored, never rejected (checklist section 11.8).
+The per-hook contexts follow the CDS Hooks Library STU1 1.0.1 definitions of `patient-view`,
+`order-select` and `order-sign` (checklist section 4). `draftOrders` may carry any R4 request
+resource; the ones the rules do not read are ignored later, not refused here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NonEmpty = Field(min_length=1)
+
+
+class WireModel(BaseModel):
+    # extra="ignore": unknown fields and extensions are tolerated (spec "Extensions").
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False)
+
+
+class FhirAuthorization(WireModel):
+    """spec "Passing the Access Token to the CDS Service"; all fields REQUIRED but `patient`."""
+
+    access_token: str = Field(min_length=1, repr=False)
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(ge=0)
+    scope: str = Field(min_length=1)
+    subject: str = Field(min_length=1)
+    patient: str | None = None
+
+    def __repr__(self) -> str:  # never let the token reach a log through repr()
+        return f"FhirAuthorization(subject={self.subject!r}, scope={self.scope!r})"
+
+    __str__ = __repr__
+
+
+def _check_user_id(value: str) -> str:
+    # LIB: "Must be in the format [ResourceType]/[id]".
+    resource_type, _, rid = value.partition("/")
+    if not resource_type or not rid or "/" in rid:
+        raise ValueError("must be a relative reference '[ResourceType]/[id]'")
+    return value
+
+
+class PatientViewContext(WireModel):
+    userId: str = Field(min_length=1)
+    patientId: str = Field(min_length=1)
+    encounterId: str | None = Field(default=None, min_length=1)
+
+    @field_validator("userId")
+    @classmethod
+    def _user_reference(cls, value: str) -> str:
+        return _check_user_id(value)
+
+
+class DraftOrdersBundle(WireModel):
+    """A Bundle of request resources; `Bundle.type` is not fixed by the hooks (checklist 4.4)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    resourceType: Literal["Bundle"]
+    entry: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("entry")
+    @classmethod
+    def _entries_hold_resources(cls, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, entry in enumerate(entries):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                raise ValueError(f"entry[{i}].resource must be a FHIR resource with resourceType")
+        return entries
+
+    def resources(self) -> list[dict[str, Any]]:
+        return [entry["resource"] for entry in self.entry]
+
+    def references(self) -> set[str]:
+        return {
+            f"{r['resourceType']}/{r['id']}" for r in self.resources() if isinstance(r.get("id"), str)
+        }
+
+
+class OrderSignContext(PatientViewContext):
+    draftOrders: DraftOrdersBundle
+
+
+class OrderSelectContext(OrderSignContext):
+    selections: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _selections_name_draft_orders(self) -> OrderSelectContext:
+        known = self.draftOrders.references()
+        unknown = [s for s in self.selections if s not in known]
+        if unknown:
+            raise ValueError(
+                "selections must name resources in draftOrders; not found: " + ", ".join(unknown)
+            )
+        return self
+
+
+CONTEXT_MODELS: dict[str, type[PatientViewContext]] = {
+    "patient-view": PatientViewContext,
+    "order-select": OrderSelectContext,
+    "order-sign": OrderSignContext,
+}
+
+
+class HookRequest(WireModel):
+    """spec "HTTP Request": hook, hookInstance and context REQUIRED; fhirServer CONDITIONAL."""
+
+    hook: str = Field(min_length=1)
+    hookInstance: str = Field(min_length=1)
+    fhirServer: str | None = Field(default=None, min_length=1)
+    fhirAuthorization: FhirAuthorization | None = None
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _fhir_server_with_authorization(self) -> HookRequest:
+        # cds-r-1: fhirAuthorization.exists() implies fhirServer.exists()
+        if self.fhirAuthorization is not None and self.fhirServer is None:
+            raise ValueError("fhirServer is required when fhirAuthorization is present")
+        if self.fhirServer is not None and not self.fhirServer.startswith(("https://", "http://")):
+            raise ValueError("fhirServer must be an absolute http(s) URL")
+        return self
+    # Prefetch values are not checked here: the resolution layer classifies each declared key
+    # (resource, searchset Bundle, null, OperationOutcome, or unusable such as the spec's own
+    # `"user": "123"` example) and re-fetches what it cannot use.
+
+
+def parse_context(hook: str, context: dict[str, Any]) -> PatientViewContext:
+    """Validate `context` against the hook's own model; raises pydantic.ValidationError."""
+    return CONTEXT_MODELS[hook].model_validate(context)

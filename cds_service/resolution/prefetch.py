@@ -1,0 +1,91 @@
+"""Classifying one prefetch value (CDS Hooks 2.0 "Prefetch", checklist sections 3.4 and 11.3).
+
+A declared key arrives in one of four shapes: provided (a resource, or a Bundle with entries of
+the template's type), known empty (`null`, or a Bundle with none), failed at the client (an
+OperationOutcome, or a Bundle holding only OperationOutcomes), or missing (absent). A value the
+service cannot use (a bare string such as the spec's own `"user": "123"` example, a JSON object
+without `resourceType`, a resource of another type than a read asked for) counts as missing, so
+it is re-fetched when a server is available. Over-delivery (an EHR ignoring `_count` or the code
+filter, or sending the whole record) is cut here: only entries whose `resourceType` matches the
+template are kept, read from raw dicts without parsing them, so the cost is one dict lookup per
+entry however much unrelated history comes along.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cds_service.resolved import KeyState
+
+OPERATION_OUTCOME = "OperationOutcome"
+
+
+@dataclass(frozen=True)
+class Classified:
+    state: KeyState
+    resources: tuple[dict[str, Any], ...] = ()
+    operation_outcomes: tuple[dict[str, Any], ...] = ()
+    next_url: str | None = None  # a searchset Bundle's `next` link, still to be followed
+    reason: str | None = None
+
+
+def bundle_resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return []
+    return [
+        e["resource"]
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+    ]
+
+
+def next_link(bundle: dict[str, Any]) -> str | None:
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            return url if isinstance(url, str) and url else None
+    return None
+
+
+def keep(resources: list[dict[str, Any]], resource_type: str | None) -> tuple[dict[str, Any], ...]:
+    """Entries of the template's type only; with no known type, everything but OperationOutcomes."""
+    if resource_type is None:
+        return tuple(r for r in resources if r.get("resourceType") != OPERATION_OUTCOME)
+    return tuple(r for r in resources if r.get("resourceType") == resource_type)
+
+
+def classify(present: bool, value: Any, resource_type: str | None) -> Classified:
+    """Sort one prefetch value into provided / empty / failed / missing."""
+    if not present:
+        return Classified(KeyState.MISSING, reason="not in prefetch")
+    if value is None:
+        return Classified(KeyState.EMPTY)
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        return Classified(KeyState.MISSING, reason="prefetch value is not a FHIR resource")
+    kind = value["resourceType"]
+    if kind == OPERATION_OUTCOME:
+        return Classified(KeyState.FAILED, operation_outcomes=(value,),
+                          reason="the EHR could not prefetch it (OperationOutcome)")
+    if kind != "Bundle" or resource_type == "Bundle":
+        if resource_type is not None and kind != resource_type:
+            reason = f"prefetch holds a {kind}, the template asks for {resource_type}"
+            return Classified(KeyState.MISSING, reason=reason)
+        return Classified(KeyState.PROVIDED, resources=(value,))
+    return classify_bundle(value, resource_type)
+
+
+def classify_bundle(bundle: dict[str, Any], resource_type: str | None) -> Classified:
+    resources = bundle_resources(bundle)
+    outcomes = tuple(r for r in resources if r.get("resourceType") == OPERATION_OUTCOME)
+    if resources and len(outcomes) == len(resources):
+        return Classified(KeyState.FAILED, operation_outcomes=outcomes,
+                          reason="the EHR could not prefetch it (OperationOutcome)")
+    kept = keep(resources, resource_type)
+    state = KeyState.PROVIDED if kept else KeyState.EMPTY
+    return Classified(state, resources=kept, operation_outcomes=outcomes,
+                      next_url=next_link(bundle))

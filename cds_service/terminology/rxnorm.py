@@ -1,0 +1,166 @@
+"""RxNorm codes per immunotherapy, plus the names the text fallback may match, with provenance.
+
+Matching is by ingredient first (IN, and precise ingredient / brand name rows where seen), then by a
+curated list of common clinical drugs (SCD/SBD), because SCD codes change between RxNorm releases
+while ingredients do not (terminology.md C1 note). Sources are terminology.md and its Addendum
+(RxNorm 09032024 tx.fhir.org validations, VSAC and HL7 value sets). IVIG has no verified RxNorm
+code, so IVIG orders are recognised by name only (`TEXT_TERMS`), which is documented in the README.
+"""
+
+from __future__ import annotations
+
+from cds_service.facts.model import Therapy as T
+from cds_service.terminology import RXNORM, CodeEntry, DroppedCode, Verification
+
+_V = Verification.VERIFIED
+_CIBMTR = "tx.fhir.org $validate-code, RxNorm 09032024 (CIBMTR IG txcache; Addendum 1)"
+_PDDI = "HL7 PDDI-CDS value set (terminology.md C1)"
+_VSAC_151 = "VSAC 2.16.840.1.113762.1.4.1151.32 expansion (ecqm-content-r4-2021; Addendum 1b)"
+_VSAC_1048 = "VSAC 2.16.840.1.113883.3.7643.3.1048 expansion (ecqm-content-r4-2021; Addendum 1b)"
+_MP_SCD = "tx.fhir.org $expand RxNorm 09032024 (CIBMTR) and HL7 PDDI-CDS (Addendum 1b)"
+
+
+def _rx(code: str, display: str, source: str, note: str | None = None) -> CodeEntry:
+    return CodeEntry(RXNORM, code, display, _V, source, note=note)
+
+
+# Ingredient-level codes (IN, PIN, BN): any product carrying one of these is the therapy.
+INGREDIENT_CODES: dict[T, tuple[CodeEntry, ...]] = {
+    T.CORTICOSTEROID: (
+        _rx("6902", "methylprednisolone", _PDDI + "; " + _CIBMTR),
+        _rx("203189", "methylprednisolone sodium succinate", _PDDI, note="PIN"),
+        _rx("203856", "Solu-Medrol", _PDDI, note="BN"),
+        _rx("8640", "prednisone", _PDDI),
+        _rx("8638", "prednisolone", _PDDI),
+        _rx("3264", "dexamethasone", _PDDI),
+        _rx("5492", "hydrocortisone", _PDDI),
+    ),
+    T.RITUXIMAB: (_rx("121191", "rituximab", _CIBMTR + "; US Core allergy substance VS"),),
+    T.CYCLOPHOSPHAMIDE: (_rx("3002", "cyclophosphamide", _CIBMTR + "; HL7 mCODE example"),),
+    T.TOCILIZUMAB: (_rx("612865", "tocilizumab", _CIBMTR),),
+    T.BORTEZOMIB: (
+        _rx("358258", "bortezomib", _CIBMTR),
+        _rx("356733", "Velcade", "CIBMTR med-bortezomib value set (Addendum 1)", note="BN"),
+    ),
+    T.AZATHIOPRINE: (
+        _rx("1256", "azathioprine", "US Core allergy substance VS; OHDSI cohort 119"),
+    ),
+    T.MYCOPHENOLATE: (_rx("68149", "mycophenolate mofetil", _CIBMTR),),
+    T.CYCLOSPORINE: (_rx("3008", "cyclosporine", _CIBMTR + "; US Core allergy substance VS"),),
+}
+
+# Common clinical drugs (SCD/SBD/SCDF) as ordered; matched in addition to the ingredients.
+CLINICAL_DRUG_CODES: dict[T, tuple[CodeEntry, ...]] = {
+    T.CORTICOSTEROID: (
+        _rx("1743726", "methylprednisolone 1000 MG Injection", _MP_SCD),
+        _rx("1743720", "methylprednisolone 500 MG Injection", _MP_SCD),
+        _rx("1743704", "methylprednisolone 125 MG Injection", _MP_SCD),
+        _rx("311659", "methylprednisolone 40 MG Injection", _MP_SCD),
+        _rx("1743729", "Methylprednisolone 1000 MG Injection [Solu-Medrol]", _PDDI + " txCache"),
+        _rx("1743707", "Methylprednisolone 125 MG Injection [Solu-Medrol]", _PDDI + " txCache"),
+    ),
+    T.CYCLOPHOSPHAMIDE: (
+        _rx("1734917", "cyclophosphamide 500 MG Injection", _VSAC_1048),
+        _rx("1734919", "cyclophosphamide 1000 MG Injection", _VSAC_1048),
+    ),
+    T.TOCILIZUMAB: (
+        _rx("1657974", "4 ML tocilizumab 20 MG/ML Injection", _VSAC_151),
+        _rx("1657979", "10 ML tocilizumab 20 MG/ML Injection", _VSAC_151),
+        _rx("1657981", "20 ML tocilizumab 20 MG/ML Injection", _VSAC_151),
+    ),
+    T.RITUXIMAB: (
+        _rx("1657862", "10 ML rituximab 10 MG/ML Injection", _VSAC_151),
+        _rx("1657867", "50 ML rituximab 10 MG/ML Injection", _VSAC_151),
+    ),
+    T.BORTEZOMIB: (
+        _rx("1804994", "bortezomib Injection", "CIBMTR med-bortezomib value set", note="SCDF"),
+    ),
+    T.AZATHIOPRINE: (_rx("197388", "azathioprine 50 MG Oral Tablet", _VSAC_151),),
+    T.MYCOPHENOLATE: (
+        _rx("200060", "mycophenolate mofetil 500 MG Oral Tablet", _VSAC_151),
+        _rx("485020", "mycophenolic acid 180 MG Delayed Release Oral Tablet", _VSAC_151),
+        _rx("485023", "mycophenolic acid 360 MG Delayed Release Oral Tablet", _VSAC_151),
+    ),
+}
+
+# Which ingredient a code stands for where the therapy has several (TherapyFact.ingredient).
+INGREDIENT_NAME_BY_CODE: dict[str, str] = {
+    "6902": "methylprednisolone", "203189": "methylprednisolone", "203856": "methylprednisolone",
+    "1743726": "methylprednisolone", "1743720": "methylprednisolone",
+    "1743704": "methylprednisolone", "311659": "methylprednisolone",
+    "1743729": "methylprednisolone", "1743707": "methylprednisolone",
+    "8640": "prednisone", "8638": "prednisolone", "3264": "dexamethasone",
+    "5492": "hydrocortisone", "485020": "mycophenolic acid", "485023": "mycophenolic acid",
+}
+
+# Names for the text fallback, matched as whole words (see facts.therapies). Each maps to the
+# ingredient it names. Brand names appear only where their ingredient was verified (see sources).
+TEXT_TERMS: dict[T, dict[str, str]] = {
+    T.CORTICOSTEROID: {
+        "methylprednisolone": "methylprednisolone", "solu-medrol": "methylprednisolone",
+        "solumedrol": "methylprednisolone", "prednisone": "prednisone",
+        "prednisolone": "prednisolone", "dexamethasone": "dexamethasone",
+        "hydrocortisone": "hydrocortisone",
+    },
+    T.IVIG: {
+        "ivig": "immune globulin", "igiv": "immune globulin",
+        "intravenous immunoglobulin": "immune globulin",
+        "intravenous immune globulin": "immune globulin",
+        "immune globulin intravenous": "immune globulin",
+    },
+    T.RITUXIMAB: {"rituximab": "rituximab"},
+    T.CYCLOPHOSPHAMIDE: {"cyclophosphamide": "cyclophosphamide"},
+    T.TOCILIZUMAB: {"tocilizumab": "tocilizumab"},
+    T.BORTEZOMIB: {"bortezomib": "bortezomib", "velcade": "bortezomib"},
+    T.AZATHIOPRINE: {"azathioprine": "azathioprine"},
+    T.MYCOPHENOLATE: {
+        "mycophenolate": "mycophenolate mofetil", "mycophenolate mofetil": "mycophenolate mofetil",
+        "mycophenolic acid": "mycophenolic acid",
+    },
+    T.CYCLOSPORINE: {"cyclosporine": "cyclosporine", "ciclosporin": "cyclosporine",
+                     "cyclosporin": "cyclosporine"},
+}
+
+# Generic immune globulin names: IVIG only when none of NOT_IVIG_WORDS is present as a whole word.
+IVIG_GENERIC_TERMS: tuple[str, ...] = (
+    "immune globulin", "immunoglobulin", "immune globulin g", "immunoglobulin g",
+    "human normal immunoglobulin", "normal immunoglobulin",
+)
+
+# Specific (hyperimmune) immune globulins and non-IV products that are not IVIG; a text naming one
+# of these words is never read as IVIG even if it says "immune globulin".
+NOT_IVIG_WORDS = frozenset({
+    "hepatitis", "tetanus", "rabies", "rho", "rh", "anti-d", "thymocyte", "anti-thymocyte",
+    "antithymocyte", "lymphocyte", "botulism", "varicella", "zoster", "cytomegalovirus", "cmv",
+    "vaccinia", "anthrax", "subcutaneous", "subcut", "sc", "scig", "intramuscular", "im",
+})
+
+DROPPED_RXNORM_CODES: tuple[DroppedCode, ...] = (
+    DroppedCode(RXNORM, "(none)", "IVIG ingredient and IVIG SCD/SBDs",
+                "no RxCUI found in any verified value set; matched by name instead"),
+    DroppedCode(RXNORM, "7145", "mycophenolic acid ingredient", "candidate not confirmed"),
+)
+
+_BY_CODE: dict[str, T] = {
+    entry.code: therapy
+    for table in (INGREDIENT_CODES, CLINICAL_DRUG_CODES)
+    for therapy, entries in table.items()
+    for entry in entries
+}
+
+
+def therapy_for_rxnorm(code: str | None) -> T | None:
+    return _BY_CODE.get(code.strip()) if code else None
+
+
+def ingredient_for_rxnorm(code: str) -> str | None:
+    """The ingredient name behind a shipped RxNorm code (for TherapyFact.ingredient)."""
+    if code in INGREDIENT_NAME_BY_CODE:
+        return INGREDIENT_NAME_BY_CODE[code]
+    therapy = _BY_CODE.get(code)
+    if therapy is None:
+        return None
+    for entry in INGREDIENT_CODES.get(therapy, ()):
+        if entry.note is None:
+            return entry.display
+    return None

@@ -1,0 +1,5 @@
+"""The WSGI entry point for gunicorn (`gunicorn cds_service.wsgi:app`), configured from CDS_*."""
+
+from cds_service import create_app
+
+app = create_app()

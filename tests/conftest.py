@@ -1,0 +1,98 @@
+"""Shared fixtures (Flask tutorial style): `app`, `client`, `runner`, and a rule registered
+only for one test to prove the pipeline end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from cds_service import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC_EXAMPLES = ROOT / "tests" / "data" / "spec_examples"
+
+
+def spec_example(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SPEC_EXAMPLES / f"{name}.json").read_text())
+    return loaded
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    return create_app({
+        "TESTING": True,
+        "AUTH_ENABLED": False,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+    })
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+def patient_view_request(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "hook": "patient-view",
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {"userId": "Practitioner/example", "patientId": "pat-1"},
+        "prefetch": {
+            "patient": {"resourceType": "Patient", "id": "pat-1", "birthDate": "1980-01-01"},
+            "conditions": {"resourceType": "Bundle", "type": "searchset", "total": 0},
+            "observations": None,
+            "medications": None,
+            "procedures": None,
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+def draft_orders(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "collection",
+            "entry": [{"resource": r} for r in resources]}
+
+
+def order_request(hook: str, orders: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
+    body = patient_view_request(hook=hook)
+    body["context"] = {"userId": "Practitioner/example", "patientId": "pat-1",
+                       "draftOrders": draft_orders(*orders), **context}
+    if hook == "order-select" and "selections" not in context:
+        body["context"]["selections"] = [f"{o['resourceType']}/{o['id']}" for o in orders[:1]]
+    return body
+
+
+@pytest.fixture
+def temporary_rule() -> Iterator[str]:
+    """Register a simple rule for patient-view for one test, then remove it."""
+    from cds_service import rules
+    from cds_service.facts.model import PatientFacts
+    from cds_service.findings import Citation, Coding, Evidence, Finding, Urgency
+
+    rule_id = "test-patient-seen"
+
+    def patient_seen(facts: PatientFacts) -> list[Finding]:
+        return [Finding(
+            rule_id=rule_id, urgency=Urgency.INFO, summary="Test card: the pipeline ran",
+            detail="A finding rendered end to end.",
+            citation=Citation(label="Test source", url="https://example.org/source"),
+            evidence=(Evidence(label="Patient", value=facts.patient_id),),
+            override_reasons=(Coding("https://example.org/reasons", "other", "Other reason"),),
+        )]
+
+    rules.REGISTRY[rule_id] = rules.Rule(rule_id, frozenset({"patient-view"}), patient_seen, "000")
+    try:
+        yield rule_id
+    finally:
+        del rules.REGISTRY[rule_id]

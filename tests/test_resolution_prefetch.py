@@ -1,0 +1,173 @@
+"""Prefetch diff (CDS Hooks 2.0 "Prefetch"): every state a declared key can arrive in, tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import responses
+
+from cds_service.errors import DataUnavailable
+from cds_service.protocol.request import HookRequest
+from cds_service.resolution import resolve
+from cds_service.resolved import KeyState
+from cds_service.services import ServiceDefinition
+
+FHIR = "http://ehr.example/fhir"
+TOKEN = "secret-access-token-123"
+TEMPLATES = {
+    "patient": "Patient/{{context.patientId}}",
+    "sodium": "Observation?patient={{context.patientId}}&code=http://loinc.org|2951-2",
+    "encounter": "Encounter/{{context.encounterId}}",
+    "user": "Practitioner/{{userPractitionerId}}",
+}
+PATIENT = {"resourceType": "Patient", "id": "p1"}
+SODIUM = {"resourceType": "Observation", "id": "na1", "status": "final",
+          "code": {"coding": [{"system": "http://loinc.org", "code": "2951-2"}]}}
+CLIENT_OO = {"resourceType": "OperationOutcome",
+             "issue": [{"severity": "error", "code": "timeout", "diagnostics": "EHR timed out"}]}
+
+
+def service(required: set[str] = frozenset(), templates: dict[str, str] = TEMPLATES
+            ) -> ServiceDefinition:
+    return ServiceDefinition(id="svc", hook="patient-view", title="t", description="d",
+                             prefetch=dict(templates), required_prefetch=frozenset(required),
+                             examples=())
+
+
+def request(prefetch: dict[str, Any] | None, *, server: bool = False,
+            context: dict[str, Any] | None = None) -> HookRequest:
+    body: dict[str, Any] = {
+        "hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": context or {"userId": "Practitioner/u1", "patientId": "p1"},
+    }
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    if server:
+        body["fhirServer"] = FHIR
+        body["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer",
+                                     "expires_in": 300, "scope": "patient/*.read",
+                                     "subject": "cds-service"}
+    return HookRequest.model_validate(body)
+
+
+def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
+            "entry": [{"fullUrl": f"{FHIR}/{r['resourceType']}/{r.get('id')}", "resource": r,
+                       "search": {"mode": "match"}} for r in resources]}
+
+
+def test_a_prefetched_resource_and_searchset_are_provided_and_need_no_server() -> None:
+    resolved = resolve(service(), request({"patient": PATIENT, "sodium": searchset(SODIUM)}), {})
+    assert resolved.outcomes["patient"].state is KeyState.PROVIDED
+    assert resolved.resources("patient") == (PATIENT,)
+    assert resolved.outcomes["sodium"].state is KeyState.PROVIDED
+    assert resolved.resources("sodium") == (SODIUM,)
+    assert resolved.outcomes["sodium"].source == "prefetch"
+
+
+@pytest.mark.parametrize("empty", [None, {"resourceType": "Bundle", "type": "searchset",
+                                          "total": 0}])
+def test_null_and_an_empty_searchset_are_known_empty(empty: Any) -> None:
+    resolved = resolve(service({"sodium"}), request({"sodium": empty}), {})
+    assert resolved.outcomes["sodium"].state is KeyState.EMPTY
+    assert resolved.obtained("sodium")
+
+
+@pytest.mark.parametrize("failed", [CLIENT_OO, searchset(CLIENT_OO)])
+def test_an_operation_outcome_without_a_server_stays_failed_with_the_outcome_as_data(
+        failed: dict[str, Any]) -> None:
+    resolved = resolve(service(), request({"sodium": failed}), {})
+    outcome = resolved.outcomes["sodium"]
+    assert outcome.state is KeyState.FAILED
+    assert outcome.operation_outcomes == (CLIENT_OO,)
+
+
+def test_a_required_key_failed_at_the_client_without_a_server_is_412() -> None:
+    with pytest.raises(DataUnavailable) as caught:
+        resolve(service({"sodium"}), request({"sodium": CLIENT_OO}), {})
+    assert caught.value.status == 412
+    assert [d["key"] for d in caught.value.details] == ["sodium"]
+
+
+@responses.activate
+def test_an_operation_outcome_is_refetched_when_a_server_is_available() -> None:
+    responses.get(f"{FHIR}/Observation", json=searchset(SODIUM))
+    resolved = resolve(service({"sodium"}), request({"sodium": CLIENT_OO}, server=True), {})
+    assert resolved.outcomes["sodium"].state is KeyState.PROVIDED
+    assert resolved.outcomes["sodium"].source == "fhir-server"
+    assert resolved.resources("sodium") == (SODIUM,)
+
+
+def test_missing_required_prefetch_without_fhir_server_is_412_naming_each_key() -> None:
+    with pytest.raises(DataUnavailable) as caught:
+        resolve(service({"patient", "sodium"}), request({}), {})
+    details = {d["key"]: d["reason"] for d in caught.value.details}
+    assert set(details) == {"patient", "sodium"}
+    assert all("no fhirServer" in reason for reason in details.values())
+
+
+def test_a_missing_optional_key_is_unavailable_not_an_error() -> None:
+    resolved = resolve(service({"patient"}), request({"patient": PATIENT}), {})
+    assert resolved.outcomes["sodium"].state is KeyState.UNAVAILABLE
+    assert resolved.outcomes["sodium"].reason
+    assert not resolved.obtained("sodium")
+
+
+@pytest.mark.parametrize("unusable", ["123", ["a"], {"id": "no-resource-type"},
+                                      {"resourceType": "Observation", "id": "wrong-type"}])
+def test_unusable_prefetch_values_count_as_missing(unusable: Any) -> None:
+    with pytest.raises(DataUnavailable) as caught:
+        resolve(service({"patient"}), request({"patient": unusable}), {})
+    assert caught.value.details[0]["key"] == "patient"
+
+
+def test_over_delivered_prefetch_keeps_only_the_templates_resource_type() -> None:
+    noise = [{"resourceType": "Condition", "id": f"c{i}"} for i in range(50)]
+    warning = {"resourceType": "OperationOutcome",
+               "issue": [{"severity": "warning", "code": "informational"}]}
+    bundle = searchset(SODIUM, *noise, warning, PATIENT)
+    resolved = resolve(service(), request({"sodium": bundle}), {})
+    assert resolved.resources("sodium") == (SODIUM,)
+    assert resolved.outcomes["sodium"].operation_outcomes == (warning,)
+
+
+def test_a_bundle_of_only_unrelated_types_is_known_empty() -> None:
+    bundle = searchset({"resourceType": "Condition", "id": "c1"})
+    assert resolve(service(), request({"sodium": bundle}), {}).outcomes["sodium"].state is (
+        KeyState.EMPTY)
+
+
+@responses.activate
+def test_user_tokens_are_derived_from_user_id() -> None:
+    responses.get(f"{FHIR}/Practitioner/u1", json={"resourceType": "Practitioner", "id": "u1"})
+    templates = {"user": "Practitioner/{{userPractitionerId}}"}
+    resolved = resolve(service(templates=templates), request({}, server=True), {})
+    assert resolved.resources("user")[0]["id"] == "u1"
+
+
+@responses.activate
+def test_a_template_with_an_unresolvable_token_is_skipped_and_never_sent_half_filled() -> None:
+    templates = {"encounter": "Encounter/{{context.encounterId}}",
+                 "role": "PractitionerRole?_id={{userPractitionerRoleId}}"}
+    resolved = resolve(service(templates=templates), request({}, server=True), {})
+    for key in templates:
+        assert resolved.outcomes[key].state is KeyState.UNAVAILABLE
+        assert resolved.outcomes[key].reason == "token not available"
+    assert len(responses.calls) == 0
+
+
+def test_a_prefetched_value_is_used_even_when_the_service_cannot_render_its_template() -> None:
+    templates = {"role": "PractitionerRole?_id={{userPractitionerRoleId}}"}
+    role = {"resourceType": "PractitionerRole", "id": "r1"}
+    resolved = resolve(service({"role"}, templates), request({"role": searchset(role)}), {})
+    assert resolved.resources("role") == (role,)
+
+
+@responses.activate
+def test_the_412_details_never_contain_the_access_token() -> None:
+    responses.get(f"{FHIR}/Patient/p1", status=401)
+    with pytest.raises(DataUnavailable) as caught:
+        resolve(service({"patient"}), request({}, server=True), {})
+    assert TOKEN not in repr(caught.value.details) and TOKEN not in str(caught.value)
+    assert "401" in caught.value.details[0]["reason"]
