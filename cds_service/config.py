@@ -95,3 +95,20 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         except ValueError as exc:
             raise ValueError(f"{setting.env}: {exc}") from exc
     return config
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        value = ",".join(value)
+    if isinstance(value, bool):
+        value = str(value).lower()
+    if isinstance(value, str) and value.startswith(str(PROJECT_ROOT)):
+        value = "<checkout>" + value[len(str(PROJECT_ROOT)):]
+    return f"`{value}`" if value != "" else "(empty)"
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated so a test can prove the two agree."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    rows += [f"| `{s.env}` | {_shown(s.default)} | {s.meaning} |" for s in SETTINGS]
+    return "\n".join(rows)

@@ -14,6 +14,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from cds_service import create_app
 
+pytest_plugins = ["tests.log_hygiene_plugin"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_EXAMPLES = ROOT / "tests" / "data" / "spec_examples"
 

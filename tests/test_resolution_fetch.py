@@ -112,8 +112,7 @@ def test_several_missing_keys_are_fetched_concurrently(release: threading.Event)
         release.wait(0.4)
         with lock:
             in_flight[0] -= 1
-        resource_type = req.path_url.split("?")[0].rsplit("/", 2)[-2 if "/p1" in req.path_url
-                                                                  else -1]
+        resource_type = req.path_url.split("?")[0].split("/")[2]  # /fhir/<type>[/id]
         body = ({"resourceType": "Patient", "id": "p1"} if resource_type == "Patient"
                 else searchset(resource_type))
         return 200, {"Content-Type": "application/fhir+json"}, requests.compat.json.dumps(body)

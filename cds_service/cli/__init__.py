@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from cds_service.cli import check, invoke, report, serve
+from cds_service.cli import check, devauth, fixtures, invoke, report, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,5 +17,6 @@ def main() -> None:
     """CDS Hooks 2.0 service for immunotherapy decisions in immune-mediated neurology."""
 
 
-for command in (serve.serve, invoke.invoke, check.check, report.feedback_report):
+for command in (serve.serve, invoke.invoke, check.check, report.feedback_report,
+                *fixtures.commands, *devauth.commands):
     main.add_command(command)

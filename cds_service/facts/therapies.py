@@ -6,8 +6,9 @@ a contained Medication's code and ingredients. When no code matches, a text fall
 medication's text and displays and matches drug names as whole words only (facts.word_match):
 "prednisolone" never matches "methylprednisolone". IVIG has no verified RxNorm code and is always
 recognised by name; a generic "immune globulin" counts as IVIG only when no word names a specific
-or non-intravenous immune globulin (hepatitis B, anti-thymocyte, subcutaneous...). Corticosteroids
-given topically, by inhalation, into the eye and the like are not systemic and are ignored.
+or non-intravenous immune globulin (hepatitis B, anti-thymocyte, subcutaneous...). Drugs given
+topically, by inhalation, into the eye and the like (prednisolone eye drops, cyclosporine eye
+emulsion) are not systemic immunotherapy and are ignored.
 ServiceRequest and Procedure are read for plasma exchange only. Entered-in-error, cancelled,
 revoked and not-done records are never facts.
 """
@@ -94,7 +95,7 @@ def therapy_fact(resource: dict[str, Any], now: datetime, *, draft: bool = False
         return None
     if route is None and kind in ("MedicationRequest", "MedicationAdministration"):
         route = _route({"text": " ".join(_medication_concepts(resource)[1])}, known_only=True)
-    if recognised.therapy is Therapy.CORTICOSTEROID and _is_non_systemic(resource, route):
+    if _is_non_systemic(resource, route):
         return None
     completed = status == "completed" or (ended is not None and ended < now and not draft)
     return TherapyFact(

@@ -3,8 +3,8 @@
 Statuses and sources are those of terminology.md (sections A and 3 of its Addendum) unless the row
 says it was verified in this pass. The observation prefetch template filters on
 `PREFETCH_OBSERVATION_CODES`; `lab_kind_for` is the cheap lookup the facts layer runs on every raw
-Observation before doing anything else with it. Deprecated codes still seen in records (5895-7) are
-accepted on input and never emitted.
+Observation before doing anything else with it. Every code passes the LOINC mod-10 check digit
+(tests/test_terminology.py), which is how 5895-7 from terminology.md was caught and dropped.
 """
 
 from __future__ import annotations
@@ -51,8 +51,6 @@ LOINC_CODES: tuple[LoincEntry, ...] = (
        "healthassure LOINC mirror; Labcorp PT map"),
     _l("34714-6", "INR in Blood by Coagulation assay", K.INR, "{INR}", _C,
        "Swiss eHealth value-set enum; GECCO enum"),
-    _l("5895-7", "INR in Platelet poor plasma by Coagulation assay (deprecated)", K.INR, "{INR}",
-       _C, "healthassure LOINC mirror: deprecated, accepted on input only"),
     _l("777-3", "Platelets [#/volume] in Blood by Automated count", K.PLATELETS, "10*3/uL", _V,
        "loinc.org/777-3"),
     _l("26515-7", "Platelets [#/volume] in Blood", K.PLATELETS, "10*3/uL", _V, "loinc.org/26515-7"),
@@ -109,6 +107,8 @@ LOINC_CODES: tuple[LoincEntry, ...] = (
 )
 
 DROPPED_LOINC_CODES: tuple[DroppedCode, ...] = (
+    DroppedCode(LOINC, "5895-7", "deprecated INR",
+                "fails the LOINC mod-10 check digit (5895 gives 8): not a valid LOINC code"),
     DroppedCode(LOINC, "46418-0", "INR capillary blood", "unverified (memory only)"),
     DroppedCode(LOINC, "5964-2", "PT in blood", "unverified, and PT is not used by the rules"),
     DroppedCode(LOINC, "778-1", "Platelets manual count", "unverified (memory only)"),

@@ -1,16 +1,22 @@
 """Procedure codes and names for plasma exchange (PLEX), with provenance.
 
-Plasma exchange arrives as a ServiceRequest (ordered) or a Procedure (done). No SNOMED CT or CPT
-code for it was verified before this pass (terminology.md D and Addendum 2); codes verified since
-are listed in `PLEX_CODES` with how. Until a code is verified, PLEX is recognised by name through
-`PLEX_TEXT_TERMS`, matched as whole words by facts.therapies.
+Plasma exchange arrives as a ServiceRequest (ordered) or a Procedure (done). No SNOMED CT code for
+it could be verified (terminology.md D and Addendum 2; 20720000 has one secondary source), so
+besides CPT 36514 PLEX is recognised by name through `PLEX_TEXT_TERMS`, matched as whole words by
+facts.therapies ("plex" never matches inside "plexopathy").
 """
 
 from __future__ import annotations
 
-from cds_service.terminology import CPT, SNOMED, CodeEntry, DroppedCode
+from cds_service.terminology import CPT, SNOMED, CodeEntry, DroppedCode, Verification
 
-PLEX_CODES: tuple[CodeEntry, ...] = ()
+PLEX_CODES: tuple[CodeEntry, ...] = (
+    CodeEntry(CPT, "36514", "Therapeutic apheresis; for plasma pheresis",
+              Verification.CORROBORATED,
+              "verified this pass: AAPC coding article (36511-36516 by component removed), "
+              "RVU Edge (CMS PFS RVU26A) and Coding Ahead (AMA descriptor) agree; CPT itself "
+              "is licensed and not openly published"),
+)
 
 PLEX_TEXT_TERMS: tuple[str, ...] = (
     "plasma exchange", "plasmapheresis", "plasmapheresis procedure", "plex", "tpe",
@@ -19,8 +25,8 @@ PLEX_TEXT_TERMS: tuple[str, ...] = (
 
 DROPPED_PROCEDURE_CODES: tuple[DroppedCode, ...] = (
     DroppedCode(SNOMED, "20720000", "Plasmapheresis", "single secondary source (OHDSI)"),
-    DroppedCode(CPT, "36514", "Therapeutic apheresis; for plasma pheresis", "memory only"),
-    DroppedCode(CPT, "36516", "Immunoadsorption (selective adsorption)", "memory only"),
+    DroppedCode(CPT, "36516", "Therapeutic apheresis with extracorporeal selective adsorption",
+                "immunoadsorption, not plasma exchange; no Therapy member for it"),
 )
 
 _BY_CODE: dict[tuple[str, str], CodeEntry] = {(e.system, e.code): e for e in PLEX_CODES}

@@ -17,6 +17,9 @@ _CIBMTR = "tx.fhir.org $validate-code, RxNorm 09032024 (CIBMTR IG txcache; Adden
 _PDDI = "HL7 PDDI-CDS value set (terminology.md C1)"
 _VSAC_151 = "VSAC 2.16.840.1.113762.1.4.1151.32 expansion (ecqm-content-r4-2021; Addendum 1b)"
 _VSAC_1048 = "VSAC 2.16.840.1.113883.3.7643.3.1048 expansion (ecqm-content-r4-2021; Addendum 1b)"
+_PDDI_CSA = "HL7 PDDI-CDS valueset-cyclosporine (hl7.org/fhir/uv/pddi/2023Jan), verified this pass"
+_FDA = "openFDA drug label / NDC brand_name + active ingredient (api.fda.gov), verified this pass"
+_MEDSCAPE = "Medscape 'immune globulin IV (IGIV)' brand list, verified this pass"
 _MP_SCD = "tx.fhir.org $expand RxNorm 09032024 (CIBMTR) and HL7 PDDI-CDS (Addendum 1b)"
 
 
@@ -46,7 +49,12 @@ INGREDIENT_CODES: dict[T, tuple[CodeEntry, ...]] = {
         _rx("1256", "azathioprine", "US Core allergy substance VS; OHDSI cohort 119"),
     ),
     T.MYCOPHENOLATE: (_rx("68149", "mycophenolate mofetil", _CIBMTR),),
-    T.CYCLOSPORINE: (_rx("3008", "cyclosporine", _CIBMTR + "; US Core allergy substance VS"),),
+    T.CYCLOSPORINE: (
+        _rx("3008", "cyclosporine", _CIBMTR + "; US Core allergy substance VS"),
+        _rx("202816", "Sandimmune", _PDDI_CSA, note="BN"),
+        _rx("202817", "Neoral", _PDDI_CSA, note="BN"),
+        _rx("261530", "Gengraf", _PDDI_CSA, note="BN"),
+    ),
 }
 
 # Common clinical drugs (SCD/SBD/SCDF) as ordered; matched in addition to the ingredients.
@@ -107,18 +115,40 @@ TEXT_TERMS: dict[T, dict[str, str]] = {
         "intravenous immunoglobulin": "immune globulin",
         "intravenous immune globulin": "immune globulin",
         "immune globulin intravenous": "immune globulin",
+        **dict.fromkeys(("privigen", "gammagard", "gamunex", "gamunex-c", "octagam",
+                         "gammaplex", "panzyga", "kiovig", "intratect", "bivigam",
+                         "flebogamma", "gammaked", "asceniv"), "immune globulin"),
     },
-    T.RITUXIMAB: {"rituximab": "rituximab"},
+    T.RITUXIMAB: dict.fromkeys(("rituximab", "rituxan", "truxima", "ruxience", "riabni"),
+                               "rituximab"),
     T.CYCLOPHOSPHAMIDE: {"cyclophosphamide": "cyclophosphamide"},
-    T.TOCILIZUMAB: {"tocilizumab": "tocilizumab"},
+    T.TOCILIZUMAB: dict.fromkeys(("tocilizumab", "actemra", "tofidence", "avtozma"),
+                                 "tocilizumab"),
     T.BORTEZOMIB: {"bortezomib": "bortezomib", "velcade": "bortezomib"},
     T.AZATHIOPRINE: {"azathioprine": "azathioprine"},
     T.MYCOPHENOLATE: {
         "mycophenolate": "mycophenolate mofetil", "mycophenolate mofetil": "mycophenolate mofetil",
-        "mycophenolic acid": "mycophenolic acid",
+        "mycophenolic acid": "mycophenolic acid", "cellcept": "mycophenolate mofetil",
     },
-    T.CYCLOSPORINE: {"cyclosporine": "cyclosporine", "ciclosporin": "cyclosporine",
-                     "cyclosporin": "cyclosporine"},
+    T.CYCLOSPORINE: dict.fromkeys(("cyclosporine", "ciclosporin", "cyclosporin", "sandimmune",
+                                   "neoral", "gengraf"), "cyclosporine"),
+}
+
+# Where each brand name in TEXT_TERMS was checked (generic names need no source).
+BRAND_NAME_SOURCES: dict[str, str] = {
+    "solu-medrol": _PDDI + " (BN 203856)", "solumedrol": _PDDI + " (BN 203856, unhyphenated)",
+    "velcade": "CIBMTR med-bortezomib value set (BN 356733)",
+    "privigen": "DailyMed label 'PRIVIGEN, Immune Globulin Intravenous (Human), 10% Liquid'",
+    "gammagard": "DailyMed label 'GAMMAGARD LIQUID, Immune Globulin Infusion (Human)' (IV or SC)",
+    "kiovig": "EU package leaflet 'KIOVIG ... Human normal immunoglobulin'; " + _MEDSCAPE,
+    "intratect": "EU package leaflet 'Intratect ... Human normal immunoglobulin (IVIg)'",
+    **dict.fromkeys(("gamunex", "gamunex-c", "octagam", "gammaplex", "panzyga"),
+                    _MEDSCAPE + "; EU package leaflets (IVIg)"),
+    **dict.fromkeys(("bivigam", "flebogamma", "gammaked", "asceniv"), _MEDSCAPE),
+    **dict.fromkeys(("rituxan", "truxima", "ruxience", "riabni"), _FDA),
+    **dict.fromkeys(("actemra", "tofidence", "avtozma"), _FDA),
+    "cellcept": _FDA,
+    **dict.fromkeys(("sandimmune", "neoral", "gengraf"), _PDDI_CSA + "; " + _FDA),
 }
 
 # Generic immune globulin names: IVIG only when none of NOT_IVIG_WORDS is present as a whole word.

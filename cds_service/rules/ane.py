@@ -1,0 +1,153 @@
+"""Acute necrotizing encephalopathy (ANE): early high-dose steroids, then tocilizumab and PLEX.
+
+Clinical source: seed 002 and Fischell et al., Front Neurol 2023 (meta-analysis of case reports,
+158 patients; abstract verified): high-dose IV methylprednisolone within 24 h of neurological onset
+is effective; IVIG added no benefit. Tocilizumab early in severe disease (Ju et al., J Neurol 2025,
+systematic review of 77 cases; observational; no consensus dose), plasma exchange (case series),
+escalation when there is no improvement within 48-72 h (seed 002 only), and raised IL-6 linked to
+poor outcome (seed 002). Infection must be ruled out first (rules.csf_gate says so on its own card).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from cds_service.dosing import (
+    METHYLPREDNISOLONE_ANE_PAEDIATRIC_MG_PER_KG_PER_DAY,
+    current_weight_kg,
+    number,
+)
+from cds_service.facts.model import (
+    ConditionCategory,
+    CsfInfectionStatus,
+    LabKind,
+    PatientFacts,
+    Therapy,
+)
+from cds_service.findings import Finding, Urgency
+from cds_service.rules import rule
+from cds_service.rules.citations import (
+    ANE_TOCILIZUMAB,
+    FISCHELL_2023_ANE,
+    OVERRIDE_CLINICAL_JUDGEMENT,
+    OVERRIDE_SPECIALIST_PLAN,
+    TOPIC_ANE,
+)
+from cds_service.rules.evidence import of_condition, of_lab, of_therapy
+from cds_service.rules.scope import (
+    ORDER_HOOKS,
+    all_drafts,
+    days_since,
+    earliest_start,
+    given,
+    is_systemic_steroid,
+    ordered,
+)
+
+EARLY_STEROID_ID = "ane-early-methylprednisolone"
+ESCALATE_ID = "ane-escalate-if-no-improvement"
+IVIG_ALONE_ID = "ane-ivig-without-steroids"
+
+# Fischell 2023 abstract: "initiation within 24 h of neurologic symptom onset".
+ANE_STEROID_WINDOW_HOURS = 24
+# Seed 002: "If no clinical improvement is observed within 48-72 hours ... consider escalating".
+ANE_REVIEW_HOURS = 48
+ADULT_AGE_YEARS = 18
+
+_SEVERE = ("**Severe disease** (rapid deterioration or coma): add tocilizumab early (observational "
+           "evidence only; no consensus dose, use a specialist protocol) and plasma exchange (5-10 "
+           "sessions every other day; case-series evidence). IVIG alone has weaker evidence: "
+           "the meta-analysis found no difference with or without IVIG.")
+
+
+def _il6_note(facts: PatientFacts) -> str:
+    il6 = facts.lab(LabKind.IL6)
+    if il6 is None or il6.value is None:
+        return "IL-6 is not in the record; where available, a raised blood IL-6 marks a poorer " \
+               "prognosis (seed 002)."
+    return (f"IL-6 {number(il6.value, 1)} pg/mL: compare with the laboratory's reference range; a "
+            "raised blood IL-6 is associated with poorer outcome (seed 002) and supports early "
+            "tocilizumab.")
+
+
+def _steroid_dose(facts: PatientFacts) -> str:
+    adult = "1 g IV daily for 3-5 days"
+    if facts.age_years is None or facts.age_years >= ADULT_AGE_YEARS:
+        return adult
+    kg, problem = current_weight_kg(facts.lab(LabKind.WEIGHT))
+    per_kg = METHYLPREDNISOLONE_ANE_PAEDIATRIC_MG_PER_KG_PER_DAY
+    if kg is None:
+        return f"weight-based in a child ({problem})"
+    return (f"weight-based in a child: paediatric series used {per_kg} mg/kg/day x 3 days "
+            f"(= {number(kg * per_kg, 0)} mg/day at {number(kg)} kg); follow local protocol")
+
+
+@rule(EARLY_STEROID_ID, hooks=("patient-view",), seed="002")
+def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterator[Finding]:
+    ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
+    if not ane or [t for t in given(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(t)]:
+        return
+    if facts.csf_status is CsfInfectionStatus.INFECTION_FOUND:
+        return  # the CSF gate card speaks instead
+    onset = min((c.onset for c in ane if c.onset), default=None)
+    hours = None if onset is None else (facts.now - onset).total_seconds() / 3600.0
+    if hours is None:
+        timing = "onset time is not recorded"
+        summary = "ANE: start high-dose IV methylprednisolone now (onset time not recorded)"
+    elif hours <= ANE_STEROID_WINDOW_HOURS:
+        timing = f"onset {number(hours, 0)} h ago, within the 24 h window"
+        summary = f"ANE, onset {number(hours, 0)} h ago: start high-dose IV methylprednisolone now"
+    else:
+        timing = f"onset {number(hours, 0)} h ago, past the 24 h window; still start promptly"
+        summary = (f"ANE, onset {number(hours, 0)} h ago: start high-dose IV methylprednisolone "
+                   "without further delay")
+    gate = ("" if facts.csf_status is CsfInfectionStatus.EXCLUDED else
+            " Infection has not been excluded in the record yet: see the CSF card.")
+    detail = (f"**High-dose IV methylprednisolone ({_steroid_dose(facts)}) as early as possible, "
+              f"ideally within 24 h of neurological onset** ({timing}).{gate}\n\n{_SEVERE}\n\n"
+              f"{_il6_note(facts)}")
+    evidence = (*(of_condition(c) for c in ane), *of_lab(facts, LabKind.IL6),
+                *of_lab(facts, LabKind.WEIGHT))
+    yield Finding(EARLY_STEROID_ID, Urgency.WARNING, summary, detail, FISCHELL_2023_ANE, evidence,
+                  topic=TOPIC_ANE, group="ane")
+
+
+@rule(ESCALATE_ID, hooks=("patient-view",), seed="002")
+def is_ane_improving_48_to_72_hours_after_steroids(facts: PatientFacts) -> Iterator[Finding]:
+    ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
+    steroids = tuple(t for t in given(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(t))
+    if not ane or not steroids or given(facts, Therapy.TOCILIZUMAB, Therapy.PLEX):
+        return
+    days = days_since(facts, earliest_start(steroids))
+    if days is None or days * 24 < ANE_REVIEW_HOURS:
+        return
+    summary = (f"ANE, steroids started {number(days * 24, 0)} h ago: if not improving, add "
+               "tocilizumab and plasma exchange")
+    detail = ("**No improvement 48-72 h after starting treatment → escalate** (seed 002). "
+              f"{_SEVERE}\n\n{_il6_note(facts)}")
+    evidence = (*(of_condition(c) for c in ane), *map(of_therapy, steroids),
+                *of_lab(facts, LabKind.IL6))
+    yield Finding(ESCALATE_ID, Urgency.INFO, summary, detail, ANE_TOCILIZUMAB, evidence,
+                  topic=TOPIC_ANE, group="ane")
+
+
+@rule(IVIG_ALONE_ID, hooks=ORDER_HOOKS, seed="002")
+def is_ivig_ordered_for_ane_without_steroids(facts: PatientFacts) -> Iterator[Finding]:
+    ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
+    ivig = ordered(facts, Therapy.IVIG)
+    if not ane or not ivig:
+        return
+    steroids = [t for t in (*given(facts, Therapy.CORTICOSTEROID),
+                            *all_drafts(facts, Therapy.CORTICOSTEROID)) if is_systemic_steroid(t)]
+    if steroids:
+        return
+    detail = ("IVIG alone has weaker evidence in ANE: the 2023 meta-analysis found no difference "
+              "in outcome with or without IVIG. The treatment with support is **high-dose IV "
+              "methylprednisolone within 24 h of onset**, with tocilizumab and plasma exchange in "
+              "severe disease. IVIG can be adjunctive; it should not replace steroids.")
+    evidence = (*(of_condition(c) for c in ane), *map(of_therapy, ivig))
+    yield Finding(IVIG_ALONE_ID, Urgency.WARNING,
+                  "ANE: IVIG alone has weak evidence; order high-dose IV methylprednisolone too",
+                  detail, FISCHELL_2023_ANE, evidence,
+                  override_reasons=(OVERRIDE_SPECIALIST_PLAN, OVERRIDE_CLINICAL_JUDGEMENT),
+                  topic=TOPIC_ANE, group="ane")

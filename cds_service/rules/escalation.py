@@ -1,0 +1,132 @@
+"""Escalation to second-line immunotherapy in autoimmune encephalitis, and rituximab out of turn.
+
+Clinical source: seed 000 and Abboud et al., JNNP 2021 (via secondary summaries): with no
+meaningful improvement after 2-4 weeks of optimised first-line therapy, escalate; rituximab (375
+mg/m2 weekly x 4, or 1000 mg on days 1 and 15) is preferred, cyclophosphamide when cell-mediated
+disease is suspected; continuing ineffective first-line therapy beyond 4 weeks is a pitfall; and
+rituximab is not a first-line monotherapy. Supporting primary text: paediatric NMDARE consensus
+2021 ("about 2 weeks"), German table 2019 ("within 10 days" for anti-NMDAR). Bridging, maintenance
+(Abboud Part 2) and refractory options are information in the detail, never an alarm of their own.
+The record cannot show improvement; an encephalitis diagnosis still active is the proxy, and the
+card asks the clinician to judge response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from cds_service.dosing import (
+    CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY,
+    RITUXIMAB_FIXED_MG,
+    RITUXIMAB_MG_PER_M2,
+    RITUXIMAB_WEEKLY_DOSES,
+    body_surface_area,
+    number,
+    rituximab_weekly_dose,
+)
+from cds_service.facts.model import (
+    FIRST_LINE_THERAPIES,
+    ConditionCategory,
+    LabKind,
+    PatientFacts,
+    Therapy,
+)
+from cds_service.findings import Coding, Finding, Urgency
+from cds_service.rules import rule
+from cds_service.rules.citations import (
+    AE_SECOND_LINE,
+    OVERRIDE_CLINICAL_JUDGEMENT,
+    OVERRIDE_REASON_SYSTEM,
+    OVERRIDE_SPECIALIST_PLAN,
+    TOPIC_AE,
+)
+from cds_service.rules.evidence import of_condition, of_lab, of_therapy
+from cds_service.rules.scope import (
+    ORDER_HOOKS,
+    all_drafts,
+    days_since,
+    earliest_start,
+    first_line_given,
+    given,
+    ordered,
+)
+from cds_service.suggestions import remove_order
+
+ESCALATE_ID = "ae-escalate-second-line"
+RITUXIMAB_FIRST_ID = "ae-rituximab-before-first-line"
+
+# Seed 000 / Abboud 2021 (secondary): escalate after 2-4 weeks without meaningful improvement.
+ESCALATION_REVIEW_DAYS = 14
+ESCALATION_OVERDUE_DAYS = 28
+OVERRIDE_FIRST_LINE_ELSEWHERE = Coding(OVERRIDE_REASON_SYSTEM, "first-line-given-elsewhere",
+                                       "First-line therapy was given (not in this record)")
+
+
+def _second_line_text(facts: PatientFacts) -> str:
+    height, weight = facts.lab(LabKind.HEIGHT), facts.lab(LabKind.WEIGHT)
+    weekly = rituximab_weekly_dose(height, weight)
+    weekly_text = (f"{number(weekly.amount, 0)} mg weekly ({weekly.basis})" if weekly.computed
+                   else f"dose per m2 not computed: {weekly.problem}")
+    bsa, _ = body_surface_area(height, weight)
+    cyc = (f" = {number(bsa * CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY, 0)} mg" if bsa else "")
+    return (
+        f"**Rituximab** (preferred): {RITUXIMAB_MG_PER_M2} mg/m2 weekly x "
+        f"{RITUXIMAB_WEEKLY_DOSES}, {weekly_text}; or {RITUXIMAB_FIXED_MG} mg on days 1 and 15. "
+        "Improvement usually begins 1-2 weeks after the first dose.\n\n"
+        f"**Cyclophosphamide** if cell-mediated (onconeuronal) disease is suspected: "
+        f"{CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY} mg/m2 IV monthly{cyc} (German table 2019).\n\n"
+        "*For information:* after improvement, bridge with an oral prednisone taper, monthly IVIG "
+        "or monthly IV methylprednisolone; azathioprine or mycophenolate for maintenance (3-5 "
+        "years per seed 000; rituximab is the commonest maintenance choice, Abboud Part 2). "
+        "Refractory to first and second line: tocilizumab or bortezomib (experimental), "
+        "immunoadsorption.")
+
+
+@rule(ESCALATE_ID, hooks=("patient-view",), seed="000")
+def is_it_time_to_escalate_to_second_line(facts: PatientFacts) -> Iterator[Finding]:
+    ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
+    first_line = first_line_given(facts)
+    if not ae or not first_line or given(facts, Therapy.RITUXIMAB, Therapy.CYCLOPHOSPHAMIDE):
+        return
+    days = days_since(facts, earliest_start(first_line))
+    if days is None or days < ESCALATION_REVIEW_DAYS:
+        return
+    if days > ESCALATION_OVERDUE_DAYS:
+        urgency = Urgency.WARNING
+        summary = (f"First-line therapy began {number(days, 0)} days ago: if not clearly better, "
+                   "escalate to rituximab now")
+        lead = ("**Beyond 4 weeks of first-line therapy.** Continuing ineffective first-line "
+                "therapy is a pitfall; early escalation is associated with better outcomes.")
+    else:
+        urgency = Urgency.INFO
+        summary = (f"First-line therapy began {number(days, 0)} days ago: review response; "
+                   "escalate if no clear improvement")
+        lead = ("**2-4 weeks into first-line therapy.** Without meaningful clinical or "
+                "radiological improvement, escalate to second line.")
+    evidence = (*(of_condition(c) for c in ae), *(of_therapy(t) for t in first_line),
+                *of_lab(facts, LabKind.HEIGHT), *of_lab(facts, LabKind.WEIGHT))
+    yield Finding(ESCALATE_ID, urgency, summary, f"{lead}\n\n{_second_line_text(facts)}",
+                  AE_SECOND_LINE, evidence, topic=TOPIC_AE, group="ae-treatment")
+
+
+@rule(RITUXIMAB_FIRST_ID, hooks=ORDER_HOOKS, seed="000")
+def is_rituximab_ordered_before_first_line(facts: PatientFacts) -> Iterator[Finding]:
+    ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
+    rituximab = ordered(facts, Therapy.RITUXIMAB)
+    if not ae or not rituximab:
+        return
+    if first_line_given(facts) or all_drafts(facts, *FIRST_LINE_THERAPIES):
+        return
+    detail = ("No first-line therapy (IV methylprednisolone, IVIG or plasma exchange) is recorded "
+              "or being ordered. Rituximab is a second-line agent for inadequate response to "
+              "first-line therapy (seed 000: do not use it as initial monotherapy). Start "
+              "first-line therapy once CSF excludes infection; if first-line therapy was given "
+              "elsewhere, override with that reason.")
+    evidence = (*(of_condition(c) for c in ae), *(of_therapy(o) for o in rituximab))
+    yield Finding(RITUXIMAB_FIRST_ID, Urgency.WARNING,
+                  "Rituximab is second line: no first-line immunotherapy recorded; start that first",
+                  detail, AE_SECOND_LINE, evidence,
+                  suggestions=tuple(remove_order(o) for o in rituximab),
+                  override_reasons=(OVERRIDE_FIRST_LINE_ELSEWHERE, OVERRIDE_SPECIALIST_PLAN,
+                                    OVERRIDE_CLINICAL_JUDGEMENT),
+                  topic=TOPIC_AE, group="order-choice")

@@ -1,0 +1,154 @@
+"""Log hygiene across the whole test suite (issue 5 "Hygiene"; CDS Hooks 2.0 best practices: never
+log whole JWTs): no JWT or access token the tests used may appear in any log record.
+
+Registered once from `tests/conftest.py` with `pytest_plugins = ["tests.log_hygiene_plugin"]`, the
+plugin (1) records every log record emitted by any logger during the session, whatever its handlers
+or propagation, rendering message, arguments, structured extras and exception text; (2) collects
+secrets: the `Authorization` bearer value of every Flask test-client request, every
+`fhirAuthorization.access_token` in a JSON body sent through it, and anything passed to
+`remember_secret` (tokens minted for unit tests that never reach a client); (3) after each test,
+fails that test if a record so far contains a secret so far, and at the end of the session checks
+everything once more. Any JWT-shaped string in a log record fails too, remembered or not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.test import Client
+
+__all__ = ["HYGIENE", "remember_secret"]
+
+JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_MIN_SECRET_CHARS = 8  # shorter strings would match by accident ("abc" is in many messages)
+_STANDARD_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class Hygiene:
+    """The secrets used and the log text seen so far in this session."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.secrets: list[str] = []
+        self.records: list[tuple[str, str]] = []  # (logger name, rendered text)
+        self._checked_secrets = 0
+        self._checked_records = 0
+
+    def remember(self, secret: str) -> None:
+        if len(secret) >= _MIN_SECRET_CHARS and secret not in self.secrets:
+            self.secrets.append(secret)
+
+    def capture(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, render(record)))
+
+    def leaks(self, *, everything: bool = False) -> list[str]:
+        """Problems in records not yet checked, and old records against secrets not yet checked."""
+        start_s = 0 if everything else self._checked_secrets
+        start_r = 0 if everything else self._checked_records
+        new_secrets = self.secrets[start_s:]
+        found = []
+        for index in range(0 if new_secrets else start_r, len(self.records)):
+            name, text = self.records[index]
+            secrets = self.secrets if index >= start_r else new_secrets
+            for secret in secrets:
+                if secret in text:
+                    found.append(f"logger {name!r} logged a token used by the tests: "
+                                 f"{secret[:12]}...")
+            if index >= start_r and JWT_SHAPE.search(text):
+                found.append(f"logger {name!r} logged something shaped like a JWT")
+        self._checked_secrets, self._checked_records = len(self.secrets), len(self.records)
+        return found
+
+
+HYGIENE = Hygiene()
+
+
+def remember_secret(secret: str) -> str:
+    """Declare a token the tests use; returns it, so it can wrap the minting call."""
+    HYGIENE.remember(secret)
+    return secret
+
+
+def render(record: logging.LogRecord) -> str:
+    parts = [str(record.msg)]
+    try:
+        parts.append(record.getMessage())
+    except Exception:  # noqa: BLE001 -- a broken format string still has its args checked below
+        parts.append(repr(record.args))
+    for name, value in vars(record).items():
+        if name not in _STANDARD_RECORD_FIELDS:
+            parts.append(f"{name}={json.dumps(value, default=str)}")
+    if record.exc_info and record.exc_info[1] is not None:
+        parts.append(logging.Formatter().formatException(record.exc_info))
+    if record.exc_text:
+        parts.append(record.exc_text)
+    if record.stack_info:
+        parts.append(record.stack_info)
+    return "\n".join(parts)
+
+
+def _access_tokens(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "access_token" and isinstance(item, str):
+                yield item
+            else:
+                yield from _access_tokens(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _access_tokens(item)
+
+
+def _harvest(kwargs: dict[str, Any]) -> None:
+    headers = kwargs.get("headers") or {}
+    items = headers.items() if hasattr(headers, "items") else headers
+    for name, value in items:
+        if str(name).lower() == "authorization" and isinstance(value, str):
+            HYGIENE.remember(value.split(" ", 1)[-1].strip())
+    body = kwargs.get("json")
+    if body is None and isinstance(kwargs.get("data"), str | bytes):
+        try:
+            body = json.loads(kwargs["data"])
+        except ValueError:
+            body = None
+    for token in _access_tokens(body):
+        HYGIENE.remember(token)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if HYGIENE.active:
+        return
+    HYGIENE.active = True
+    original_handle = logging.Logger.handle
+    original_open = Client.open
+
+    def handle(self: logging.Logger, record: logging.LogRecord) -> None:
+        HYGIENE.capture(record)
+        original_handle(self, record)
+
+    def open_(self: Client, *args: Any, **kwargs: Any) -> Any:
+        _harvest(kwargs)
+        return original_open(self, *args, **kwargs)
+
+    logging.Logger.handle = handle  # type: ignore[method-assign]
+    Client.open = open_  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _no_token_in_logs() -> Iterator[None]:
+    yield
+    leaks = HYGIENE.leaks()
+    if leaks:
+        pytest.fail("log hygiene: " + "; ".join(sorted(set(leaks))), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaks = HYGIENE.leaks(everything=True)
+    if leaks:
+        print("\nlog hygiene: " + "; ".join(sorted(set(leaks))))  # noqa: T201
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
