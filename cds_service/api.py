@@ -41,8 +41,9 @@ def _json_object() -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        where = f" (line {line}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        where = ""
+        if isinstance(exc, json.JSONDecodeError):
+            where = f" (line {exc.lineno}, column {exc.colno})"
         raise BadRequest(f"the request body is not valid JSON{where}") from None
     if not isinstance(body, dict):
         raise BadRequest(f"the request body must be a JSON object, not a {type(body).__name__}")
@@ -56,7 +57,9 @@ def _validate(model: type[M], body: Any, prefix: str = "") -> M:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise BadRequest("the request does not follow CDS Hooks 2.0", _field_errors(exc, prefix))
+        raise BadRequest(
+            "the request does not follow CDS Hooks 2.0", _field_errors(exc, prefix)
+        ) from None
 
 
 def _service(service_id: str) -> ServiceDefinition:

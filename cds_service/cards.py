@@ -94,7 +94,7 @@ def _detail(members: Sequence[Finding]) -> str:
 
 def _action(action: ProposedAction) -> Action:
     return Action(
-        type=action.type,  # type: ignore[arg-type]  # validated by the Action model
+        type=action.type,
         description=action.description,
         resource=action.resource,
         resourceId=action.resource_id,
@@ -127,13 +127,13 @@ def render_card(members: Sequence[Finding]) -> Card:
             else None,
         ),
         suggestions=suggestions or None,
-        selectionBehavior=lead.selection_behavior if suggestions else None,  # type: ignore[arg-type]
+        selectionBehavior=lead.selection_behavior if suggestions else None,
         overrideReasons=[
             OverrideReason(system=r.system, code=r.code, display=r.display) for r in reasons
         ]
         or None,
         links=[
-            Link(label=link.label, url=link.url, type=link.type, appContext=link.app_context)  # type: ignore[arg-type]
+            Link(label=link.label, url=link.url, type=link.type, appContext=link.app_context)
             for link in links
         ]
         or None,

@@ -21,7 +21,8 @@ def origin_patterns(origins: list[str]) -> list[str | re.Pattern[str]]:
         if origin == "*":
             raise ValueError("CDS_CORS_ORIGINS must list origins; '*' is not allowed")
         if origin.endswith(":*"):
-            patterns.append(re.compile(re.escape(origin[:-2]) + r"(:\d{1,5})?\Z"))  # anchored: flask-cors uses re.match
+            # Anchored at the end: flask-cors matches with re.match, which anchors only the start.
+            patterns.append(re.compile(re.escape(origin[:-2]) + r"(:\d{1,5})?\Z"))
         else:
             patterns.append(origin.rstrip("/"))
     return patterns

@@ -32,7 +32,7 @@ METHYLPREDNISOLONE_PULSE_DAYS_MAX = 5
 METHYLPREDNISOLONE_LOW_MG_PER_KG_PER_DAY = 1
 METHYLPREDNISOLONE_HIGH_MG_PER_KG_PER_DAY = 2
 # ANE in children: pulse 30 mg/kg/day x 3 days within 24 h (single-centre series, terminology.md
-# E3); 20 vs 30 mg/kg/day compared retrospectively (Li et al., n=23). Shown as reported, not advised.
+# E3); 20 vs 30 mg/kg/day compared retrospectively (Li et al., n=23). Shown as reported only.
 METHYLPREDNISOLONE_ANE_PAEDIATRIC_MG_PER_KG_PER_DAY = 30
 
 # Rituximab. Seed 000: 375 mg/m2 weekly x 4, or 1000 mg on days 1 and 15; the weekly regimen is

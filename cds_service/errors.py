@@ -71,7 +71,9 @@ class DataUnavailable(ServiceError):
     code = "precondition-failed"
 
 
-def envelope(status: int, code: str, message: str, details: Sequence[dict[str, Any]] = ()) -> Response:
+def envelope(
+    status: int, code: str, message: str, details: Sequence[dict[str, Any]] = ()
+) -> Response:
     body: dict[str, Any] = {"error": code, "message": message}
     if details:
         body["details"] = list(details)

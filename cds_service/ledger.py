@@ -130,7 +130,8 @@ class Ledger:
             ))
             rows = []
             for item in items:
-                reason = item.overrideReason.reason if item.overrideReason else None
+                override = item.overrideReason
+                reason = override.reason if override else None
                 rows.append({
                     "card_uuid": item.card, "service_id": service_id, "outcome": item.outcome,
                     "accepted_suggestions": json.dumps([s.id for s in item.acceptedSuggestions])
@@ -138,7 +139,7 @@ class Ledger:
                     "override_system": reason.system if reason else None,
                     "override_code": reason.code if reason else None,
                     "override_display": reason.display if reason else None,
-                    "user_comment": item.overrideReason.userComment if item.overrideReason else None,
+                    "user_comment": override.userComment if override else None,
                     "outcome_timestamp": item.timestamp(), "received_at": now,
                     "card_known": item.card in known,
                 })

@@ -66,7 +66,9 @@ def template_problems(template: str) -> list[str]:
     problems = []
     for token in TOKEN_PATTERN.findall(template):
         if token not in CONTEXT_TOKENS and token not in USER_TOKENS:
-            problems.append(f"token {{{{{token}}}}} is not a first-level context field or user token")
+            problems.append(
+                f"token {{{{{token}}}}} is not a first-level context field or user token"
+            )
     path, _, query = template.partition("?")
     if path.count("/") > 1 or not path or path.startswith(("/", "http")):
         problems.append("must be a relative read 'Type/id' or type-level search 'Type?...'")

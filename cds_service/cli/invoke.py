@@ -136,8 +136,9 @@ def invoke(request_file: str | None, service_id: str | None, bundle: str | None,
         body = json.loads(Path(request_file).read_text())
         service_id = service_id or example_service_id(Path(request_file))
         if not service_id:
-            raise click.UsageError("pass --service (or name the file <service-id>--<scenario>.json)")
-    else:
+            raise click.UsageError(
+                "pass --service (or name the file <service-id>--<scenario>.json)")
+    elif bundle:
         services = load_services(Path(load_config()["HOOKS_DIR"]))
         if service_id not in services:
             raise click.UsageError(f"--service must be one of {', '.join(sorted(services))}")
@@ -148,6 +149,8 @@ def invoke(request_file: str | None, service_id: str | None, bundle: str | None,
         body = build_request(services[service_id], json.loads(Path(bundle).read_text()),
                              patient_id=patient_id, draft_orders=orders,
                              selections=list(selections) or None)
+    if not service_id:
+        raise click.UsageError("pass --service")
     status, answer = send(service_id, body, url, token)
     click.echo(json.dumps(answer, indent=2) if as_json else format_cards(status, answer))
     if status != 200:

@@ -7,7 +7,6 @@ that is overridden far more often than accepted is a rule to review with the cli
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import click

@@ -10,7 +10,7 @@ or non-intravenous immune globulin (hepatitis B, anti-thymocyte, subcutaneous...
 topically, by inhalation, into the eye and the like (prednisolone eye drops, cyclosporine eye
 emulsion) are not systemic immunotherapy and are ignored.
 ServiceRequest and Procedure are read for plasma exchange only. Entered-in-error, cancelled,
-revoked and not-done records are never facts.
+revoked and not-done records are never facts, and a draft is a fact only among the draft orders.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ def therapy_fact(resource: dict[str, Any], now: datetime, *, draft: bool = False
     kind = resource.get("resourceType")
     status = resource.get("status")
     if status in NEVER_FACT_STATUSES or resource.get("doNotPerform") is True:
+        return None
+    if status == "draft" and not draft:  # an unsigned order in the record is not therapy given
         return None
     reference = f"{kind}/{resource.get('id', '?')}"
     dose = route = None

@@ -75,9 +75,8 @@ class DraftOrdersBundle(WireModel):
         return [entry["resource"] for entry in self.entry]
 
     def references(self) -> set[str]:
-        return {
-            f"{r['resourceType']}/{r['id']}" for r in self.resources() if isinstance(r.get("id"), str)
-        }
+        resources = self.resources()
+        return {f"{r['resourceType']}/{r['id']}" for r in resources if isinstance(r.get("id"), str)}
 
 
 class OrderSignContext(PatientViewContext):

@@ -52,3 +52,17 @@ def evaluate(facts: PatientFacts) -> list[Finding]:
                 raise ValueError(f"rule {registered.id} returned a finding for {finding.rule_id}")
             findings.append(finding)
     return findings
+
+
+# Topic modules register their rules on import (kept last: they import `rule` from this module).
+from cds_service.rules import (  # noqa: E402, F401
+    ane,
+    csf_gate,
+    dose_checks,
+    escalation,
+    first_line,
+    guillain_barre,
+    order_checks,
+    plexopathy,
+)
+

@@ -92,7 +92,7 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
                   "the service cannot tell whether infection has been excluded. Check the CSF "
                   "Gram stain, culture and HSV/pathogen PCR before immunotherapy.")
     elif status is CsfInfectionStatus.PENDING:
-        summary = "CSF infection studies pending: confirm infection is excluded before immunotherapy"
+        summary = "CSF infection studies pending: confirm no infection before immunotherapy"
         detail = ("**CSF infection studies are not final.** Start immunotherapy once Gram stain, "
                   "culture and HSV/pathogen PCR exclude infection (seed 000). Autoantibody "
                   "results are a different matter: do not wait for them.")

@@ -124,7 +124,7 @@ def is_rituximab_ordered_before_first_line(facts: PatientFacts) -> Iterator[Find
               "elsewhere, override with that reason.")
     evidence = (*(of_condition(c) for c in ae), *(of_therapy(o) for o in rituximab))
     yield Finding(RITUXIMAB_FIRST_ID, Urgency.WARNING,
-                  "Rituximab is second line: no first-line immunotherapy recorded; start that first",
+                  "Rituximab is second line: no first-line therapy recorded; start that first",
                   detail, AE_SECOND_LINE, evidence,
                   suggestions=tuple(remove_order(o) for o in rituximab),
                   override_reasons=(OVERRIDE_FIRST_LINE_ELSEWHERE, OVERRIDE_SPECIALIST_PLAN,

@@ -1,8 +1,8 @@
 """Which orders and which treatment history a hook call is about, as the rules need to see them.
 
 CDS Hooks 2.0: order-select asks about the orders the clinician has just selected (context
-`selections`, TherapyFact.is_selected); order-sign about every draft order being signed; patient-view
-has no orders under review. Treatment history is what the record already holds (orders,
+`selections`, TherapyFact.is_selected); order-sign about every draft order being signed;
+patient-view has no orders under review. Treatment history is what the record already holds (orders,
 administrations, procedures); a cancelled or entered-in-error order never counts as therapy given.
 """
 

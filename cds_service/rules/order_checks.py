@@ -1,0 +1,175 @@
+"""Order checks for first-line immunotherapy: IVIG vs plasma exchange, combinations, IVIG safety.
+
+Clinical source: seed 000 / seed 002 selection criteria (rules.ivig_or_plex: IVIG preferred with
+agitation, coagulopathy or difficult access; PLEX with profound hyponatraemia, thromboembolic risk
+or CNS demyelination; Abboud et al. 2021 via secondary summaries). When factors pull both ways the
+card shows the trade-off and does not pick. Steroid ordered together with IVIG or PLEX is the
+combination therapy seed 000 advises in severe presentations: recognised as such (info), never a
+conflict. IVIG with renal failure / low eGFR or IgA deficiency: caution (seed 004; Keh et al. 2020).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from cds_service.dosing import number
+from cds_service.facts.model import (
+    ConditionCategory,
+    ConditionFact,
+    LabKind,
+    PatientFacts,
+    Therapy,
+)
+from cds_service.findings import Finding, Urgency
+from cds_service.rules import rule
+from cds_service.rules.citations import (
+    ABBOUD_2021_AE,
+    FISCHELL_2023_ANE,
+    IVIG_SAFETY,
+    ORDER_OVERRIDES,
+    TOPIC_AE,
+    TOPIC_ORDER_SAFETY,
+)
+from cds_service.rules.evidence import of_condition, of_lab, of_therapy
+from cds_service.rules.ivig_or_plex import (
+    evidence_of,
+    favouring_ivig,
+    favouring_plex,
+    reasons,
+    trade_off_text,
+)
+from cds_service.rules.scope import (
+    ORDER_HOOKS,
+    all_drafts,
+    is_systemic_steroid,
+    ordered,
+    orders_under_review,
+)
+from cds_service.suggestions import replace_with_plex
+
+IVIG_CHOICE_ID = "ivig-order-plex-may-be-preferred"
+PLEX_CHOICE_ID = "plex-order-ivig-may-be-preferred"
+COMBINATION_ID = "first-line-combination-recognised"
+IVIG_SAFETY_ID = "ivig-order-renal-or-iga-caution"
+
+# eGFR below 60 mL/min/1.73 m2 = CKD category G3a or worse (KDIGO 2012 CKD guideline definition).
+# Not in terminology.md: a design choice marking "renal impairment" for the IVIG caution.
+EGFR_RENAL_IMPAIRMENT_ML_MIN_1_73M2 = 60.0
+
+
+def _indication(facts: PatientFacts) -> tuple[ConditionFact, ...]:
+    return (*facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS),
+            *facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY))
+
+
+@rule(IVIG_CHOICE_ID, hooks=ORDER_HOOKS, seed="000")
+def would_plasma_exchange_suit_better_than_ivig(facts: PatientFacts) -> Iterator[Finding]:
+    indication = _indication(facts)
+    ivig = ordered(facts, Therapy.IVIG)
+    for_plex = favouring_plex(facts)
+    if not indication or not ivig or not for_plex or all_drafts(facts, Therapy.PLEX):
+        return
+    for_ivig = favouring_ivig(facts)
+    citation = ABBOUD_2021_AE if facts.has_active(
+        ConditionCategory.AUTOIMMUNE_ENCEPHALITIS) else FISCHELL_2023_ANE
+    evidence = (*map(of_condition, indication), *map(of_therapy, ivig), *evidence_of(for_plex),
+                *evidence_of(for_ivig))
+    if for_ivig:
+        yield Finding(IVIG_CHOICE_ID, Urgency.INFO,
+                      "IVIG ordered; factors favour both IVIG and PLEX: review the trade-off",
+                      trade_off_text(for_ivig, for_plex), citation, evidence,
+                      suggestions=(replace_with_plex(ivig[0], facts.patient_id,
+                                                     indication[0].reference),),
+                      topic=TOPIC_AE, group="order-choice")
+        return
+    detail = (f"Plasma exchange may be preferred over IVIG here: {reasons(for_plex)}. Seed 000: "
+              "PLEX (5-10 sessions every other day) is preferred with severe hyponatraemia, high "
+              "thromboembolic risk or associated demyelination.")
+    yield Finding(IVIG_CHOICE_ID, Urgency.WARNING,
+                  "IVIG ordered, but plasma exchange may be preferred here: review the factors",
+                  detail, citation, evidence,
+                  suggestions=(replace_with_plex(ivig[0], facts.patient_id,
+                                                 indication[0].reference),),
+                  override_reasons=ORDER_OVERRIDES, topic=TOPIC_AE, group="order-choice")
+
+
+@rule(PLEX_CHOICE_ID, hooks=ORDER_HOOKS, seed="000")
+def would_ivig_suit_better_than_plasma_exchange(facts: PatientFacts) -> Iterator[Finding]:
+    indication = _indication(facts)
+    plex = ordered(facts, Therapy.PLEX)
+    for_ivig = favouring_ivig(facts)
+    if not indication or not plex or not for_ivig or all_drafts(facts, Therapy.IVIG):
+        return
+    for_plex = favouring_plex(facts)
+    citation = ABBOUD_2021_AE if facts.has_active(
+        ConditionCategory.AUTOIMMUNE_ENCEPHALITIS) else FISCHELL_2023_ANE
+    evidence = (*map(of_condition, indication), *map(of_therapy, plex), *evidence_of(for_ivig),
+                *evidence_of(for_plex))
+    if for_plex:
+        yield Finding(PLEX_CHOICE_ID, Urgency.INFO,
+                      "PLEX ordered; factors favour both PLEX and IVIG: review the trade-off",
+                      trade_off_text(for_ivig, for_plex), citation, evidence, topic=TOPIC_AE,
+                      group="order-choice")
+        return
+    detail = (f"IVIG may be preferred over plasma exchange here: {reasons(for_ivig)}. Seed 000: "
+              "IVIG (0.4 g/kg/day for 5 days) is chosen when the patient is agitated, has a "
+              "bleeding disorder or coagulopathy, or central access is difficult; PLEX needs a "
+              "large-bore central line.")
+    yield Finding(PLEX_CHOICE_ID, Urgency.WARNING,
+                  "Plasma exchange ordered, but IVIG may be preferred here: review the factors",
+                  detail, citation, evidence, override_reasons=ORDER_OVERRIDES, topic=TOPIC_AE,
+                  group="order-choice")
+
+
+@rule(COMBINATION_ID, hooks=ORDER_HOOKS, seed="000")
+def is_this_combination_first_line_therapy(facts: PatientFacts) -> Iterator[Finding]:
+    indication = _indication(facts)
+    steroids = [o for o in all_drafts(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(o)]
+    partners = all_drafts(facts, Therapy.IVIG, Therapy.PLEX)
+    reviewed = {o.reference for o in orders_under_review(facts)}
+    together = [*steroids, *partners]
+    if not indication or not steroids or not partners:
+        return
+    if not reviewed.intersection(o.reference for o in together):
+        return
+    names = " + ".join(dict.fromkeys(
+        "steroid" if o.therapy is Therapy.CORTICOSTEROID else
+        ("IVIG" if o.therapy is Therapy.IVIG else "plasma exchange") for o in together))
+    detail = (f"**{names}** ordered together is combination first-line therapy, which seed 000 "
+              "advises from the outset in severe presentations (the paediatric NMDARE consensus "
+              "2021 likewise adds IVIG or PLEX to steroids in severe patients). Not a duplicate.")
+    yield Finding(COMBINATION_ID, Urgency.INFO, f"Combination first-line therapy ({names}) "
+                  "recognised: appropriate for severe presentations", detail, ABBOUD_2021_AE,
+                  (*map(of_condition, indication), *map(of_therapy, together)),
+                  topic=TOPIC_AE, group="order-choice")
+
+
+@rule(IVIG_SAFETY_ID, hooks=ORDER_HOOKS, seed="004")
+def is_ivig_risky_for_kidneys_or_iga(facts: PatientFacts) -> Iterator[Finding]:
+    ivig = ordered(facts, Therapy.IVIG)
+    if not ivig:
+        return
+    renal = facts.active(ConditionCategory.RENAL_FAILURE)
+    iga = facts.active(ConditionCategory.IGA_DEFICIENCY)
+    egfr = facts.lab(LabKind.EGFR)
+    low_egfr = egfr is not None and egfr.value is not None and not egfr.stale and \
+        egfr.value < EGFR_RENAL_IMPAIRMENT_ML_MIN_1_73M2
+    if not (renal or iga or low_egfr):
+        return
+    lines = []
+    if renal or low_egfr:
+        value = f" (eGFR {number(egfr.value or 0, 0)})" if low_egfr and egfr else ""
+        lines.append(f"**Renal impairment{value}:** IVIG can cause acute kidney injury. Hydrate, "
+                     "use a slow infusion rate and check creatinine during the course; consider "
+                     "plasma exchange instead.")
+    if iga:
+        lines.append("**Selective IgA deficiency:** risk of anaphylaxis with anti-IgA "
+                     "antibodies. Check anti-IgA antibodies and use an IgA-depleted product.")
+    summary = ("IVIG ordered with " + " and ".join(
+        (["renal impairment"] if renal or low_egfr else []) + (["IgA deficiency"] if iga else []))
+        + ": check product and infusion plan")
+    evidence = (*map(of_condition, (*renal, *iga)), *of_lab(facts, LabKind.EGFR),
+                *of_lab(facts, LabKind.CREATININE), *map(of_therapy, ivig))
+    yield Finding(IVIG_SAFETY_ID, Urgency.WARNING, summary, "\n\n".join(lines), IVIG_SAFETY,
+                  evidence, override_reasons=ORDER_OVERRIDES, topic=TOPIC_ORDER_SAFETY,
+                  group="order-safety")
