@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,14 @@ def b64url(data: bytes) -> str:
 
 
 def hand_made_token(header: dict[str, Any], claims: dict[str, Any], *,
-                    hmac_secret: bytes | None = None, signature: bytes = b"") -> str:
-    """A JWS built without PyJWT, which refuses to make `none` or key-confusion tokens."""
+                    hmac_secret: bytes | None = None, signature: bytes = b"",
+                    signer: Callable[[bytes], bytes] | None = None) -> str:
+    """A JWS built without PyJWT, which refuses to make `none`, key-confusion or odd tokens."""
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
     if hmac_secret is not None:
         signature = hmac.new(hmac_secret, signing_input.encode("ascii"), hashlib.sha256).digest()
+    if signer is not None:
+        signature = signer(signing_input.encode("ascii"))
     return remember_secret(f"{signing_input}.{b64url(signature)}")
 
 
