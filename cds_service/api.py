@@ -94,7 +94,11 @@ def call_service(service_id: str) -> Response:
         raise BadRequest(
             f"the context does not follow the {service.hook} hook", _field_errors(exc, "context")
         ) from None
-    result = run_hook(service, hook_request, context, current_app.config, get_ledger())
+    # CLOCK is a test seam (never an environment setting): scenario tests replay fixtures at the
+    # instant they were written for; in service it is absent and the wall clock is used.
+    clock = current_app.config.get("CLOCK")
+    result = run_hook(service, hook_request, context, current_app.config, get_ledger(),
+                      **({"now": clock} if clock else {}))
     g.log_fields.update(cards=result.card_count, stages_ms=result.timings_ms)
     return jsonify(result.response)
 

@@ -80,8 +80,8 @@ class DoseCalculation:
 
 def number(value: float, digits: int = 1) -> str:
     """A dose for display: at most `digits` decimals, no trailing zeros."""
-    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
-    return text or "0"
+    text = f"{value:.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def current_weight_kg(weight: Measurement | None) -> tuple[float | None, str | None]:

@@ -85,21 +85,34 @@ def load_bundle(base_url: str, bundle: dict[str, Any], *, name: str = "bundle",
     return LoadResult(file=name, entries=len(bundle.get("entry") or []), statuses=statuses)
 
 
-def load_file(base_url: str, path: Path, *, token: str | None = None,
-              session: requests.Session | None = None) -> LoadResult:
+def read_fixture(path: Path) -> Any:
     try:
-        bundle = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise FixtureError(f"{path.name}: unreadable JSON ({exc})") from None
-    return load_bundle(base_url, bundle, name=path.name, token=token, session=session)
+
+
+def is_fhir_resource(document: Any) -> bool:
+    """Fixture folders also hold metadata (e.g. `scenarios.json`, a list): not for the server."""
+    return isinstance(document, dict) and isinstance(document.get("resourceType"), str)
+
+
+def load_file(base_url: str, path: Path, *, token: str | None = None,
+              session: requests.Session | None = None) -> LoadResult:
+    return load_bundle(base_url, read_fixture(path), name=path.name, token=token,
+                       session=session)
 
 
 def load_directory(base_url: str, directory: Path, *, token: str | None = None,
                    on_loaded: Callable[[LoadResult], None] | None = None) -> list[LoadResult]:
-    """Load every `*.json` in `directory`, in name order; stops at the first refusal."""
-    files = sorted(directory.glob("*.json"))
+    """Load every FHIR `*.json` in `directory`, in name order; stops at the first refusal.
+
+    JSON files that are not FHIR resources (scenario tables) are skipped; a file that is a FHIR
+    resource but not a transaction Bundle is an error.
+    """
+    files = [p for p in sorted(directory.glob("*.json")) if is_fhir_resource(read_fixture(p))]
     if not files:
-        raise FixtureError(f"no *.json fixtures in {directory}")
+        raise FixtureError(f"no FHIR *.json fixtures in {directory}")
     results = []
     with requests.Session() as session:
         for path in files:

@@ -2,8 +2,8 @@
 log whole JWTs): no JWT or access token the tests used may appear in any log record.
 
 Registered once from `tests/conftest.py` with `pytest_plugins = ["tests.log_hygiene_plugin"]`, the
-plugin (1) records every log record emitted by any logger during the session, whatever its handlers
-or propagation, rendering message, arguments, structured extras and exception text; (2) collects
+plugin (1) records every logging call of the session, whatever the logger's level, handlers or
+propagation, rendering message, arguments, structured extras and exception text; (2) collects
 secrets: the `Authorization` bearer value of every Flask test-client request, every
 `fhirAuthorization.access_token` in a JSON body sent through it, and anything passed to
 `remember_secret` (tokens minted for unit tests that never reach a client); (3) after each test,
@@ -13,13 +13,16 @@ everything once more. Any JWT-shaped string in a log record fails too, remembere
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from werkzeug.test import Client
 
 __all__ = ["HYGIENE", "remember_secret"]
@@ -78,7 +81,7 @@ def render(record: logging.LogRecord) -> str:
     parts = [str(record.msg)]
     try:
         parts.append(record.getMessage())
-    except Exception:  # noqa: BLE001 -- a broken format string still has its args checked below
+    except Exception:  # a broken format string: its arguments are still checked
         parts.append(repr(record.args))
     for name, value in vars(record).items():
         if name not in _STANDARD_RECORD_FIELDS:
@@ -120,23 +123,61 @@ def _harvest(kwargs: dict[str, Any]) -> None:
         HYGIENE.remember(token)
 
 
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "warn": logging.WARNING, "error": logging.ERROR, "exception": logging.ERROR,
+           "critical": logging.CRITICAL, "fatal": logging.CRITICAL}
+
+
+def _watching(method_name: str) -> Any:
+    """Wrap `Logger.<method_name>` so that a call is seen even when its level is disabled: a
+    DEBUG line that leaks a token is a leak the day someone sets CDS_LOG_LEVEL=DEBUG."""
+    original = getattr(logging.Logger, method_name)
+
+    def method(self: logging.Logger, *args: Any, **kwargs: Any) -> Any:
+        # A malformed logging call must fail in the code under test, not here.
+        with contextlib.suppress(Exception):
+            level, msg, *rest = args if method_name == "log" else (_LEVELS[method_name], *args)
+            exc_info = kwargs.get("exc_info", method_name == "exception")
+            if exc_info is True:
+                exc_info = sys.exc_info()
+            record = logging.LogRecord(self.name, level, "", 0, msg, tuple(rest), exc_info or None)
+            for key, value in (kwargs.get("extra") or {}).items():
+                setattr(record, key, value)
+            HYGIENE.capture(record)
+        # One frame more between the caller and logging: keep funcName/lineno pointing at it.
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
+        return original(self, *args, **kwargs)
+
+    return method
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if HYGIENE.active:
         return
     HYGIENE.active = True
+    for name in (*_LEVELS, "log"):
+        setattr(logging.Logger, name, _watching(name))
     original_handle = logging.Logger.handle
-    original_open = Client.open
 
     def handle(self: logging.Logger, record: logging.LogRecord) -> None:
+        # Records that reach handlers without a logging method (makeRecord + handle, adapters
+        # of other libraries) are seen here; the others are seen twice, which is harmless.
         HYGIENE.capture(record)
         original_handle(self, record)
 
+    logging.Logger.handle = handle  # type: ignore[method-assign]
+    # FlaskClient.open turns its keyword arguments into an EnvironBuilder before calling
+    # werkzeug's, so both are wrapped: each sees the arguments of its own callers.
+    for client_class in (Client, FlaskClient):
+        client_class.open = _harvesting(client_class.open)  # type: ignore[method-assign]
+
+
+def _harvesting(original_open: Any) -> Any:
     def open_(self: Client, *args: Any, **kwargs: Any) -> Any:
         _harvest(kwargs)
         return original_open(self, *args, **kwargs)
 
-    logging.Logger.handle = handle  # type: ignore[method-assign]
-    Client.open = open_  # type: ignore[method-assign]
+    return open_
 
 
 @pytest.fixture(autouse=True)
@@ -150,5 +191,5 @@ def _no_token_in_logs() -> Iterator[None]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     leaks = HYGIENE.leaks(everything=True)
     if leaks:
-        print("\nlog hygiene: " + "; ".join(sorted(set(leaks))))  # noqa: T201
+        print("\nlog hygiene: " + "; ".join(sorted(set(leaks))))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -56,7 +56,7 @@ def mock() -> Iterator[responses.RequestsMock]:
 
 
 def fetched(mock: responses.RequestsMock) -> list[str]:
-    return [call.request.url for call in mock.calls]
+    return [str(call.request.url) for call in mock.calls]
 
 
 def test_keys_are_fetched_once_and_then_served_from_the_cache(
@@ -95,7 +95,8 @@ def test_a_rotated_key_is_found_after_a_refresh(
     mock.replace(responses.GET, SANDBOX_JKU,
                  json={"keys": sandbox().jwks()["keys"] + rotated_sandbox().jwks()["keys"]})
     clock.advance(61)
-    assert key_sets.key_for(SANDBOX, SANDBOX_JKU, rotated_sandbox().kid).kid == rotated_sandbox().kid
+    new_kid = rotated_sandbox().kid
+    assert key_sets.key_for(SANDBOX, SANDBOX_JKU, new_kid).kid == new_kid
     assert key_sets.key_for(SANDBOX, SANDBOX_JKU, sandbox().kid).kid == sandbox().kid
     assert len(fetched(mock)) == 2
 
@@ -146,7 +147,8 @@ def test_fetches_have_connect_and_read_timeouts(
 ) -> None:
     mock.get(SANDBOX_JKU, json=sandbox().jwks())
     KeySets(clock=clock).key_for(SANDBOX, SANDBOX_JKU, sandbox().kid)
-    assert mock.calls[0].request.req_kwargs["timeout"] == FETCH_TIMEOUT_SECONDS
+    sent = mock.calls[0].request
+    assert sent.req_kwargs["timeout"] == FETCH_TIMEOUT_SECONDS  # type: ignore[attr-defined]
 
 
 def test_only_asymmetric_public_signing_keys_are_kept() -> None:

@@ -121,4 +121,4 @@ def test_key_set_urls_on_loopback_may_be_http(tmp_path: Path) -> None:
     issuers = load_trusted_issuers(_issuers_file(tmp_path, {"issuers": {"dev": {
         "jwks_url": "http://127.0.0.1:9000/jwks.json", "tenants": ["t1"]}}}))
     assert issuers["dev"].allowed_key_set_urls() == {"http://127.0.0.1:9000/jwks.json"}
-    assert issuers["dev"].tenants == {"t1"}
+    assert issuers["dev"].tenants == frozenset({"t1"})

@@ -107,4 +107,9 @@ def init_app(app: Flask) -> None:
         app.before_request(_warn_on_discovery)
         return
     app.extensions["cds_auth"] = build_verifier(app.config)
+    if not app.config["PUBLIC_BASE_URL"]:
+        # The Host header is the caller's to choose: a token stolen from another service whose
+        # `aud` names that service would pass with `Host:` set to match.
+        log.warning("CDS_PUBLIC_BASE_URL is empty: `aud` is checked against the request's Host "
+                    "header; set it to the public URL in production")
     app.before_request(_require_jwt)

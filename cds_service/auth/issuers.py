@@ -96,8 +96,8 @@ def load_trusted_issuers(path: str | Path) -> dict[str, TrustedIssuer]:
     """Read the file named by CDS_TRUSTED_ISSUERS_FILE; any problem is a TrustConfigError."""
     if not str(path):
         raise TrustConfigError(
-            "CDS_AUTH_ENABLED is on but CDS_TRUSTED_ISSUERS_FILE is not set; name a trusted-issuers "
-            "file (see the README), or set CDS_AUTH_ENABLED=false for local use only"
+            "CDS_AUTH_ENABLED is on but CDS_TRUSTED_ISSUERS_FILE is not set; name a trusted-"
+            "issuers file (see the README), or set CDS_AUTH_ENABLED=false for local use only"
         )
     try:
         text = Path(path).read_text(encoding="utf-8")

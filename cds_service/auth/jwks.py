@@ -2,12 +2,12 @@
 
 CDS Hooks 2.0 "Trusting CDS Clients": the client publishes its public keys as a JWK Set (RFC 7517),
 inline (out of band) or at a URL (`jku`); the token's `kid` picks the key. Keys rotate, so a `kid`
-not in the cached set triggers a refetch, but at most one fetch per issuer per minute (an attacker
-sending random `kid`s must not turn the service into a traffic generator against the EHR), and a
-cached set older than an hour is refetched so removed keys stop working. Only URLs the trusted-issuers
-file lists ever reach this module. Fetches use `requests` with connect/read timeouts, no redirects
-and a size cap. Only RSA (at least 2048 bits) and EC P-256/P-384/P-521 signing keys are kept;
-symmetric (`oct`) keys and entries carrying private material are dropped.
+not in the cached set triggers a refetch, but at most one fetch per issuer per minute (an
+attacker sending random `kid`s must not turn the service into a traffic generator against the
+EHR), and a cached set older than an hour is refetched so removed keys stop working. Only URLs
+the trusted-issuers file lists ever reach this module. Fetches use `requests` with connect/read
+timeouts, no redirects and a size cap. Only RSA (at least 2048 bits) and EC P-256/P-384/P-521
+signing keys are kept; symmetric (`oct`) keys and entries carrying private material are dropped.
 """
 
 from __future__ import annotations
@@ -67,10 +67,12 @@ def _verifying_key(jwk: Any) -> VerifyingKey | None:
             return VerifyingKey(jwk["kid"], rsa_key, alg)
         if jwk.get("kty") == "EC":
             ec_key = ECAlgorithm.from_jwk(jwk)
-            if not isinstance(ec_key, EllipticCurvePublicKey) or ec_key.curve.name not in _EC_CURVES:
+            if not isinstance(ec_key, EllipticCurvePublicKey):
+                return None
+            if ec_key.curve.name not in _EC_CURVES:
                 return None
             return VerifyingKey(jwk["kid"], ec_key, alg)
-    except Exception:  # noqa: BLE001 -- any malformed JWK is skipped, never fatal
+    except Exception:  # any malformed JWK is skipped, never fatal
         return None
     return None
 

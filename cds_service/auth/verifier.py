@@ -168,7 +168,8 @@ class TokenVerifier:
             raise TokenRefused("`jti` is missing")
         issuer = self.issuers[claims["iss"]]
         tenant = claims.get("tenant")
-        if issuer.tenants is not None and not (isinstance(tenant, str) and tenant in issuer.tenants):
+        allowed = issuer.tenants
+        if allowed is not None and not (isinstance(tenant, str) and tenant in allowed):
             raise TokenRefused("`tenant` is not allowed for this issuer")
         # Last, so that a token refused for another reason does not burn its jti.
         if not self.replay_cache.first_use(f"{claims['iss']}\n{jti}", exp + self.leeway):

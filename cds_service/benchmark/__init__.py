@@ -1,4 +1,4 @@
-"""The benchmark behind `cds-service benchmark`: the service against the physical floor of its stack.
+"""The benchmark behind `cds-service benchmark`: the service against its stack's physical floor.
 
 One run measures, side by side on the same machine: a minimal Flask app under the service's own
 gunicorn settings answering the same POST with the same cards (`floor`), the service with full

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from cds_service.cli import check, devauth, fixtures, invoke, report, serve
+from cds_service.cli import benchmark, check, devauth, fixtures, invoke, report, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,5 +18,5 @@ def main() -> None:
 
 
 for command in (serve.serve, invoke.invoke, check.check, report.feedback_report,
-                *fixtures.commands, *devauth.commands):
+                *fixtures.commands, *devauth.commands, *benchmark.commands):
     main.add_command(command)

@@ -60,7 +60,7 @@ def dev_keys(out_dir: Path, issuer: str, force: bool) -> None:
         serialization.NoEncryption()))
     (out_dir / JWKS_FILE).write_text(json.dumps(jwks, indent=2) + "\n", encoding="utf-8")
     issuers = {"issuers": {issuer: {
-        "comment": "development issuer made by `cds-service dev-keys`; never trust it in production",
+        "comment": "development issuer from `cds-service dev-keys`; never trust it in production",
         "jwks": jwks,
     }}}
     (out_dir / ISSUERS_FILE).write_text(json.dumps(issuers, indent=2) + "\n", encoding="utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import textwrap
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,18 @@ def build_request(
                 f"{r['resourceType']}/{r['id']}" for r in orders]
     return {"hook": service.hook, "hookInstance": str(uuid.uuid4()), "context": context,
             "prefetch": prefetch}
+
+
+def _scenario_body(name: str) -> tuple[dict[str, Any], str]:
+    from cds_service.scenarios import load_scenarios, scenario_request
+
+    scenarios = load_scenarios()
+    if name not in scenarios:
+        raise click.UsageError(f"--scenario must be one of {', '.join(sorted(scenarios))}")
+    chosen = scenarios[name]
+    services = load_services(Path(load_config()["HOOKS_DIR"]))
+    body = scenario_request(chosen, services[chosen.service_id], at=datetime.now(UTC))
+    return body, chosen.service_id
 
 
 def example_service_id(path: Path) -> str | None:
@@ -119,6 +132,8 @@ def format_cards(status: int, answer: dict[str, Any]) -> str:
 @click.option("--service", "service_id", help="Service id (default: from the request file name).")
 @click.option("--bundle", type=click.Path(exists=True, dir_okay=False),
               help="Build the request from a FHIR Bundle (e.g. fhir_fixtures/*.json).")
+@click.option("--scenario", help="Replay a fhir_fixtures/scenarios.json scenario, dates moved "
+              "so that it happens now (its bundle, hook and draft orders).")
 @click.option("--patient", "patient_id", help="Patient id (with --bundle; default: its Patient).")
 @click.option("--draft-orders", type=click.Path(exists=True, dir_okay=False),
               help="JSON Bundle or list of the draft orders (order-select / order-sign).")
@@ -127,12 +142,14 @@ def format_cards(status: int, answer: dict[str, Any]) -> str:
 @click.option("--token", envvar="CDS_INVOKE_TOKEN", help="JWT for --url (or CDS_INVOKE_TOKEN).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON response.")
 def invoke(request_file: str | None, service_id: str | None, bundle: str | None,
-           patient_id: str | None, draft_orders: str | None, selections: tuple[str, ...],
+           scenario: str | None, patient_id: str | None, draft_orders: str | None, selections: tuple[str, ...],
            url: str | None, token: str | None, as_json: bool) -> None:
     """Send a hook request and pretty-print the cards that come back."""
-    if bool(request_file) == bool(bundle):
-        raise click.UsageError("give either a REQUEST_FILE or --bundle")
-    if request_file:
+    if sum(map(bool, (request_file, bundle, scenario))) != 1:
+        raise click.UsageError("give one of REQUEST_FILE, --bundle or --scenario")
+    if scenario:
+        body, service_id = _scenario_body(scenario)
+    elif request_file:
         body = json.loads(Path(request_file).read_text())
         service_id = service_id or example_service_id(Path(request_file))
         if not service_id:

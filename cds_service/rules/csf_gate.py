@@ -6,14 +6,16 @@ cerebrospinal fluid results rule out infection") and seed 002 ("Rule out infecti
 starting immunosuppressive therapy"). Infection found in CSF (positive culture, Gram stain or
 pathogen PCR/panel) or an active CNS infection diagnosis, with immunotherapy ordered or running, is
 the one situation here that may harm now: critical. Infection found with no immunotherapy yet, CSF
-pending, or no CSF studies in the record: warning. CSF excluded: silent (first_line takes over).
+pending, or no CSF studies in the record: warning (on patient-view only before any immunotherapy
+has been given; once treatment is under way that request is no longer useful). CSF excluded:
+silent (first_line takes over).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cds_service.facts.model import ConditionCategory, CsfInfectionStatus, PatientFacts
+from cds_service.facts.model import ConditionCategory, CsfInfectionStatus, PatientFacts, Therapy
 from cds_service.findings import Evidence, Finding, Urgency
 from cds_service.rules import rule
 from cds_service.rules.citations import (
@@ -31,9 +33,10 @@ from cds_service.rules.evidence import (
     not_retrieved,
     of_condition,
     of_lab,
+    of_measurement,
     of_therapy,
 )
-from cds_service.rules.scope import ALL_HOOKS, is_immunotherapy, orders_under_review
+from cds_service.rules.scope import ALL_HOOKS, given, is_immunotherapy, orders_under_review
 from cds_service.suggestions import remove_order
 
 RULE_ID = "ae-csf-infection-gate"
@@ -57,8 +60,11 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
         return
 
     evidence: list[Evidence] = [of_condition(c) for c in (*ae, *ane, *infections)]
-    for kind in CSF_KINDS:
-        evidence += of_lab(facts, kind)
+    if facts.csf_evidence:
+        evidence += [of_measurement(m) for m in facts.csf_evidence]
+    else:
+        for kind in CSF_KINDS:
+            evidence += of_lab(facts, kind)
     evidence += not_retrieved(facts, "observations", "CSF results")
     evidence += [of_therapy(t) for t in (*orders, *running)]
     citation = ABBOUD_2021_AE if ae else FISCHELL_2023_ANE
@@ -86,6 +92,8 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
                       topic=topic, group="csf-gate")
         return
 
+    if facts.hook == "patient-view" and given(facts, *Therapy):
+        return  # treatment is under way: asking for CSF "before starting" is no longer useful
     if "observations" in facts.unknown:
         summary = "CSF results could not be retrieved: confirm infection is excluded first"
         detail = ("**CSF results could not be retrieved** from the record for this request, so "

@@ -65,7 +65,8 @@ OVERRIDE_FIRST_LINE_ELSEWHERE = Coding(OVERRIDE_REASON_SYSTEM, "first-line-given
 def _second_line_text(facts: PatientFacts) -> str:
     height, weight = facts.lab(LabKind.HEIGHT), facts.lab(LabKind.WEIGHT)
     weekly = rituximab_weekly_dose(height, weight)
-    weekly_text = (f"{number(weekly.amount, 0)} mg weekly ({weekly.basis})" if weekly.computed
+    weekly_text = (f"{number(weekly.amount, 0)} mg weekly ({weekly.basis})"
+                   if weekly.amount is not None
                    else f"dose per m2 not computed: {weekly.problem}")
     bsa, _ = body_surface_area(height, weight)
     cyc = (f" = {number(bsa * CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY, 0)} mg" if bsa else "")

@@ -60,7 +60,7 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
         dose = (f"0.4 g/kg/day x 5 days = **{number(standard.amount or 0)} g/day** or 1 g/kg/day "
                 f"x 1-2 days = **{number(high.amount or 0)} g/day** ({standard.basis})")
     else:
-        dose = f"0.4 g/kg/day x 5 days or 1 g/kg/day x 1-2 days; {standard.problem}"
+        dose = f"0.4 g/kg/day x 5 days or 1 g/kg/day x 1-2 days ({standard.problem})"
     pulse = [t for t in steroids if t.ingredient == "methylprednisolone" and t.route ==
              "intravenous"]
     adequacy = ("" if pulse else " The recorded steroid course is not IV methylprednisolone: "

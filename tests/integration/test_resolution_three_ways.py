@@ -10,7 +10,6 @@ must be identical (uuids aside), and so must the resolved data (resource ids per
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,21 +22,28 @@ from cds_service.resolution import resolve
 from cds_service.resolution.templates import render, token_values
 from cds_service.resolved import KeyState
 from cds_service.services import ServiceDefinition
-from tests.integration.conftest import FIXTURE_DIRS, FhirTestServer
+from tests.integration.conftest import FIXTURE_DIRS, ROOT, FhirTestServer
 
 pytestmark = pytest.mark.integration
 LOOPBACK = ["http://127.0.0.1"]
 USER = "Practitioner/res-u1"
 
 
-def seeded_patients() -> list[str]:
-    ids = []
-    for directory in FIXTURE_DIRS:
-        for path in sorted(directory.glob("*.json")):
-            bundle = json.loads(path.read_text(encoding="utf-8"))
-            ids += [e["resource"]["id"] for e in bundle.get("entry", [])
-                    if e.get("resource", {}).get("resourceType") == "Patient"]
-    return ids
+def scenarios() -> list[Any]:
+    """The clinical scenarios of `fhir_fixtures/scenarios.json`, plus this tier's own patient on
+    every service; each as (service id, patient id, extra context)."""
+    services = {}
+    for path in sorted((ROOT / "hooks").glob("*.json")):
+        definition = json.loads(path.read_text(encoding="utf-8"))
+        services.setdefault(definition["hook"], []).append(definition["id"])
+    cases = [pytest.param(sid, "res-p1", {}, id=f"{sid}-res-p1")
+             for ids in services.values() for sid in ids]
+    table = FIXTURE_DIRS[0] / "scenarios.json"
+    for row in json.loads(table.read_text(encoding="utf-8")) if table.exists() else []:
+        extra = {k: row[k] for k in ("draftOrders", "selections") if k in row}
+        for sid in services.get(row["hook"], []):
+            cases.append(pytest.param(sid, row["patientId"], extra, id=f"{sid}-{row['name']}"))
+    return cases
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,15 @@ def app() -> Flask:
                        "FHIR_ALLOWLIST": LOOPBACK})
 
 
-def context_for(service: ServiceDefinition, patient_id: str) -> dict[str, Any]:
+def context_for(service: ServiceDefinition, patient_id: str,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
     context: dict[str, Any] = {"userId": USER, "patientId": patient_id}
+    if extra and "draftOrders" in extra:
+        context.update(extra)
+        if service.hook == "order-select" and "selections" not in context:
+            first = context["draftOrders"]["entry"][0]["resource"]
+            context["selections"] = [f"{first['resourceType']}/{first['id']}"]
+        return context
     if service.hook in ("order-select", "order-sign"):
         draft = {"resourceType": "MedicationRequest", "id": "draft-ivig", "status": "draft",
                  "intent": "order", "subject": {"reference": f"Patient/{patient_id}"},
@@ -90,9 +103,9 @@ def ehr_prefetch(server: FhirTestServer, service: ServiceDefinition,
     return prefetch
 
 
-def three_requests(server: FhirTestServer, service: ServiceDefinition,
-                   patient_id: str) -> dict[str, dict[str, Any]]:
-    context = context_for(service, patient_id)
+def three_requests(server: FhirTestServer, service: ServiceDefinition, patient_id: str,
+                   extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    context = context_for(service, patient_id, extra)
     base = {"hook": service.hook, "hookInstance": "5b1f6a0e-8d55-4c1e-9a3e-2f7c1d9b0a11",
             "context": context}
     full = ehr_prefetch(server, service, context)
@@ -122,16 +135,12 @@ def resolved_ids(service: ServiceDefinition, body: dict[str, Any]) -> dict[str, 
     return {key: sorted(r["id"] for r in o.resources) for key, o in resolved.outcomes.items()}
 
 
-def scenarios() -> list[tuple[str, str]]:
-    services = sorted(p.stem for p in (Path(__file__).parents[2] / "hooks").glob("*.json"))
-    return [(service_id, patient) for service_id in services for patient in seeded_patients()]
-
-
-@pytest.mark.parametrize(("service_id", "patient_id"), scenarios())
+@pytest.mark.parametrize(("service_id", "patient_id", "extra"), scenarios())
 def test_full_no_and_partial_prefetch_give_the_same_cards_and_data(
-        app: Flask, fhir_server: FhirTestServer, service_id: str, patient_id: str) -> None:
+        app: Flask, fhir_server: FhirTestServer, service_id: str, patient_id: str,
+        extra: dict[str, Any]) -> None:
     service = app.config["SERVICES"][service_id]
-    requests_by_way = three_requests(fhir_server, service, patient_id)
+    requests_by_way = three_requests(fhir_server, service, patient_id, extra)
     client = app.test_client()
     cards, data = {}, {}
     for way, body in requests_by_way.items():

@@ -1,0 +1,103 @@
+"""The clinical scenarios of `fhir_fixtures/`: a bundle, a hook, draft orders and expected cards.
+
+`fhir_fixtures/scenarios.json` lists each scenario with the instant it was written for (`now`):
+freshness windows and "hours since onset" are measured from it. `shift_dates` moves every FHIR
+date and dateTime in a scenario by the same amount, so a scenario can be replayed at another
+instant (`cds-service invoke --scenario`, the examples in `hooks/examples/`) and still mean the
+same thing clinically. `scenario_request` builds the hook request an over-delivering EHR would send.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cds_service.config import PROJECT_ROOT
+from cds_service.services import ServiceDefinition
+
+FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"
+HOOK_SERVICES = {
+    "patient-view": "immunotherapy-guidance",
+    "order-select": "immunotherapy-order-select",
+    "order-sign": "immunotherapy-order-sign",
+}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    hook: str
+    patient_id: str
+    now: datetime
+    bundle: dict[str, Any]
+    draft_orders: list[dict[str, Any]]
+    selections: list[str]
+    expected_rules: tuple[str, ...]
+    expected_indicators: dict[str, str]
+    forbidden_rules: tuple[str, ...]
+
+    @property
+    def service_id(self) -> str:
+        return HOOK_SERVICES[self.hook]
+
+
+def load_scenarios(fixtures_dir: Path = FIXTURES_DIR) -> dict[str, Scenario]:
+    rows = json.loads((fixtures_dir / "scenarios.json").read_text())
+    scenarios = {}
+    for row in rows:
+        drafts = row.get("draftOrders") or {}
+        scenarios[row["name"]] = Scenario(
+            name=row["name"], title=row["title"], hook=row["hook"], patient_id=row["patientId"],
+            now=datetime.fromisoformat(row["now"].replace("Z", "+00:00")),
+            bundle=json.loads((fixtures_dir / row["bundle"]).read_text()),
+            draft_orders=[e["resource"] for e in drafts.get("entry", [])],
+            selections=list(row.get("selections") or []),
+            expected_rules=tuple(row.get("expectedRules", ())),
+            expected_indicators=dict(row.get("expectedIndicators", {})),
+            forbidden_rules=tuple(row.get("forbiddenRules", ())),
+        )
+    return scenarios
+
+
+def _shift(value: str, delta: timedelta) -> str:
+    if _DATETIME.match(value):
+        moved = datetime.fromisoformat(value.replace("Z", "+00:00")) + delta
+        return moved.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if _DATE.match(value):
+        return (date.fromisoformat(value) + timedelta(days=delta.days)).isoformat()
+    return value
+
+
+def shift_dates(data: Any, delta: timedelta) -> Any:
+    """A deep copy of FHIR JSON with every date and dateTime value moved by `delta`."""
+    if isinstance(data, dict):
+        return {k: shift_dates(v, delta) for k, v in data.items()}
+    if isinstance(data, list):
+        return [shift_dates(v, delta) for v in data]
+    if isinstance(data, str):
+        return _shift(data, delta)
+    return copy.copy(data)
+
+
+def scenario_request(
+    scenario: Scenario, service: ServiceDefinition, *, at: datetime | None = None
+) -> dict[str, Any]:
+    """The hook request for a scenario, replayed at `at` (default: the scenario's own `now`)."""
+    from cds_service.cli.invoke import build_request
+
+    delta = (at - scenario.now) if at else timedelta(0)
+    return build_request(
+        service,
+        shift_dates(scenario.bundle, delta),
+        patient_id=scenario.patient_id,
+        draft_orders=shift_dates(scenario.draft_orders, delta),
+        selections=scenario.selections or None,
+    )

@@ -1,0 +1,140 @@
+"""The FHIR server allowlist (CDS Hooks 2.0 "Calling a CDS Service": `fhirServer` MUST be https for
+production data; issue 5 item 5): table-driven over base URLs, and through the app: a disallowed
+`fhirServer` is never contacted, not even looked up in DNS, and the call proceeds as if the server
+were unreachable."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import responses
+from flask.testing import FlaskClient
+
+from cds_service.config import defaults
+from cds_service.fhir_allowlist import fhir_server_allowed, is_loopback_host
+from tests.conftest import patient_view_request
+
+DEFAULTS = defaults()["FHIR_ALLOWLIST"]
+HAPI = ["https://hapi.fhir.org/baseR4"]
+
+ALLOWED = [
+    ("https://hapi.fhir.org/baseR4", HAPI),
+    ("https://hapi.fhir.org/baseR4/", HAPI),
+    ("https://HAPI.fhir.org/baseR4", HAPI),
+    ("https://hapi.fhir.org:443/baseR4", HAPI),
+    ("https://hapi.fhir.org/baseR4/Patient", HAPI),
+    ("https://hapi.fhir.org/baseR4", ["https://hapi.fhir.org/baseR4/"]),
+    ("https://fhir.example.org/any/path", ["https://fhir.example.org"]),
+    ("http://localhost:8080/fhir", DEFAULTS),
+    ("http://127.0.0.1:52773/fhir/r4", DEFAULTS),
+    ("http://[::1]:8080/fhir", DEFAULTS),
+    ("http://localhost/fhir", DEFAULTS),
+    ("https://hapi.fhir.org/baseR4", DEFAULTS),
+    ("http://127.0.0.5:9000/fhir", ["http://127.0.0.5"]),
+    ("http://localhost:9999/fhir", ["http://localhost:8080/fhir"]),
+]
+
+REFUSED = [
+    ("https://hapi.fhir.org/baseR4evil", HAPI),
+    ("https://hapi.fhir.org/baseR", HAPI),
+    ("https://hapi.fhir.org/", HAPI),
+    ("https://hapi.fhir.org/baser4", HAPI),
+    ("https://evil.example/baseR4", HAPI),
+    ("https://hapi.fhir.org.evil.example/baseR4", HAPI),
+    ("https://hapi.fhir.org:8443/baseR4", HAPI),
+    ("http://hapi.fhir.org/baseR4", HAPI),
+    ("http://hapi.fhir.org/baseR4", ["http://hapi.fhir.org/baseR4"]),
+    ("https://user:pw@hapi.fhir.org/baseR4", HAPI),
+    ("https://hapi.fhir.org@evil.example/baseR4", HAPI),
+    ("https://hapi.fhir.org/baseR4/../admin", HAPI),
+    ("https://hapi.fhir.org/baseR4/%2e%2e/admin", HAPI),
+    ("https://hapi.fhir.org/baseR4%2F..%2Fadmin", HAPI),
+    ("https://hapi.fhir.org/baseR4\\..\\admin", HAPI),
+    ("https://hapi.fhir.org/baseR4?_format=json", HAPI),
+    ("https://hapi.fhir.org/baseR4#x", HAPI),
+    (" https://hapi.fhir.org/baseR4", HAPI),
+    ("ftp://hapi.fhir.org/baseR4", ["ftp://hapi.fhir.org/baseR4"]),
+    ("file:///etc/passwd", DEFAULTS),
+    ("https://hapi.fhir.org:99999/baseR4", HAPI),
+    ("http://10.0.0.7/fhir", DEFAULTS),
+    ("http://169.254.169.254/latest/meta-data", DEFAULTS),
+    ("http://2130706433/fhir", DEFAULTS),  # 127.0.0.1 as a decimal integer: not parsed as loopback
+    ("http://127.1/fhir", DEFAULTS),
+    ("http://localhost.evil.example/fhir", DEFAULTS),
+    ("https://localhost/fhir", DEFAULTS),  # the defaults list loopback as http
+    ("http://127.0.0.2/fhir", DEFAULTS),
+    ("", DEFAULTS),
+    ("not a url", DEFAULTS),
+    ("https://hapi.fhir.org/baseR4", []),
+]
+
+
+@pytest.mark.parametrize(("url", "allowlist"), ALLOWED)
+def test_a_listed_base_or_a_path_under_it_is_allowed(url: str, allowlist: list[str]) -> None:
+    assert fhir_server_allowed(url, allowlist)
+
+
+@pytest.mark.parametrize(("url", "allowlist"), REFUSED)
+def test_anything_else_is_refused(url: str, allowlist: list[str]) -> None:
+    assert not fhir_server_allowed(url, allowlist)
+
+
+def test_an_http_entry_off_loopback_allows_nothing() -> None:
+    assert not fhir_server_allowed("http://fhir.example.org/r4", ["http://fhir.example.org/r4"])
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("localhost", True), ("LOCALHOST", True), ("127.0.0.1", True), ("127.255.0.9", True),
+    ("::1", True), ("[::1]", True), ("10.0.0.1", False), ("localhost.example", False),
+    ("0.0.0.0", False), ("", False),  # noqa: S104 -- a host name under test, not a bind
+])
+def test_loopback_is_recognised_from_the_text_alone(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    lookups: list[Any] = []
+
+    def refuse_lookup(*args: Any, **kwargs: Any) -> Any:
+        lookups.append(args)
+        raise OSError("DNS lookup attempted in a test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse_lookup)
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        yield lookups
+
+
+def test_the_decision_never_touches_dns(no_network: list[Any]) -> None:
+    for url, allowlist in ALLOWED + REFUSED:
+        fhir_server_allowed(url, allowlist)
+    assert no_network == []
+
+
+def test_a_disallowed_fhir_server_gets_no_request_and_the_call_is_412(
+    client: FlaskClient, no_network: list[Any]
+) -> None:
+    evil = "https://fhir.evil.example/r4"
+    body = patient_view_request(
+        fhirServer=evil,
+        fhirAuthorization={"access_token": "opaque-access-token-for-evil-fhir-0001",
+                           "token_type": "Bearer", "expires_in": 300,
+                           "scope": "patient/*.read", "subject": "cds-service"},
+    )
+    del body["prefetch"]["conditions"]  # a required key: the service would have to fetch it
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{evil}/Condition", json={"resourceType": "Bundle", "type": "searchset"})
+        response = client.post(_patient_view_path(client), json=body)
+        assert len(mock.calls) == 0
+    assert no_network == []
+    assert response.status_code == 412
+    assert "allowlist" in response.get_data(as_text=True)
+    assert "opaque-access-token" not in response.get_data(as_text=True)
+
+
+def _patient_view_path(client: FlaskClient) -> str:
+    services = client.application.config["SERVICES"].values()
+    return "/cds-services/" + str(next(s.id for s in services if s.hook == "patient-view"))

@@ -1,0 +1,116 @@
+"""Dose arithmetic (IVIG per kg, Mosteller BSA, rituximab per m2) and the suggested FHIR resources.
+
+Every suggested resource must parse as FHIR R4 with fhir.resources.R4B; a dose is only ever
+computed from a current weight, and a missing or stale weight is said plainly.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pytest
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.servicerequest import ServiceRequest
+
+from cds_service.dosing import (
+    AZATHIOPRINE_MAX_MG_PER_DAY,
+    MYCOPHENOLATE_MOFETIL_MG_PER_DAY,
+    ivig_daily_dose,
+    mosteller_bsa_m2,
+    number,
+    rituximab_weekly_dose,
+)
+from cds_service.facts.model import LabKind, Measurement
+from cds_service.rules import evaluate
+from cds_service.suggestions import ivig_medication_request, plex_service_request
+from tests.test_rules_scenarios import SCENARIOS
+
+WHEN = datetime(2026, 2, 28, tzinfo=UTC)
+
+
+def weight(kg: float, *, stale: bool = False) -> Measurement:
+    return Measurement(LabKind.WEIGHT, "Observation/w", WHEN, "final", value=kg, unit="kg",
+                       stale=stale)
+
+
+def height(cm: float) -> Measurement:
+    return Measurement(LabKind.HEIGHT, "Observation/h", WHEN, "final", value=cm, unit="cm")
+
+
+@pytest.mark.parametrize(("kg", "per_kg", "grams"), [
+    (70, 0.4, 28.0), (82.5, 0.4, 33.0), (70, 1.0, 70.0), (12.3, 0.4, 4.9)])
+def test_ivig_daily_dose_is_grams_per_kg_times_latest_weight(kg: float, per_kg: float,
+                                                             grams: float) -> None:
+    dose = ivig_daily_dose(weight(kg), per_kg)
+    assert dose.amount == grams and dose.unit == "g" and "Observation/w" in dose.basis
+
+
+@pytest.mark.parametrize(("measurement", "phrase"), [
+    (None, "cannot be computed"), (weight(70, stale=True), "out of date")])
+def test_missing_or_stale_weight_gives_no_dose_and_says_why(measurement: Measurement | None,
+                                                           phrase: str) -> None:
+    dose = ivig_daily_dose(measurement)
+    assert dose.amount is None and not dose.computed and phrase in (dose.problem or "")
+
+
+def test_mosteller_bsa_matches_the_formula() -> None:
+    assert mosteller_bsa_m2(170, 70) == pytest.approx(math.sqrt(170 * 70 / 3600))
+    assert mosteller_bsa_m2(180, 81) == pytest.approx(2.01, abs=0.01)
+
+
+def test_rituximab_is_375_mg_per_m2_by_mosteller_and_names_the_formula() -> None:
+    dose = rituximab_weekly_dose(height(170), weight(70))
+    assert dose.amount == round(375 * math.sqrt(170 * 70 / 3600)) and "Mosteller" in dose.basis
+    assert rituximab_weekly_dose(None, weight(70)).amount is None
+    assert "height" in (rituximab_weekly_dose(None, weight(70)).problem or "")
+
+
+def test_regimen_limits_are_the_seed_values() -> None:
+    assert AZATHIOPRINE_MAX_MG_PER_DAY == 150
+    assert MYCOPHENOLATE_MOFETIL_MG_PER_DAY == 2000
+
+
+@pytest.mark.parametrize(("value", "digits", "text"), [
+    (200, 0, "200"), (28.0, 1, "28"), (4.92, 1, "4.9"), (1.82, 2, "1.82"), (0, 0, "0")])
+def test_numbers_are_shown_without_trailing_zeros(value: float, digits: int, text: str) -> None:
+    assert number(value, digits) == text
+
+
+def test_ivig_request_is_valid_fhir_r4_with_a_ucum_dose() -> None:
+    resource = ivig_medication_request("pt-1", ivig_daily_dose(weight(70)), 5, "Condition/c1")
+    assert resource is not None
+    parsed = MedicationRequest.model_validate(resource)
+    dose = parsed.dosageInstruction[0].doseAndRate[0].doseQuantity
+    assert (dose.value, dose.code, dose.system) == (28.0, "g", "http://unitsofmeasure.org")
+    assert parsed.dosageInstruction[0].timing.repeat.count == 5
+    assert resource["subject"] == {"reference": "Patient/pt-1"}
+    assert "coding" not in resource["medicationCodeableConcept"]  # no verified IVIG RxNorm code
+
+
+def test_no_ivig_request_without_a_computed_dose() -> None:
+    assert ivig_medication_request("pt-1", ivig_daily_dose(None), 5) is None
+
+
+def test_plex_request_is_five_sessions_every_other_day() -> None:
+    parsed = ServiceRequest.model_validate(plex_service_request("pt-1"))
+    repeat = parsed.occurrenceTiming.repeat
+    assert (repeat.count, repeat.period, repeat.periodUnit) == (5, 2, "d")
+
+
+def test_every_suggested_resource_in_every_scenario_validates_and_deletes_name_a_draft() -> None:
+    seen = 0
+    for _, patient, _, _ in SCENARIOS:
+        drafts = {o.reference for o in patient.draft_orders}
+        for finding in evaluate(patient):
+            assert not finding.suggestions or finding.selection_behavior == "at-most-one"
+            for change in finding.suggestions:
+                for action in change.actions:
+                    if action.type == "create":
+                        model = {"MedicationRequest": MedicationRequest,
+                                 "ServiceRequest": ServiceRequest}[action.resource["resourceType"]]
+                        model.model_validate(action.resource)
+                        seen += 1
+                    else:
+                        assert action.type == "delete" and action.resource_id in drafts
+    assert seen >= 5

@@ -1,0 +1,43 @@
+"""Every fixture scenario through the HTTP API, as an over-delivering EHR would send it: the
+expected rules speak with the expected indicator, the forbidden ones stay silent, the response
+is valid CDS Hooks, and a record with none of the conditions gets `{"cards": []}`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from cds_service import create_app
+from cds_service.ledger import card_rules, get_ledger
+from cds_service.protocol.response import CdsResponse
+from cds_service.scenarios import Scenario, load_scenarios, scenario_request
+
+SCENARIOS = load_scenarios()
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=lambda s: s.name)
+def test_scenario_gives_its_expected_cards(scenario: Scenario, tmp_path: Path) -> None:
+    app = create_app({"AUTH_ENABLED": False, "LOG_LEVEL": "WARNING",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+                      "CLOCK": lambda: scenario.now})
+    service = app.config["SERVICES"][scenario.service_id]
+    response = app.test_client().post(f"/cds-services/{service.id}",
+                                      json=scenario_request(scenario, service))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    CdsResponse.model_validate(body)
+    with app.app_context(), get_ledger().engine.connect() as conn:
+        fired = {row.card_uuid: row.rule_id for row in conn.execute(select(card_rules))}
+    indicators = {fired[card["uuid"]]: card["indicator"] for card in body["cards"]
+                  if card["uuid"] in fired}
+    rules = set(fired.values())
+    assert set(scenario.expected_rules) <= rules, f"{scenario.title}: fired {sorted(rules)}"
+    assert not rules & set(scenario.forbidden_rules), f"{scenario.title}: fired {sorted(rules)}"
+    for rule_id, indicator in scenario.expected_indicators.items():
+        if rule_id in indicators:  # the lead rule of a grouped card sets its indicator
+            assert indicators[rule_id] == indicator
+    if not scenario.expected_rules:
+        assert body == {"cards": []}
+    assert len(body["cards"]) <= 3, "a clinician should see at most a few cards per call"
