@@ -65,6 +65,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JWT_LEEWAY_SECONDS", 30, "Clock skew allowed on `exp`, `iat` and `nbf`.", int),
     Setting("JWT_MAX_LIFETIME_SECONDS", 3600,
             "Longest JWT lifetime accepted (`exp` - `iat`); bounds the `jti` replay cache.", int),
+    Setting("REPLAY_CACHE", "database",
+            "Where seen JWT `jti` values are kept: `database` (the ledger's database, shared by "
+            "all workers and instances) or `memory` (one process only)."),
     Setting("FHIR_ALLOWLIST", ["http://127.0.0.1", "http://localhost", "http://[::1]",
                                "https://hapi.fhir.org/baseR4"],
             "Comma-separated FHIR base URLs the service may contact (loopback URLs match any "

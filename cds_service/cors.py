@@ -36,4 +36,5 @@ def init_app(app: Flask) -> None:
         allow_headers=["Authorization", "Content-Type"],
         supports_credentials=False,
         max_age=600,
+        always_send=False,  # no CORS headers on requests without an Origin (EHR back ends)
     )

@@ -194,6 +194,15 @@ def _patient_key(instance_path: Path) -> bytes:
     return bytes.fromhex(key_file.read_text().strip())
 
 
+_ENGINES: list[Engine] = []
+
+
+def dispose_all_pools() -> None:
+    """Drop pooled connections inherited through fork(); each process opens its own."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
 def open_ledger(database_url: str, instance_path: Path) -> Ledger:
     url = database_url or f"sqlite:///{instance_path / 'cds-ledger.sqlite3'}"
     if url in ("sqlite://", "sqlite:///:memory:"):
@@ -202,11 +211,14 @@ def open_ledger(database_url: str, instance_path: Path) -> Ledger:
                                connect_args={"check_same_thread": False})
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    _ENGINES.append(engine)
     return Ledger(engine, _patient_key(instance_path))
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["cds_ledger"] = open_ledger(app.config["DATABASE_URL"], Path(app.instance_path))
+    ledger = open_ledger(app.config["DATABASE_URL"], Path(app.instance_path))
+    app.extensions["cds_ledger"] = ledger
+    app.config["LEDGER_ENGINE"] = ledger.engine  # shared with the JWT replay cache
 
 
 def get_ledger() -> Ledger:

@@ -24,6 +24,7 @@ from cds_service.auth import headers
 from cds_service.auth.issuers import TrustConfigError, load_trusted_issuers
 from cds_service.auth.jwks import KeySets
 from cds_service.auth.replay import InMemoryReplayCache, ReplayCache
+from cds_service.auth.replay_sql import SqlReplayCache
 from cds_service.auth.verifier import TokenRefused, TokenVerifier
 from cds_service.errors import Unauthorized
 
@@ -52,7 +53,12 @@ def expected_audiences(public_base_url: str, root_url: str, path: str) -> list[s
 def build_verifier(config: dict[str, Any]) -> TokenVerifier:
     """A verifier from the app's configuration; a bad trusted-issuers file stops the start."""
     clock = config.get("AUTH_CLOCK") or time.time
-    replay_cache: ReplayCache = config.get("AUTH_REPLAY_CACHE") or InMemoryReplayCache(clock)
+    replay_cache: ReplayCache | None = config.get("AUTH_REPLAY_CACHE")
+    if replay_cache is None and config.get("REPLAY_CACHE") == "memory":
+        replay_cache = InMemoryReplayCache(clock)
+    if replay_cache is None:
+        # Shared by every gunicorn worker and instance through the ledger's database.
+        replay_cache = SqlReplayCache(config["LEDGER_ENGINE"], clock)
     return TokenVerifier(
         load_trusted_issuers(config["TRUSTED_ISSUERS_FILE"]),
         key_sets=KeySets(clock=clock),

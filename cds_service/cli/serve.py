@@ -33,6 +33,13 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         return create_app()
 
 
+def _fresh_database_connections(server: Any, worker: Any) -> None:
+    """gunicorn post_fork hook: a forked worker must not reuse the master's DB connections."""
+    from cds_service.ledger import dispose_all_pools
+
+    dispose_all_pools()
+
+
 def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
@@ -43,6 +50,7 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
         "keepalive": 5,
         "accesslog": None,  # the app writes its own JSON line per request
         "preload_app": True,  # fail before forking if hooks/ or the config is broken
+        "post_fork": _fresh_database_connections,
     }
 
 

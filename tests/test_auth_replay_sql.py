@@ -1,0 +1,50 @@
+"""The database-backed `jti` replay cache: shared by every worker, atomic, expiring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from cds_service.auth.replay_sql import SqlReplayCache
+
+
+def test_a_token_replayed_to_another_worker_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    worker_a = SqlReplayCache(create_engine(url), clock=lambda: 1000.0)
+    worker_b = SqlReplayCache(create_engine(url), clock=lambda: 1000.0)
+    assert worker_a.first_use("https://ehr.example|jti-1", expires_at=1300.0) is True
+    assert worker_b.first_use("https://ehr.example|jti-1", expires_at=1300.0) is False
+    assert worker_b.first_use("https://ehr.example|jti-2", expires_at=1300.0) is True
+
+
+def test_an_expired_entry_no_longer_blocks_its_key(tmp_path: Path) -> None:
+    now = [1000.0]
+    cache = SqlReplayCache(create_engine(f"sqlite:///{tmp_path / 'l.sqlite3'}"),
+                           clock=lambda: now[0])
+    assert cache.first_use("k", expires_at=1010.0)
+    now[0] = 1005.0
+    assert not cache.first_use("k", expires_at=1010.0)
+    now[0] = 1011.0
+    assert cache.first_use("k", expires_at=1400.0)
+    assert not cache.first_use("k", expires_at=1400.0)
+
+
+def test_a_token_replayed_to_another_app_instance_on_the_same_database_is_401(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    from cds_service import create_app
+    from tests.fake_ehr import hospital_group, write_trusted_issuers
+
+    issuers = write_trusted_issuers(tmp_path)
+    config = {"AUTH_ENABLED": True, "TRUSTED_ISSUERS_FILE": str(issuers),
+              "PUBLIC_BASE_URL": "https://cds.example.org",
+              "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"}
+    worker_a, worker_b = create_app(config).test_client(), create_app(config).test_client()
+    token = hospital_group().token("https://cds.example.org/cds-services", time.time(),
+                                   tenant="north-hospital")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert worker_a.get("/cds-services", headers=headers).status_code == 200
+    assert worker_b.get("/cds-services", headers=headers).status_code == 401
