@@ -142,8 +142,8 @@ def format_cards(status: int, answer: dict[str, Any]) -> str:
 @click.option("--token", envvar="CDS_INVOKE_TOKEN", help="JWT for --url (or CDS_INVOKE_TOKEN).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON response.")
 def invoke(request_file: str | None, service_id: str | None, bundle: str | None,
-           scenario: str | None, patient_id: str | None, draft_orders: str | None, selections: tuple[str, ...],
-           url: str | None, token: str | None, as_json: bool) -> None:
+           scenario: str | None, patient_id: str | None, draft_orders: str | None,
+           selections: tuple[str, ...], url: str | None, token: str | None, as_json: bool) -> None:
     """Send a hook request and pretty-print the cards that come back."""
     if sum(map(bool, (request_file, bundle, scenario))) != 1:
         raise click.UsageError("give one of REQUEST_FILE, --bundle or --scenario")

@@ -28,7 +28,9 @@ class Rule:
 REGISTRY: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, *, hooks: Iterable[str], seed: str) -> Callable[[RuleFunction], RuleFunction]:
+def rule(
+    rule_id: str, *, hooks: Iterable[str], seed: str
+) -> Callable[[RuleFunction], RuleFunction]:
     """Register a rule function under a stable id (the id keys the feedback report)."""
 
     def register(function: RuleFunction) -> RuleFunction:
