@@ -26,7 +26,7 @@ SCENARIO_HEADER = "X-Benchmark-Scenario"
 def create_floor_app(responses: dict[str, dict[str, Any]]) -> Flask:
     """A Flask app answering POST /cds-services/<id> with `responses[scenario]`."""
     app = Flask("cds_benchmark_floor")
-    fallback = next(iter(responses.values()), {"cards": []})
+    fallback: dict[str, Any] = next(iter(responses.values()), {"cards": []})
 
     @app.post("/cds-services/<service_id>")
     def call_service(service_id: str) -> Response:

@@ -12,6 +12,7 @@ the first, so nothing accumulates across calls). A missing figure makes a target
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 from dataclasses import asdict, dataclass, field
@@ -70,6 +71,10 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
 
 
+def _floor_median(floor: Measurement | None, name: str) -> float | None:
+    return floor.median(name) if floor is not None else None
+
+
 def _target(name: str, value: float | None, limit: float, at_most: bool, unit: str = "") -> Target:
     if value is None:
         return Target(name, None, "n/a", f"{'<=' if at_most else '>='} {limit:g}{unit}")
@@ -84,9 +89,9 @@ def evaluate_targets(measurements: list[Measurement]) -> list[Target]:
         floor = by_key.get((FLOOR, m.scenario))
         p50, rps = m.median("p50_ms"), m.median("rps")
         targets += [
-            _target(f"{m.scenario}: p50 / floor p50", _ratio(p50, floor and floor.median("p50_ms")),
+            _target(f"{m.scenario}: p50 / floor p50", _ratio(p50, _floor_median(floor, "p50_ms")),
                     P50_FLOOR_RATIO_MAX, at_most=True, unit="x"),
-            _target(f"{m.scenario}: rps / floor rps", _ratio(rps, floor and floor.median("rps")),
+            _target(f"{m.scenario}: rps / floor rps", _ratio(rps, _floor_median(floor, "rps")),
                     RPS_FLOOR_RATIO_MIN, at_most=False, unit="x"),
             _target(f"{m.scenario}: p99", m.median("p99_ms"), P99_MAX_MS, at_most=True, unit=" ms"),
         ]
@@ -110,9 +115,7 @@ def evaluate_targets(measurements: list[Measurement]) -> list[Target]:
 
 
 def environment(extra: dict[str, Any]) -> dict[str, Any]:
-    import os
-
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in LIBRARIES:
         try:
             versions[name] = metadata.version(name)
@@ -143,8 +146,8 @@ def table(measurements: list[Measurement]) -> str:
             _cell(s["rps"], 0), _cell(s["p50_ms"], 2), _cell(s["p90_ms"], 2),
             _cell(s["p99_ms"], 2), str(s["errors"]), _cell(s["client_cpu_share"], 2),
             _cell(s["peak_rss_mb"]),
-            _times(_ratio(s["p50_ms"], floor and floor.median("p50_ms"))),
-            _times(_ratio(s["rps"], floor and floor.median("rps")))))
+            _times(_ratio(s["p50_ms"], _floor_median(floor, "p50_ms"))),
+            _times(_ratio(s["rps"], _floor_median(floor, "rps")))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(row, widths, strict=True)))

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from cds_service.benchmark import fhir_server, load, scenarios
+from cds_service.benchmark import fhir_server, fixture_scenarios, load, scenarios
 from cds_service.benchmark.latency_proxy import RunningProxy, start_proxy
 from cds_service.benchmark.report import FLOOR, FULL, GROWTH, NO_PREFETCH, Measurement
 from cds_service.benchmark.servers import (
@@ -59,6 +59,12 @@ class Target:
     body: bytes
     server: ServerProcess | None
     measurement: Measurement
+
+
+def representative(now: datetime) -> list[scenarios.Scenario]:
+    """The three calls of part 2, from the clinical fixtures where they exist."""
+    fixtures = fixture_scenarios.from_fixtures(now)
+    return [fixtures.get(sc.name, sc) for sc in scenarios.representative(now)]
 
 
 def _post(url: str, body: bytes, token: str | None) -> dict[str, Any]:
@@ -104,7 +110,7 @@ def _targets_for(service_url: str, services: dict[str, ServiceDefinition], setti
     now = datetime.now(UTC)
     targets: list[Target] = []
     answers: dict[str, dict[str, Any]] = {}
-    for sc in scenarios.representative(now):
+    for sc in representative(now):
         body = json.dumps(sc.request(services)).encode()
         url = f"{service_url}/cds-services/{sc.service_id}"
         answers[sc.name] = _post(url, body, settings.token)
@@ -150,8 +156,7 @@ def run_benchmark(settings: Settings, say: Callable[[str], None]) -> tuple[list[
                     (workdir / "fhir").mkdir()
                     fhir = fhir_server.start_fhir_server(workdir / "fhir")
                     started.append(fhir)
-                    bundles = [(s.name, s.bundle)
-                               for s in scenarios.representative(datetime.now(UTC))]
+                    bundles = [(s.name, s.bundle) for s in representative(datetime.now(UTC))]
                     say(f"FHIR server {fhir.url}: {fhir_server.seed(fhir.url, bundles)} "
                         "entries loaded")
                     proxy = start_proxy(fhir.url, settings.fhir_delay_ms / 1000)

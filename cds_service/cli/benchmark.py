@@ -17,8 +17,6 @@ from pathlib import Path
 
 import click
 
-from cds_service.benchmark import load, report
-from cds_service.benchmark.run import Settings, run_benchmark
 from cds_service.cli.serve import DEFAULT_THREADS, DEFAULT_WORKERS
 
 
@@ -43,7 +41,12 @@ def _default_output() -> Path:
 def benchmark(duration: float, connections: int, repetitions: int, fhir_delay_ms: float,
               output: Path | None, url: str | None, token: str | None) -> None:
     """Measure the service against the floor of its stack, and as prefetch grows."""
+    # Imported here: the benchmark builds requests with cli.invoke, which imports this package.
+    from cds_service.benchmark import load, report
+    from cds_service.benchmark.run import Settings, run_benchmark
+
     settings = Settings(duration, connections, repetitions, fhir_delay_ms, url, token)
+    load_before = os.getloadavg()  # other work on a shared machine skews every figure: record it
     try:
         measurements, notes = run_benchmark(settings, lambda line: click.echo(line, err=True))
     except load.WrkMissing as exc:
@@ -54,7 +57,8 @@ def benchmark(duration: float, connections: int, repetitions: int, fhir_delay_ms
         "wrk": wrk, "duration_s": duration, "connections": connections,
         "repetitions": repetitions, "fhir_delay_ms": fhir_delay_ms,
         "workers": None if url else DEFAULT_WORKERS, "threads": None if url else DEFAULT_THREADS,
-        "target_url": url, "load_average": os.getloadavg()})
+        "target_url": url, "load_average_before": load_before,
+        "load_average_after": os.getloadavg()})
     output = output or _default_output()
     report.write_json(output, env, measurements, targets, notes)
     click.echo(f"\n{env['cpu_count']} CPUs, Python {env['python']}, "
