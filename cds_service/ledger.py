@@ -18,11 +18,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     DateTime,
     Engine,
     ForeignKey,
@@ -32,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    event,
     func,
     insert,
     select,
@@ -39,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.pool import StaticPool
 
 from cds_service.cards import IssuedCard
+from cds_service.ledger_writer import WriteBehind
 from cds_service.protocol.feedback import FeedbackItem
 
 metadata = MetaData()
@@ -89,7 +93,12 @@ class Ledger:
     def __init__(self, engine: Engine, patient_key: bytes) -> None:
         self.engine = engine
         self._patient_key = patient_key
+        self._writer = WriteBehind(engine)
         metadata.create_all(engine)
+
+    def flush(self) -> None:
+        """Wait until every card recorded by this process is committed."""
+        self._writer.flush()
 
     def patient_hash(self, patient_id: str) -> str:
         return hmac.new(self._patient_key, patient_id.encode(), hashlib.sha256).hexdigest()
@@ -101,28 +110,34 @@ class Ledger:
             return
         now = datetime.now(UTC)
         patient = self.patient_hash(patient_id)
-        with self.engine.begin() as conn:
-            conn.execute(insert(issued_cards), [
-                {"card_uuid": i.card.uuid, "service_id": service_id, "hook_instance": hook_instance,
-                 "patient_hash": patient, "indicator": i.card.indicator,
-                 "summary": i.card.summary, "issued_at": now}
-                for i in cards
-            ])
-            conn.execute(insert(card_rules), [
-                {"card_uuid": i.card.uuid, "rule_id": rule_id}
-                for i in cards for rule_id in dict.fromkeys(i.rule_ids)
-            ])
-            suggestions = [
-                {"suggestion_uuid": s.uuid, "card_uuid": i.card.uuid, "label": s.label}
-                for i in cards for s in (i.card.suggestions or ())
-            ]
-            if suggestions:
-                conn.execute(insert(issued_suggestions), suggestions)
+        card_rows = [
+            {"card_uuid": i.card.uuid, "service_id": service_id, "hook_instance": hook_instance,
+             "patient_hash": patient, "indicator": i.card.indicator,
+             "summary": i.card.summary, "issued_at": now}
+            for i in cards
+        ]
+        rule_rows = [
+            {"card_uuid": i.card.uuid, "rule_id": rule_id}
+            for i in cards for rule_id in dict.fromkeys(i.rule_ids)
+        ]
+        suggestion_rows = [
+            {"suggestion_uuid": s.uuid, "card_uuid": i.card.uuid, "label": s.label}
+            for i in cards for s in (i.card.suggestions or ())
+        ]
+
+        def write(conn: Connection) -> None:
+            conn.execute(insert(issued_cards), card_rows)
+            conn.execute(insert(card_rules), rule_rows)
+            if suggestion_rows:
+                conn.execute(insert(issued_suggestions), suggestion_rows)
+
+        self._writer.submit(write)
 
     def record_feedback(self, service_id: str, items: Iterable[FeedbackItem]) -> list[bool]:
         """Store each item; return, per item, whether the card uuid was known to the ledger."""
         items = list(items)
         now = datetime.now(UTC)
+        self.flush()  # cards this process issued a moment ago must count as known
         with self.engine.begin() as conn:
             uuids = {item.card for item in items}
             known = set(conn.scalars(
@@ -149,6 +164,7 @@ class Ledger:
     def report(self) -> list[RuleReport]:
         """Per rule: cards issued, accepted, overridden, and the override reasons given."""
         reports: dict[str, RuleReport] = {}
+        self.flush()
         with self.engine.connect() as conn:
             for rule_id, count in conn.execute(
                 select(card_rules.c.rule_id, func.count()).group_by(card_rules.c.rule_id)
@@ -166,8 +182,11 @@ class Ledger:
                     entry.overridden += 1
                     reason = display or code or ("comment only" if comment else "no reason given")
                     entry.override_reasons[reason] = entry.override_reasons.get(reason, 0) + 1
+            # Joined now, not read from `card_known`: a card issued by another worker may have
+            # been committed after its feedback arrived.
             unknown = conn.scalar(
-                select(func.count()).select_from(feedback).where(feedback.c.card_known.is_(False))
+                select(func.count()).select_from(feedback).where(
+                    ~feedback.c.card_uuid.in_(select(issued_cards.c.card_uuid)))
             )
         result = sorted(reports.values(), key=lambda r: r.rule_id)
         if unknown:
@@ -197,6 +216,16 @@ def _patient_key(instance_path: Path) -> bytes:
 _ENGINES: list[Engine] = []
 
 
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers never block the writer; NORMAL sync is durable across process crashes
+    # (only an OS crash can lose the last commits); busy_timeout waits instead of failing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
 def dispose_all_pools() -> None:
     """Drop pooled connections inherited through fork(); each process opens its own."""
     for engine in _ENGINES:
@@ -211,6 +240,8 @@ def open_ledger(database_url: str, instance_path: Path) -> Ledger:
                                connect_args={"check_same_thread": False})
     else:
         engine = create_engine(url, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            event.listen(engine, "connect", _sqlite_pragmas)
     _ENGINES.append(engine)
     return Ledger(engine, _patient_key(instance_path))
 

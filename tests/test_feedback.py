@@ -25,8 +25,10 @@ def issue_card(client: FlaskClient) -> dict[str, Any]:
 
 
 def rows(app: Flask, table: Any) -> list[Any]:
-    with app.app_context(), get_ledger().engine.connect() as conn:
-        return list(conn.execute(select(table)))
+    with app.app_context():
+        get_ledger().flush()
+        with get_ledger().engine.connect() as conn:
+            return list(conn.execute(select(table)))
 
 
 def test_issued_cards_are_recorded_with_rule_and_a_hashed_patient_id(

@@ -114,3 +114,14 @@ def test_every_suggested_resource_in_every_scenario_validates_and_deletes_name_a
                     else:
                         assert action.type == "delete" and action.resource_id in drafts
     assert seen >= 5
+
+
+def test_suggested_resources_are_exactly_what_fhir_resources_would_emit() -> None:
+    # suggestions._validated returns its input after validation instead of re-dumping the model:
+    # that is only right while the dump of each built resource equals the resource itself.
+    ivig = ivig_medication_request("pt-1", ivig_daily_dose(weight(70)), 5, "Condition/c1")
+    plex = plex_service_request("pt-1", "Condition/c1")
+    assert ivig is not None
+    for model, resource in ((MedicationRequest, ivig), (ServiceRequest, plex)):
+        dumped = model.model_validate(resource).model_dump(mode="json", exclude_none=True)
+        assert dumped == resource

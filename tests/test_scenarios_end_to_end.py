@@ -28,8 +28,10 @@ def test_scenario_gives_its_expected_cards(scenario: Scenario, tmp_path: Path) -
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     CdsResponse.model_validate(body)
-    with app.app_context(), get_ledger().engine.connect() as conn:
-        fired = {row.card_uuid: row.rule_id for row in conn.execute(select(card_rules))}
+    with app.app_context():
+        get_ledger().flush()
+        with get_ledger().engine.connect() as conn:
+            fired = {row.card_uuid: row.rule_id for row in conn.execute(select(card_rules))}
     indicators = {fired[card["uuid"]]: card["indicator"] for card in body["cards"]
                   if card["uuid"] in fired}
     rules = set(fired.values())

@@ -16,9 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from gunicorn.app.base import BaseApplication
 
-from cds_service.cli.serve import DEFAULT_THREADS, DEFAULT_WORKERS, gunicorn_options
+from cds_service.cli.serve import (
+    DEFAULT_THREADS,
+    DEFAULT_WORKERS,
+    GunicornServer,
+    gunicorn_options,
+)
 
 SCENARIO_HEADER = "X-Benchmark-Scenario"
 
@@ -42,20 +46,6 @@ def create_floor_app(responses: dict[str, dict[str, Any]]) -> Flask:
     return app
 
 
-class FloorServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self.application = app
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self.application
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--responses", type=Path, required=True,
@@ -66,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     responses = json.loads(args.responses.read_text())
     app = create_floor_app(responses)
-    FloorServer(app, gunicorn_options("127.0.0.1", args.port, args.workers, args.threads)).run()
+    options = gunicorn_options("127.0.0.1", args.port, args.workers, args.threads)
+    GunicornServer(lambda: app, options).run()
 
 
 if __name__ == "__main__":
