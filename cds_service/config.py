@@ -48,7 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "",
             "SQLAlchemy URL of the card ledger and feedback store; empty means a SQLite file "
             "`cds-ledger.sqlite3` in the instance folder."),
-    Setting("MAX_BODY_BYTES", 5 * 1024 * 1024,
+    # 16 MiB: EHRs that ignore _count send whole histories (10,000 Observations are ~4.8 MB).
+    Setting("MAX_BODY_BYTES", 16 * 1024 * 1024,
             "Largest request body accepted, in bytes; larger bodies get 413.", int),
     Setting("CORS_ORIGINS",
             ["https://sandbox.cds-hooks.org", "http://localhost:*", "http://127.0.0.1:*"],
