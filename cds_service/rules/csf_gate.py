@@ -36,11 +36,16 @@ from cds_service.rules.evidence import (
     of_measurement,
     of_therapy,
 )
-from cds_service.rules.scope import ALL_HOOKS, given, is_immunotherapy, orders_under_review
+from cds_service.rules.scope import (
+    ALL_HOOKS,
+    RUNNING_STATUSES,
+    given,
+    is_immunotherapy,
+    orders_under_review,
+)
 from cds_service.suggestions import remove_order
 
 RULE_ID = "ae-csf-infection-gate"
-_RUNNING = frozenset({"active", "in-progress", "on-hold"})
 
 
 @rule(RULE_ID, hooks=ALL_HOOKS, seed="000")
@@ -52,8 +57,10 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
     orders = tuple(o for o in orders_under_review(facts) if is_immunotherapy(o))
     if facts.hook != "patient-view" and not orders:
         return
-    running = tuple(t for t in facts.therapy_history
-                    if is_immunotherapy(t) and not t.completed and (t.status or "") in _RUNNING)
+    running = tuple(
+        t for t in facts.therapy_history
+        if is_immunotherapy(t) and not t.completed and (t.status or "") in RUNNING_STATUSES
+    )
     infections = facts.active(ConditionCategory.CNS_INFECTION)
     status = facts.csf_status
     if status is CsfInfectionStatus.EXCLUDED and not infections:

@@ -27,6 +27,7 @@ from cds_service.rules.citations import (
 from cds_service.rules.evidence import of_condition, of_lab, of_therapy
 from cds_service.rules.scope import (
     ALL_HOOKS,
+    RUNNING_STATUSES,
     all_drafts,
     given,
     is_systemic_steroid,
@@ -35,7 +36,6 @@ from cds_service.rules.scope import (
 from cds_service.suggestions import remove_order, replace_with_ivig, replace_with_plex
 
 RULE_ID = "gbs-corticosteroid-not-recommended"
-_RUNNING = frozenset({"active", "in-progress", "on-hold"})
 
 
 @rule(RULE_ID, hooks=ALL_HOOKS, seed="000")
@@ -47,7 +47,7 @@ def is_a_steroid_ordered_for_guillain_barre(facts: PatientFacts) -> Iterator[Fin
     if facts.hook == "patient-view":
         running = tuple(t for t in given(facts, Therapy.CORTICOSTEROID)
                         if is_systemic_steroid(t) and not t.completed
-                        and (t.status or "") in _RUNNING)
+                        and (t.status or "") in RUNNING_STATUSES)
         if running:
             yield Finding(
                 RULE_ID, Urgency.WARNING,

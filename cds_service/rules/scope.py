@@ -20,6 +20,9 @@ from cds_service.facts.model import (
 
 ORDER_HOOKS = ("order-select", "order-sign")
 ALL_HOOKS = ("patient-view", *ORDER_HOOKS)
+# Statuses of a course still running (MedicationRequest active/on-hold, administration
+# in-progress): what "currently receiving" means in the pitfall rules.
+RUNNING_STATUSES = frozenset({"active", "in-progress", "on-hold"})
 _NOT_GIVEN = frozenset({"cancelled", "entered-in-error", "revoked", "not-done", "stopped-before"})
 SYSTEMIC_ROUTES_EXCLUDED = frozenset({"topical", "inhaled", "ophthalmic", "otic", "nasal",
                                       "intra-articular", "cutaneous", "rectal"})
