@@ -23,6 +23,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from cds_service.services import load_services
 
     app = Flask(__name__, instance_relative_config=True)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # cards read summary-first
     app.config.update(load_config())
     if test_config:
         app.config.update(test_config)
