@@ -220,3 +220,27 @@ def test_missing_optional_prefetch_does_not_fail_the_call(client: FlaskClient) -
 
 def test_health_check_answers(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok", "services": 3}
+
+
+def test_an_unexpected_failure_is_500_with_the_envelope_and_no_stack_trace(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    from cds_service import rules
+    from cds_service.facts.model import PatientFacts
+
+    def broken(facts: PatientFacts) -> list[Any]:
+        raise RuntimeError("rule bug with secret detail")
+
+    rules.REGISTRY["test-broken"] = rules.Rule("test-broken", frozenset({"patient-view"}),
+                                               broken, "000")
+    try:
+        response = client.post(GUIDANCE, json=patient_view_request())
+    finally:
+        del rules.REGISTRY["test-broken"]
+    body = assert_envelope(response, 500, "internal-error")
+    assert "secret detail" not in response.get_data(as_text=True)
+    assert "RuntimeError" not in body["message"]
+    [line] = [r for r in caplog.records if r.name == "cds_service.request"]
+    fields = line.fields  # type: ignore[attr-defined]
+    assert (fields["status"], fields["service"]) == (500, "immunotherapy-guidance")
+    assert fields["hookInstance"] == patient_view_request()["hookInstance"]
