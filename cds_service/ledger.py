@@ -24,7 +24,6 @@ from flask import Flask, current_app
 from sqlalchemy import (
     Boolean,
     Column,
-    Connection,
     DateTime,
     Engine,
     ForeignKey,
@@ -124,14 +123,8 @@ class Ledger:
             {"suggestion_uuid": s.uuid, "card_uuid": i.card.uuid, "label": s.label}
             for i in cards for s in (i.card.suggestions or ())
         ]
-
-        def write(conn: Connection) -> None:
-            conn.execute(insert(issued_cards), card_rows)
-            conn.execute(insert(card_rules), rule_rows)
-            if suggestion_rows:
-                conn.execute(insert(issued_suggestions), suggestion_rows)
-
-        self._writer.submit(write)
+        self._writer.submit([(issued_cards, card_rows), (card_rules, rule_rows),
+                             (issued_suggestions, suggestion_rows)])
 
     def record_feedback(self, service_id: str, items: Iterable[FeedbackItem]) -> list[bool]:
         """Store each item; return, per item, whether the card uuid was known to the ledger."""

@@ -16,15 +16,16 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine, Table, insert
 
 log = logging.getLogger("cds_service.ledger")
 
-Batch = Callable[[Connection], Any]
-MAX_BATCH = 256  # writes committed together at most; bounds one transaction's size
+# One call's rows: (table, rows) pairs in the order they must be inserted (parents first).
+Batch = Sequence[tuple[Table, list[dict[str, Any]]]]
+MAX_BATCH = 256  # calls committed together at most; bounds one transaction's size
 
 
 class WriteBehind:
@@ -64,10 +65,17 @@ class WriteBehind:
                     batch.append(pending.get_nowait())
                 except queue.Empty:
                     break
+            # All calls' rows for a table go in one executemany: the per-statement overhead is
+            # paid once per batch, not once per call.
+            merged: dict[Table, list[dict[str, Any]]] = {}
+            for rows_by_table in batch:
+                for table, rows in rows_by_table:
+                    merged.setdefault(table, []).extend(rows)
             try:
                 with self._engine.begin() as conn:
-                    for write in batch:
-                        write(conn)
+                    for table, rows in merged.items():
+                        if rows:
+                            conn.execute(insert(table), rows)
             except Exception as exc:  # the writer must survive a failed batch
                 log.error("card ledger write failed; %d call(s) not recorded: %s",
                           len(batch), type(exc).__name__)
