@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cds_service.facts.model import CodeRef, LabFact, LabKind, Measurement, Qualitative
@@ -105,6 +106,11 @@ def lab_facts(resources: Any, now: datetime) -> dict[LabKind, LabFact]:
     return facts
 
 
+@lru_cache(maxsize=256)
+def _code_ref(entry: LoincEntry) -> CodeRef:
+    return CodeRef(entry.system, entry.code, entry.display)
+
+
 def measurement_from(
     resource: dict[str, Any], entry: LoincEntry, now: datetime
 ) -> Measurement | str:
@@ -117,7 +123,7 @@ def measurement_from(
     window = FRESHNESS_HOURS[entry.kind]
     base: dict[str, Any] = {
         "kind": entry.kind, "reference": reference, "effective": effective, "status": status,
-        "code": CodeRef(entry.system, entry.code, entry.display), "age_hours": age,
+        "code": _code_ref(entry), "age_hours": age,
         "stale": age is None or age > window,
     }
     if entry.kind in QUALITATIVE_KINDS:

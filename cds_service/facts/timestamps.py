@@ -10,6 +10,7 @@ not fatal.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 
@@ -33,11 +34,16 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+@lru_cache(maxsize=256)
+def _steps(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
 def first_time(resource: dict[str, Any], *paths: str) -> datetime | None:
     """The first readable time among fields like 'effectiveDateTime' or 'effectivePeriod.start'."""
     for path in paths:
         node: Any = resource
-        for part in path.split("."):
+        for part in _steps(path):
             node = node.get(part) if isinstance(node, dict) else None
         found = parse_fhir_datetime(node)
         if found is not None:

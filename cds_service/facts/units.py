@@ -11,6 +11,7 @@ glucose 180.16 g/mol (1 mmol/L = 18.016 mg/dL), creatinine 113.12 g/mol (1 mg/dL
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from cds_service.facts.model import LabKind as K
 
@@ -56,6 +57,7 @@ _FACTORS: dict[K, dict[str, float]] = {
 _ANNOTATION = re.compile(r"\{[^}]*\}")
 
 
+@lru_cache(maxsize=1024)  # units are a small vocabulary repeated on every Observation
 def unit_key(unit: str | None) -> str:
     """The comparison form of a unit: lower case, no spaces, no annotations, 'u' for micro."""
     if not unit:
