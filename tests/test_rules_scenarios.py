@@ -381,3 +381,24 @@ def test_findings_meet_the_card_contract(name: str, patient: PatientFacts) -> No
             assert patient.hook != "patient-view" or f.rule_id == "ae-csf-infection-gate"
             assert f.override_reasons
 
+
+
+def test_a_plex_order_where_ivig_suits_better_suggests_ivig_dosed_from_weight() -> None:
+    from cds_service.rules.order_checks import would_ivig_suit_better_than_plasma_exchange
+
+    plex = therapy(T.PLEX, draft=True)
+    with_weight = facts(hook="order-sign", conditions=(AE,), csf=EXCL,
+                        labs=(lab(LabKind.INR, 2.1), lab(LabKind.WEIGHT, 70.0)), drafts=(plex,))
+    [finding] = would_ivig_suit_better_than_plasma_exchange(with_weight)
+    [change] = finding.suggestions
+    delete, create = change.actions
+    assert (delete.type, delete.resource_id) == ("delete", plex.reference)
+    assert create.resource is not None and create.resource["resourceType"] == "MedicationRequest"
+    dose = create.resource["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]
+    assert (dose["value"], dose["unit"]) == (28.0, "g")  # 0.4 g/kg/day x 70 kg
+
+    without_weight = facts(hook="order-sign", conditions=(AE,), csf=EXCL,
+                           labs=(lab(LabKind.INR, 2.1),), drafts=(plex,))
+    [finding] = would_ivig_suit_better_than_plasma_exchange(without_weight)
+    assert finding.suggestions == ()
+    assert "No IVIG order is suggested" in finding.detail

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cds_service.dosing import number
+from cds_service.dosing import IVIG_COURSE_DAYS, ivig_daily_dose, number
 from cds_service.facts.model import (
     ConditionCategory,
     ConditionFact,
@@ -20,7 +20,7 @@ from cds_service.facts.model import (
     PatientFacts,
     Therapy,
 )
-from cds_service.findings import Finding, Urgency
+from cds_service.findings import Finding, ProposedChange, Urgency
 from cds_service.rules import rule
 from cds_service.rules.citations import (
     ABBOUD_2021_AE,
@@ -45,7 +45,7 @@ from cds_service.rules.scope import (
     ordered,
     orders_under_review,
 )
-from cds_service.suggestions import replace_with_plex
+from cds_service.suggestions import replace_with_ivig, replace_with_plex
 
 IVIG_CHOICE_ID = "ivig-order-plex-may-be-preferred"
 PLEX_CHOICE_ID = "plex-order-ivig-may-be-preferred"
@@ -62,63 +62,63 @@ def _indication(facts: PatientFacts) -> tuple[ConditionFact, ...]:
             *facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY))
 
 
-@rule(IVIG_CHOICE_ID, hooks=ORDER_HOOKS, seed="000")
-def would_plasma_exchange_suit_better_than_ivig(facts: PatientFacts) -> Iterator[Finding]:
+def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Finding]:
+    """IVIG ordered where PLEX may suit better, or the reverse; a trade-off when both pull."""
     indication = _indication(facts)
-    ivig = ordered(facts, Therapy.IVIG)
-    for_plex = favouring_plex(facts)
-    if not indication or not ivig or not for_plex or all_drafts(facts, Therapy.PLEX):
+    orders = ordered(facts, placed)
+    alternative = Therapy.PLEX if placed is Therapy.IVIG else Therapy.IVIG
+    for_ivig, for_plex = favouring_ivig(facts), favouring_plex(facts)
+    for_alternative, for_placed = ((for_plex, for_ivig) if placed is Therapy.IVIG
+                                   else (for_ivig, for_plex))
+    if not indication or not orders or not for_alternative or all_drafts(facts, alternative):
         return
-    for_ivig = favouring_ivig(facts)
+    rule_id = IVIG_CHOICE_ID if placed is Therapy.IVIG else PLEX_CHOICE_ID
     citation = ABBOUD_2021_AE if facts.has_active(
         ConditionCategory.AUTOIMMUNE_ENCEPHALITIS) else FISCHELL_2023_ANE
-    evidence = (*map(of_condition, indication), *map(of_therapy, ivig), *evidence_of(for_plex),
-                *evidence_of(for_ivig))
-    if for_ivig:
-        yield Finding(IVIG_CHOICE_ID, Urgency.INFO,
-                      "IVIG ordered; factors favour both IVIG and PLEX: review the trade-off",
+    evidence = (*map(of_condition, indication), *map(of_therapy, orders),
+                *evidence_of(for_alternative), *evidence_of(for_placed))
+    condition = indication[0].reference
+    change: ProposedChange | None
+    if alternative is Therapy.PLEX:
+        change = replace_with_plex(orders[0], facts.patient_id, condition)
+        detail = (f"Plasma exchange may be preferred over IVIG here: {reasons(for_plex)}. Seed "
+                  "000: PLEX (5-10 sessions every other day) is preferred with severe "
+                  "hyponatraemia, high thromboembolic risk or associated demyelination.")
+    else:
+        daily = ivig_daily_dose(facts.lab(LabKind.WEIGHT))
+        change = replace_with_ivig(orders[0], facts.patient_id, daily, IVIG_COURSE_DAYS, condition)
+        detail = (f"IVIG may be preferred over plasma exchange here: {reasons(for_ivig)}. Seed "
+                  "000: IVIG (0.4 g/kg/day for 5 days) is chosen when the patient is agitated, "
+                  "has a bleeding disorder or coagulopathy, or central access is difficult; PLEX "
+                  "needs a large-bore central line.")
+        if daily.amount is None:
+            detail += f" No IVIG order is suggested. {daily.problem}"
+    suggestions = (change,) if change else ()
+    short, alternative_short = ("IVIG", "PLEX") if placed is Therapy.IVIG else ("PLEX", "IVIG")
+    if for_placed:
+        yield Finding(rule_id, Urgency.INFO,
+                      f"{short} ordered; factors favour both {short} and {alternative_short}: "
+                      "review the trade-off",
                       trade_off_text(for_ivig, for_plex), citation, evidence,
-                      suggestions=(replace_with_plex(ivig[0], facts.patient_id,
-                                                     indication[0].reference),),
-                      topic=TOPIC_AE, group="order-choice")
+                      suggestions=suggestions, topic=TOPIC_AE, group="order-choice")
         return
-    detail = (f"Plasma exchange may be preferred over IVIG here: {reasons(for_plex)}. Seed 000: "
-              "PLEX (5-10 sessions every other day) is preferred with severe hyponatraemia, high "
-              "thromboembolic risk or associated demyelination.")
-    yield Finding(IVIG_CHOICE_ID, Urgency.WARNING,
-                  "IVIG ordered, but plasma exchange may be preferred here: review the factors",
-                  detail, citation, evidence,
-                  suggestions=(replace_with_plex(ivig[0], facts.patient_id,
-                                                 indication[0].reference),),
+    placed_name, alternative_name = (("IVIG", "plasma exchange") if placed is Therapy.IVIG
+                                     else ("Plasma exchange", "IVIG"))
+    yield Finding(rule_id, Urgency.WARNING,
+                  f"{placed_name} ordered, but {alternative_name} may be preferred here: "
+                  "review the factors",
+                  detail, citation, evidence, suggestions=suggestions,
                   override_reasons=ORDER_OVERRIDES, topic=TOPIC_AE, group="order-choice")
+
+
+@rule(IVIG_CHOICE_ID, hooks=ORDER_HOOKS, seed="000")
+def would_plasma_exchange_suit_better_than_ivig(facts: PatientFacts) -> Iterator[Finding]:
+    return _alternative_first_line(facts, Therapy.IVIG)
 
 
 @rule(PLEX_CHOICE_ID, hooks=ORDER_HOOKS, seed="000")
 def would_ivig_suit_better_than_plasma_exchange(facts: PatientFacts) -> Iterator[Finding]:
-    indication = _indication(facts)
-    plex = ordered(facts, Therapy.PLEX)
-    for_ivig = favouring_ivig(facts)
-    if not indication or not plex or not for_ivig or all_drafts(facts, Therapy.IVIG):
-        return
-    for_plex = favouring_plex(facts)
-    citation = ABBOUD_2021_AE if facts.has_active(
-        ConditionCategory.AUTOIMMUNE_ENCEPHALITIS) else FISCHELL_2023_ANE
-    evidence = (*map(of_condition, indication), *map(of_therapy, plex), *evidence_of(for_ivig),
-                *evidence_of(for_plex))
-    if for_plex:
-        yield Finding(PLEX_CHOICE_ID, Urgency.INFO,
-                      "PLEX ordered; factors favour both PLEX and IVIG: review the trade-off",
-                      trade_off_text(for_ivig, for_plex), citation, evidence, topic=TOPIC_AE,
-                      group="order-choice")
-        return
-    detail = (f"IVIG may be preferred over plasma exchange here: {reasons(for_ivig)}. Seed 000: "
-              "IVIG (0.4 g/kg/day for 5 days) is chosen when the patient is agitated, has a "
-              "bleeding disorder or coagulopathy, or central access is difficult; PLEX needs a "
-              "large-bore central line.")
-    yield Finding(PLEX_CHOICE_ID, Urgency.WARNING,
-                  "Plasma exchange ordered, but IVIG may be preferred here: review the factors",
-                  detail, citation, evidence, override_reasons=ORDER_OVERRIDES, topic=TOPIC_AE,
-                  group="order-choice")
+    return _alternative_first_line(facts, Therapy.PLEX)
 
 
 @rule(COMBINATION_ID, hooks=ORDER_HOOKS, seed="000")
