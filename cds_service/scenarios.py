@@ -13,7 +13,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ HOOK_SERVICES = {
     "order-select": "immunotherapy-order-select",
     "order-sign": "immunotherapy-order-sign",
 }
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+# A FHIR date or dateTime (zone optional, as EHRs send it); other strings are left alone.
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$")
 
 
 @dataclass(frozen=True)
@@ -68,12 +68,14 @@ def load_scenarios(fixtures_dir: Path = FIXTURES_DIR) -> dict[str, Scenario]:
 
 
 def _shift(value: str, delta: timedelta) -> str:
-    if _DATETIME.match(value):
-        moved = datetime.fromisoformat(value.replace("Z", "+00:00")) + delta
-        return moved.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if _DATE.match(value):
+    """Move one date or dateTime, keeping the form it was written in (date, Z, or offset)."""
+    if not _DATE_TIME.match(value):
+        return value
+    if "T" not in value:
         return (date.fromisoformat(value) + timedelta(days=delta.days)).isoformat()
-    return value
+    moved = datetime.fromisoformat(value.replace("Z", "+00:00")) + delta
+    text = moved.isoformat(timespec="seconds")
+    return text.replace("+00:00", "Z") if value.endswith("Z") else text
 
 
 def shift_dates(data: Any, delta: timedelta) -> Any:

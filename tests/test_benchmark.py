@@ -21,13 +21,13 @@ from click.testing import CliRunner
 from flask import Flask
 
 from cds_service.benchmark import load, report, scenarios
-from cds_service.benchmark.fixture_scenarios import shift_dates
 from cds_service.benchmark.floor import SCENARIO_HEADER, create_floor_app
 from cds_service.benchmark.latency_proxy import start_proxy
 from cds_service.benchmark.load import LoadResult, parse_wrk_output
 from cds_service.benchmark.report import FLOOR, FULL, GROWTH, NO_PREFETCH, Measurement
 from cds_service.benchmark.servers import peak_rss_mb
 from cds_service.cli import main
+from cds_service.scenarios import shift_dates
 from cds_service.services import ServiceDefinition
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
