@@ -16,6 +16,7 @@ from cds_service.protocol.request import HookRequest
 from cds_service.resolution import resolve
 from cds_service.resolved import KeyState
 from cds_service.services import ServiceDefinition
+from tests.resolution_requests import hook_request
 
 FHIR = "http://ehr.example/fhir"
 TOKEN = "secret-access-token-123"
@@ -39,17 +40,7 @@ def service(required: set[str] = frozenset()) -> ServiceDefinition:
 
 
 def request(prefetch: dict[str, Any] | None = None, token: str | None = TOKEN) -> HookRequest:
-    body: dict[str, Any] = {
-        "hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "fhirServer": FHIR, "context": {"userId": "Practitioner/u1", "patientId": "p1"},
-    }
-    if prefetch is not None:
-        body["prefetch"] = prefetch
-    if token:
-        body["fhirAuthorization"] = {"access_token": token, "token_type": "Bearer",
-                                     "expires_in": 300, "scope": "patient/*.read",
-                                     "subject": "cds-service"}
-    return HookRequest.model_validate(body)
+    return hook_request(prefetch, fhir_server=FHIR, token=token)
 
 
 def searchset(resource_type: str, count: int = 1) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from cds_service.protocol.request import HookRequest
 from cds_service.resolution import resolve
 from cds_service.resolved import KeyState
 from cds_service.services import ServiceDefinition
+from tests.resolution_requests import hook_request
 
 FHIR = "https://ehr.example/fhir"
 TOKEN = "secret-access-token-123"
@@ -25,16 +26,8 @@ def service() -> ServiceDefinition:
 
 
 def request(prefetch: dict[str, Any] | None = None, *, server: bool = True) -> HookRequest:
-    body: dict[str, Any] = {
-        "hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": {"userId": "Practitioner/u1", "patientId": "p1"}, "prefetch": prefetch or {},
-    }
-    if server:
-        body["fhirServer"] = FHIR
-        body["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer",
-                                     "expires_in": 300, "scope": "patient/*.read",
-                                     "subject": "cds-service"}
-    return HookRequest.model_validate(body)
+    return hook_request(prefetch or {}, fhir_server=FHIR if server else None,
+                        token=TOKEN if server else None)
 
 
 def page(ids: list[str], next_url: str | None = None) -> dict[str, Any]:

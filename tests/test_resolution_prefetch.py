@@ -12,6 +12,7 @@ from cds_service.protocol.request import HookRequest
 from cds_service.resolution import resolve
 from cds_service.resolved import KeyState
 from cds_service.services import ServiceDefinition
+from tests.resolution_requests import hook_request
 
 FHIR = "http://ehr.example/fhir"
 TOKEN = "secret-access-token-123"
@@ -37,18 +38,8 @@ def service(required: set[str] = frozenset(), templates: dict[str, str] = TEMPLA
 
 def request(prefetch: dict[str, Any] | None, *, server: bool = False,
             context: dict[str, Any] | None = None) -> HookRequest:
-    body: dict[str, Any] = {
-        "hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": context or {"userId": "Practitioner/u1", "patientId": "p1"},
-    }
-    if prefetch is not None:
-        body["prefetch"] = prefetch
-    if server:
-        body["fhirServer"] = FHIR
-        body["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer",
-                                     "expires_in": 300, "scope": "patient/*.read",
-                                     "subject": "cds-service"}
-    return HookRequest.model_validate(body)
+    return hook_request(prefetch, fhir_server=FHIR if server else None,
+                        token=TOKEN if server else None, context=context)
 
 
 def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
