@@ -10,7 +10,6 @@ one that requires a bearer token (`server_auth`). Both are seeded through the se
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
@@ -24,11 +23,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from cds_service.benchmark.fhir_server import SEKMET_REQUIREMENT, sekmet_command
 from cds_service.cli.fixtures import load_fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".fhir-venv"
-SEKMET = "sekmet-fhir==0.1.1"
+SEKMET = SEKMET_REQUIREMENT
 READY_SECONDS = 30.0
 PROTECTED_TOKEN = "integration-fhir-token-7f3a9c"
 FIXTURE_DIRS = (ROOT / "fhir_fixtures", ROOT / "tests" / "data" / "resolution")
@@ -44,7 +44,8 @@ class FhirTestServer:
 def sekmet_executable() -> Path:
     """`.fhir-venv/bin/sekmet`, installing the pinned sekmet-fhir first if it is not there."""
     exe = VENV / "bin" / "sekmet"
-    if exe.exists() and list(VENV.glob("lib/python*/site-packages/sekmet_fhir-0.1.1.dist-info")):
+    if exe.exists() and list(VENV.glob(
+            f"lib/python*/site-packages/sekmet_fhir-{SEKMET.partition('==')[2]}.dist-info")):
         return exe
     python = shutil.which("python3") or sys.executable
     for step in ([python, "-m", "venv", str(VENV)],
@@ -64,22 +65,11 @@ def free_port() -> int:
 
 
 def start_sekmet(workdir: Path, token: str | None) -> Iterator[FhirTestServer]:
-    exe = sekmet_executable()
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}/fhir"
-    (workdir / "data").mkdir(parents=True)
-    settings = {"base_url": base_url, "host": "127.0.0.1", "port": port,
-                "data_dir": str(workdir / "data"), "log_inbound": False,
-                "simulator": {"enabled": False}}
-    if token:
-        settings["server_auth"] = {"types": ["bearer"], "tokens": [token]}
-    (workdir / "settings.yaml").write_text(json.dumps(settings))  # JSON is valid YAML
+    base_url, command = sekmet_command(sekmet_executable(), workdir, free_port(), token)
     log_path = workdir / "sekmet.log"
     started = time.monotonic()
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(exe), "serve", "--config", "settings.yaml", "--host", "127.0.0.1",
-             "--port", str(port)], cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     try:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         while True:
