@@ -7,7 +7,6 @@ request log, the card ledger, authentication, and the API blueprint.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,5 +36,4 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ledger.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api.blueprint)
-    logging.getLogger("cds_service").setLevel(app.config["LOG_LEVEL"])
     return app

@@ -107,8 +107,9 @@ def init_app(app: Flask) -> None:
         if status == 413:
             message = f"request body exceeds the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
         response = envelope(status, _HTTP_CODES.get(status, "http-error"), message)
-        if status == 405 and exc.get_response().headers.get("Allow"):
-            response.headers["Allow"] = exc.get_response().headers["Allow"]
+        allow = exc.get_response().headers.get("Allow") if status == 405 else None
+        if allow:
+            response.headers["Allow"] = allow
         return response
 
     @app.errorhandler(Exception)
