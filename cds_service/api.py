@@ -97,8 +97,14 @@ def call_service(service_id: str) -> Response:
     # CLOCK is a test seam (never an environment setting): scenario tests replay fixtures at the
     # instant they were written for; in service it is absent and the wall clock is used.
     clock = current_app.config.get("CLOCK")
-    result = run_hook(service, hook_request, context, current_app.config, get_ledger(),
-                      **({"now": clock} if clock else {}))
+    result = run_hook(
+        service,
+        hook_request,
+        context,
+        current_app.config,
+        get_ledger(),
+        **({"now": clock} if clock else {}),
+    )
     g.log_fields.update(cards=result.card_count, stages_ms=result.timings_ms)
     return jsonify(result.response)
 

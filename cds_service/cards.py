@@ -148,7 +148,8 @@ def render(findings: Sequence[Finding]) -> tuple[CdsResponse, list[IssuedCard]]:
     ]
     system_actions = [
         SystemAction.model_validate(_action(a).model_dump())
-        for f in findings for a in f.system_actions
+        for f in findings
+        for a in f.system_actions
     ]
     response = CdsResponse(cards=[i.card for i in issued], systemActions=system_actions or None)
     return response, issued

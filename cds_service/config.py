@@ -43,38 +43,74 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("HOOKS_DIR", str(PROJECT_ROOT / "hooks"),
-            "Folder of service definitions (`<service-id>.json`)."),
-    Setting("DATABASE_URL", "",
-            "SQLAlchemy URL of the card ledger and feedback store; empty means a SQLite file "
-            "`cds-ledger.sqlite3` in the instance folder."),
+    Setting(
+        "HOOKS_DIR",
+        str(PROJECT_ROOT / "hooks"),
+        "Folder of service definitions (`<service-id>.json`).",
+    ),
+    Setting(
+        "DATABASE_URL",
+        "",
+        "SQLAlchemy URL of the card ledger and feedback store; empty means a SQLite file "
+        "`cds-ledger.sqlite3` in the instance folder.",
+    ),
     # 16 MiB: EHRs that ignore _count send whole histories (10,000 Observations are ~4.8 MB).
-    Setting("MAX_BODY_BYTES", 16 * 1024 * 1024,
-            "Largest request body accepted, in bytes; larger bodies get 413.", int),
-    Setting("CORS_ORIGINS",
-            ["https://sandbox.cds-hooks.org", "http://localhost:*", "http://127.0.0.1:*"],
-            "Comma-separated origins allowed by CORS (`*` in a port means any port).", _list),
-    Setting("PUBLIC_BASE_URL", "",
-            "The URL EHRs use to reach this service (behind a proxy), without a trailing slash; "
-            "used to compute the JWT `aud`. Empty: taken from the request."),
-    Setting("AUTH_ENABLED", True,
-            "Require a signed JWT from the EHR on every endpoint. Turn off only for local use.",
-            _bool),
-    Setting("TRUSTED_ISSUERS_FILE", "",
-            "JSON file of trusted JWT issuers (per `iss`: JWKS, JWKS URL or allowed `jku` URLs, "
-            "optional tenants)."),
+    Setting(
+        "MAX_BODY_BYTES",
+        16 * 1024 * 1024,
+        "Largest request body accepted, in bytes; larger bodies get 413.",
+        int,
+    ),
+    Setting(
+        "CORS_ORIGINS",
+        ["https://sandbox.cds-hooks.org", "http://localhost:*", "http://127.0.0.1:*"],
+        "Comma-separated origins allowed by CORS (`*` in a port means any port).",
+        _list,
+    ),
+    Setting(
+        "PUBLIC_BASE_URL",
+        "",
+        "The URL EHRs use to reach this service (behind a proxy), without a trailing slash; "
+        "used to compute the JWT `aud`. Empty: taken from the request.",
+    ),
+    Setting(
+        "AUTH_ENABLED",
+        True,
+        "Require a signed JWT from the EHR on every endpoint. Turn off only for local use.",
+        _bool,
+    ),
+    Setting(
+        "TRUSTED_ISSUERS_FILE",
+        "",
+        "JSON file of trusted JWT issuers (per `iss`: JWKS, JWKS URL or allowed `jku` URLs, "
+        "optional tenants).",
+    ),
     Setting("JWT_LEEWAY_SECONDS", 30, "Clock skew allowed on `exp`, `iat` and `nbf`.", int),
-    Setting("JWT_MAX_LIFETIME_SECONDS", 3600,
-            "Longest JWT lifetime accepted (`exp` - `iat`); bounds the `jti` replay cache.", int),
-    Setting("REPLAY_CACHE", "database",
-            "Where seen JWT `jti` values are kept: `database` (the ledger's database, shared by "
-            "all workers and instances) or `memory` (one process only)."),
-    Setting("FHIR_ALLOWLIST", ["http://127.0.0.1", "http://localhost", "http://[::1]",
-                               "https://hapi.fhir.org/baseR4"],
-            "Comma-separated FHIR base URLs the service may contact (loopback URLs match any "
-            "port); any other `fhirServer` is treated as unreachable.", _list),
-    Setting("FHIR_BUDGET_SECONDS", 3.0,
-            "Time budget for fetching all missing prefetch data in one hook call.", float),
+    Setting(
+        "JWT_MAX_LIFETIME_SECONDS",
+        3600,
+        "Longest JWT lifetime accepted (`exp` - `iat`); bounds the `jti` replay cache.",
+        int,
+    ),
+    Setting(
+        "REPLAY_CACHE",
+        "database",
+        "Where seen JWT `jti` values are kept: `database` (the ledger's database, shared by "
+        "all workers and instances) or `memory` (one process only).",
+    ),
+    Setting(
+        "FHIR_ALLOWLIST",
+        ["http://127.0.0.1", "http://localhost", "http://[::1]", "https://hapi.fhir.org/baseR4"],
+        "Comma-separated FHIR base URLs the service may contact (loopback URLs match any "
+        "port); any other `fhirServer` is treated as unreachable.",
+        _list,
+    ),
+    Setting(
+        "FHIR_BUDGET_SECONDS",
+        3.0,
+        "Time budget for fetching all missing prefetch data in one hook call.",
+        float,
+    ),
     Setting("FHIR_CONNECT_TIMEOUT_SECONDS", 1.0, "Connect timeout of one FHIR request.", float),
     Setting("FHIR_READ_TIMEOUT_SECONDS", 2.5, "Read timeout of one FHIR request.", float),
     Setting("FHIR_MAX_PAGES", 10, "Most `next` pages followed for one search.", int),
@@ -107,7 +143,7 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         value = str(value).lower()
     if isinstance(value, str) and value.startswith(str(PROJECT_ROOT)):
-        value = "<checkout>" + value[len(str(PROJECT_ROOT)):]
+        value = "<checkout>" + value[len(str(PROJECT_ROOT)) :]
     return f"`{value}`" if value != "" else "(empty)"
 
 

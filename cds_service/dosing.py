@@ -90,13 +90,16 @@ def current_weight_kg(weight: Measurement | None) -> tuple[float | None, str | N
         return None, "No body weight is recorded, so a weight-based dose cannot be computed."
     when = weight.effective.date().isoformat() if weight.effective else "an unknown date"
     if weight.stale:
-        return None, (f"The latest body weight ({number(weight.value)} kg, {when}) is out of date; "
-                      "re-weigh before computing a weight-based dose.")
+        return None, (
+            f"The latest body weight ({number(weight.value)} kg, {when}) is out of date; "
+            "re-weigh before computing a weight-based dose."
+        )
     return weight.value, None
 
 
-def ivig_daily_dose(weight: Measurement | None,
-                    g_per_kg_per_day: float = IVIG_G_PER_KG_PER_DAY) -> DoseCalculation:
+def ivig_daily_dose(
+    weight: Measurement | None, g_per_kg_per_day: float = IVIG_G_PER_KG_PER_DAY
+) -> DoseCalculation:
     kg, problem = current_weight_kg(weight)
     if kg is None:
         return DoseCalculation(None, "g", f"{number(g_per_kg_per_day)} g/kg/day", problem)
@@ -111,8 +114,9 @@ def mosteller_bsa_m2(height_cm: float, weight_kg: float) -> float:
     return math.sqrt(height_cm * weight_kg / 3600.0)
 
 
-def body_surface_area(height: Measurement | None,
-                      weight: Measurement | None) -> tuple[float | None, str]:
+def body_surface_area(
+    height: Measurement | None, weight: Measurement | None
+) -> tuple[float | None, str]:
     """BSA (Mosteller) from current height and weight, or the reason it cannot be computed."""
     kg, problem = current_weight_kg(weight)
     if kg is None:
@@ -121,17 +125,21 @@ def body_surface_area(height: Measurement | None,
         return None, "No height is recorded, so body surface area (Mosteller) cannot be computed."
     assert weight is not None
     bsa = mosteller_bsa_m2(height.value, kg)
-    return bsa, (f"BSA {number(bsa, 2)} m2 by Mosteller from height {number(height.value)} cm "
-                 f"({height.reference}) and weight {number(kg)} kg ({weight.reference})")
+    return bsa, (
+        f"BSA {number(bsa, 2)} m2 by Mosteller from height {number(height.value)} cm "
+        f"({height.reference}) and weight {number(kg)} kg ({weight.reference})"
+    )
 
 
-def rituximab_weekly_dose(height: Measurement | None,
-                          weight: Measurement | None) -> DoseCalculation:
+def rituximab_weekly_dose(
+    height: Measurement | None, weight: Measurement | None
+) -> DoseCalculation:
     bsa, basis = body_surface_area(height, weight)
     if bsa is None:
         return DoseCalculation(None, "mg", f"{RITUXIMAB_MG_PER_M2} mg/m2", basis)
-    return DoseCalculation(round(bsa * RITUXIMAB_MG_PER_M2), "mg",
-                           f"{RITUXIMAB_MG_PER_M2} mg/m2 x {basis}")
+    return DoseCalculation(
+        round(bsa * RITUXIMAB_MG_PER_M2), "mg", f"{RITUXIMAB_MG_PER_M2} mg/m2 x {basis}"
+    )
 
 
 def within_tolerance(ordered: float, expected: float) -> bool:

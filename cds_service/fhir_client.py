@@ -70,8 +70,14 @@ class FhirNotFound(FhirError):
 
 
 class FhirServerError(FhirError):
-    def __init__(self, message: str, *, url: str = "", status: int | None = None,
-                 operation_outcome: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str = "",
+        status: int | None = None,
+        operation_outcome: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message, url=url, status=status)
         self.operation_outcome = operation_outcome
 
@@ -118,8 +124,14 @@ class Timeouts:
 class FhirClient:
     """Reads one FHIR base. Thread-safe: no per-call state is kept on the instance."""
 
-    def __init__(self, base_url: str, *, token: str | None = None,
-                 timeouts: Timeouts | None = None, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeouts: Timeouts | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self._token = token
         self.timeouts = timeouts or Timeouts()
@@ -157,8 +169,9 @@ class FhirClient:
         """GET a relative or same-origin URL and return its JSON; raises a FhirError."""
         url = self.url_for(url)
         if not self.same_origin(url):
-            raise FhirUnavailable("refused: URL is on another origin than fhirServer",
-                                  url=_safe(url))
+            raise FhirUnavailable(
+                "refused: URL is on another origin than fhirServer", url=_safe(url)
+            )
         headers = {"Accept": FHIR_JSON}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
@@ -169,24 +182,35 @@ class FhirClient:
             timeout = self._timeout(url, deadline)
             started = time.monotonic()
             try:
-                response = self._session.get(url, headers=headers, timeout=timeout,
-                                             allow_redirects=False)
+                response = self._session.get(
+                    url, headers=headers, timeout=timeout, allow_redirects=False
+                )
             except requests.ConnectionError as exc:  # includes ConnectTimeout
                 failure: FhirError = FhirUnavailable(
-                    f"cannot connect to the FHIR server ({type(exc).__name__})", url=_safe(url))
+                    f"cannot connect to the FHIR server ({type(exc).__name__})", url=_safe(url)
+                )
             except requests.Timeout as exc:  # a read timeout: the server may be working; no retry
-                raise FhirUnavailable(f"the FHIR server did not answer in time "
-                                      f"({type(exc).__name__})", url=_safe(url)) from None
+                raise FhirUnavailable(
+                    f"the FHIR server did not answer in time ({type(exc).__name__})", url=_safe(url)
+                ) from None
             except requests.RequestException as exc:
-                raise FhirUnavailable(f"request failed ({type(exc).__name__})",
-                                      url=_safe(url)) from None
+                raise FhirUnavailable(
+                    f"request failed ({type(exc).__name__})", url=_safe(url)
+                ) from None
             else:
-                log.info("fhir GET %s -> %s in %.0f ms", _safe(url), response.status_code,
-                         (time.monotonic() - started) * 1000)
+                log.info(
+                    "fhir GET %s -> %s in %.0f ms",
+                    _safe(url),
+                    response.status_code,
+                    (time.monotonic() - started) * 1000,
+                )
                 if response.status_code not in RETRY_STATUSES:
                     return self._answer(response, url)
-                failure = FhirUnavailable(f"the FHIR server answered {response.status_code}",
-                                          url=_safe(url), status=response.status_code)
+                failure = FhirUnavailable(
+                    f"the FHIR server answered {response.status_code}",
+                    url=_safe(url),
+                    status=response.status_code,
+                )
                 retry_after = _retry_after(response)
             if attempt >= self.timeouts.attempts:
                 raise failure
@@ -211,21 +235,33 @@ class FhirClient:
         body = _json(response)
         if 200 <= status < 300:
             if body is None:
-                raise FhirServerError("the FHIR server answered with a body that is not JSON",
-                                      url=_safe(url), status=status)
+                raise FhirServerError(
+                    "the FHIR server answered with a body that is not JSON",
+                    url=_safe(url),
+                    status=status,
+                )
             return body
         outcome = body if body and body.get("resourceType") == "OperationOutcome" else None
         if status == 401:
-            raise FhirTokenRejected("the FHIR server rejected the access token (401)",
-                                    url=_safe(url), status=status)
+            raise FhirTokenRejected(
+                "the FHIR server rejected the access token (401)", url=_safe(url), status=status
+            )
         if status == 403:
-            raise FhirForbidden("the access token lacks the scope for this query (403)",
-                                url=_safe(url), status=status)
+            raise FhirForbidden(
+                "the access token lacks the scope for this query (403)",
+                url=_safe(url),
+                status=status,
+            )
         if status in (404, 410):
-            raise FhirNotFound(f"not found on the FHIR server ({status})", url=_safe(url),
-                               status=status)
-        raise FhirServerError(f"the FHIR server answered {status}", url=_safe(url), status=status,
-                              operation_outcome=outcome)
+            raise FhirNotFound(
+                f"not found on the FHIR server ({status})", url=_safe(url), status=status
+            )
+        raise FhirServerError(
+            f"the FHIR server answered {status}",
+            url=_safe(url),
+            status=status,
+            operation_outcome=outcome,
+        )
 
 
 def _json(response: requests.Response) -> dict[str, Any] | None:

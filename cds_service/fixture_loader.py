@@ -62,9 +62,15 @@ def _diagnostics(response: requests.Response) -> str:
     return "; ".join(texts) or "no OperationOutcome"
 
 
-def load_bundle(base_url: str, bundle: dict[str, Any], *, name: str = "bundle",
-                token: str | None = None, session: requests.Session | None = None,
-                timeout: float = 60.0) -> LoadResult:
+def load_bundle(
+    base_url: str,
+    bundle: dict[str, Any],
+    *,
+    name: str = "bundle",
+    token: str | None = None,
+    session: requests.Session | None = None,
+    timeout: float = 60.0,
+) -> LoadResult:
     """POST one transaction Bundle to `base_url`; raises FixtureError if it is refused."""
     check_bundle(bundle, name)
     headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
@@ -72,16 +78,23 @@ def load_bundle(base_url: str, bundle: dict[str, Any], *, name: str = "bundle",
         headers["Authorization"] = f"Bearer {token}"
     http = session or requests.Session()
     try:
-        response = http.post(base_url.rstrip("/"), data=json.dumps(bundle), headers=headers,
-                             timeout=(5.0, timeout), allow_redirects=False)
+        response = http.post(
+            base_url.rstrip("/"),
+            data=json.dumps(bundle),
+            headers=headers,
+            timeout=(5.0, timeout),
+            allow_redirects=False,
+        )
     except requests.RequestException as exc:
         raise FixtureError(f"{name}: cannot reach {base_url} ({type(exc).__name__})") from None
     if response.status_code != 200:
-        raise FixtureError(f"{name}: the server answered {response.status_code}: "
-                           f"{_diagnostics(response)}")
+        raise FixtureError(
+            f"{name}: the server answered {response.status_code}: {_diagnostics(response)}"
+        )
     answer = response.json()
-    statuses = tuple(str((e.get("response") or {}).get("status", "?"))
-                     for e in answer.get("entry", []))
+    statuses = tuple(
+        str((e.get("response") or {}).get("status", "?")) for e in answer.get("entry", [])
+    )
     return LoadResult(file=name, entries=len(bundle.get("entry") or []), statuses=statuses)
 
 
@@ -97,14 +110,19 @@ def is_fhir_resource(document: Any) -> bool:
     return isinstance(document, dict) and isinstance(document.get("resourceType"), str)
 
 
-def load_file(base_url: str, path: Path, *, token: str | None = None,
-              session: requests.Session | None = None) -> LoadResult:
-    return load_bundle(base_url, read_fixture(path), name=path.name, token=token,
-                       session=session)
+def load_file(
+    base_url: str, path: Path, *, token: str | None = None, session: requests.Session | None = None
+) -> LoadResult:
+    return load_bundle(base_url, read_fixture(path), name=path.name, token=token, session=session)
 
 
-def load_directory(base_url: str, directory: Path, *, token: str | None = None,
-                   on_loaded: Callable[[LoadResult], None] | None = None) -> list[LoadResult]:
+def load_directory(
+    base_url: str,
+    directory: Path,
+    *,
+    token: str | None = None,
+    on_loaded: Callable[[LoadResult], None] | None = None,
+) -> list[LoadResult]:
     """Load every FHIR `*.json` in `directory`, in name order; stops at the first refusal.
 
     JSON files that are not FHIR resources (scenario tables) are skipped; a file that is a FHIR
@@ -130,8 +148,7 @@ def wait_until_ready(base_url: str, seconds: float, *, token: str | None = None)
     last = "no answer"
     while True:
         try:
-            response = requests.get(f"{base_url.rstrip('/')}/metadata", headers=headers,
-                                    timeout=5)
+            response = requests.get(f"{base_url.rstrip('/')}/metadata", headers=headers, timeout=5)
             if response.status_code == 200:
                 return
             last = f"status {response.status_code}"

@@ -110,21 +110,34 @@ class Ledger:
         now = datetime.now(UTC)
         patient = self.patient_hash(patient_id)
         card_rows = [
-            {"card_uuid": i.card.uuid, "service_id": service_id, "hook_instance": hook_instance,
-             "patient_hash": patient, "indicator": i.card.indicator,
-             "summary": i.card.summary, "issued_at": now}
+            {
+                "card_uuid": i.card.uuid,
+                "service_id": service_id,
+                "hook_instance": hook_instance,
+                "patient_hash": patient,
+                "indicator": i.card.indicator,
+                "summary": i.card.summary,
+                "issued_at": now,
+            }
             for i in cards
         ]
         rule_rows = [
             {"card_uuid": i.card.uuid, "rule_id": rule_id}
-            for i in cards for rule_id in dict.fromkeys(i.rule_ids)
+            for i in cards
+            for rule_id in dict.fromkeys(i.rule_ids)
         ]
         suggestion_rows = [
             {"suggestion_uuid": s.uuid, "card_uuid": i.card.uuid, "label": s.label}
-            for i in cards for s in (i.card.suggestions or ())
+            for i in cards
+            for s in (i.card.suggestions or ())
         ]
-        self._writer.submit([(issued_cards, card_rows), (card_rules, rule_rows),
-                             (issued_suggestions, suggestion_rows)])
+        self._writer.submit(
+            [
+                (issued_cards, card_rows),
+                (card_rules, rule_rows),
+                (issued_suggestions, suggestion_rows),
+            ]
+        )
 
     def record_feedback(self, service_id: str, items: Iterable[FeedbackItem]) -> list[bool]:
         """Store each item; return, per item, whether the card uuid was known to the ledger."""
@@ -133,24 +146,32 @@ class Ledger:
         self.flush()  # cards this process issued a moment ago must count as known
         with self.engine.begin() as conn:
             uuids = {item.card for item in items}
-            known = set(conn.scalars(
-                select(issued_cards.c.card_uuid).where(issued_cards.c.card_uuid.in_(uuids))
-            ))
+            known = set(
+                conn.scalars(
+                    select(issued_cards.c.card_uuid).where(issued_cards.c.card_uuid.in_(uuids))
+                )
+            )
             rows = []
             for item in items:
                 override = item.overrideReason
                 reason = override.reason if override else None
-                rows.append({
-                    "card_uuid": item.card, "service_id": service_id, "outcome": item.outcome,
-                    "accepted_suggestions": json.dumps([s.id for s in item.acceptedSuggestions])
-                    if item.acceptedSuggestions else None,
-                    "override_system": reason.system if reason else None,
-                    "override_code": reason.code if reason else None,
-                    "override_display": reason.display if reason else None,
-                    "user_comment": override.userComment if override else None,
-                    "outcome_timestamp": item.timestamp(), "received_at": now,
-                    "card_known": item.card in known,
-                })
+                rows.append(
+                    {
+                        "card_uuid": item.card,
+                        "service_id": service_id,
+                        "outcome": item.outcome,
+                        "accepted_suggestions": json.dumps([s.id for s in item.acceptedSuggestions])
+                        if item.acceptedSuggestions
+                        else None,
+                        "override_system": reason.system if reason else None,
+                        "override_code": reason.code if reason else None,
+                        "override_display": reason.display if reason else None,
+                        "user_comment": override.userComment if override else None,
+                        "outcome_timestamp": item.timestamp(),
+                        "received_at": now,
+                        "card_known": item.card in known,
+                    }
+                )
             conn.execute(insert(feedback), rows)
         return [item.card in known for item in items]
 
@@ -165,8 +186,13 @@ class Ledger:
                 reports[rule_id] = RuleReport(rule_id, issued=count)
             joined = feedback.join(card_rules, feedback.c.card_uuid == card_rules.c.card_uuid)
             for rule_id, outcome, code, display, comment in conn.execute(
-                select(card_rules.c.rule_id, feedback.c.outcome, feedback.c.override_code,
-                       feedback.c.override_display, feedback.c.user_comment).select_from(joined)
+                select(
+                    card_rules.c.rule_id,
+                    feedback.c.outcome,
+                    feedback.c.override_code,
+                    feedback.c.override_display,
+                    feedback.c.user_comment,
+                ).select_from(joined)
             ):
                 entry = reports.setdefault(rule_id, RuleReport(rule_id))
                 if outcome == "accepted":
@@ -178,13 +204,17 @@ class Ledger:
             # Joined now, not read from `card_known`: a card issued by another worker may have
             # been committed after its feedback arrived.
             unknown = conn.scalar(
-                select(func.count()).select_from(feedback).where(
-                    ~feedback.c.card_uuid.in_(select(issued_cards.c.card_uuid)))
+                select(func.count())
+                .select_from(feedback)
+                .where(~feedback.c.card_uuid.in_(select(issued_cards.c.card_uuid)))
             )
         result = sorted(reports.values(), key=lambda r: r.rule_id)
         if unknown:
-            result.append(RuleReport("(unknown card)", overridden=0, accepted=0,
-                                     unmatched_feedback=int(unknown)))
+            result.append(
+                RuleReport(
+                    "(unknown card)", overridden=0, accepted=0, unmatched_feedback=int(unknown)
+                )
+            )
         return result
 
 
@@ -229,8 +259,7 @@ def open_ledger(database_url: str, instance_path: Path) -> Ledger:
     url = database_url or f"sqlite:///{instance_path / 'cds-ledger.sqlite3'}"
     if url in ("sqlite://", "sqlite:///:memory:"):
         # One shared in-memory database across threads (tests, `invoke` in-process).
-        engine = create_engine(url, poolclass=StaticPool,
-                               connect_args={"check_same_thread": False})
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         engine = create_engine(url, pool_pre_ping=True)
         if url.startswith("sqlite"):

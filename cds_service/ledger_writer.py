@@ -77,8 +77,11 @@ class WriteBehind:
                         if rows:
                             conn.execute(insert(table), rows)
             except Exception as exc:  # the writer must survive a failed batch
-                log.error("card ledger write failed; %d call(s) not recorded: %s",
-                          len(batch), type(exc).__name__)
+                log.error(
+                    "card ledger write failed; %d call(s) not recorded: %s",
+                    len(batch),
+                    type(exc).__name__,
+                )
             finally:
                 for _ in batch:
                     pending.task_done()

@@ -72,7 +72,9 @@ def run_hook(
     wire = response.to_wire()
     timer.lap("render")
     ledger.record_cards(
-        issued, service_id=service.id, hook_instance=request.hookInstance,
+        issued,
+        service_id=service.id,
+        hook_instance=request.hookInstance,
         patient_id=context.patientId,
     )
     timer.lap("ledger")

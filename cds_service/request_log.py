@@ -20,8 +20,7 @@ log = logging.getLogger("cds_service.request")
 class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = getattr(record, "fields", None)
-        line = {"ts": round(record.created, 3), "level": record.levelname,
-                "logger": record.name}
+        line = {"ts": round(record.created, 3), "level": record.levelname, "logger": record.name}
         if fields:
             line.update(fields)
         else:

@@ -55,7 +55,10 @@ def load_scenarios(fixtures_dir: Path = FIXTURES_DIR) -> dict[str, Scenario]:
     for row in rows:
         drafts = row.get("draftOrders") or {}
         scenarios[row["name"]] = Scenario(
-            name=row["name"], title=row["title"], hook=row["hook"], patient_id=row["patientId"],
+            name=row["name"],
+            title=row["title"],
+            hook=row["hook"],
+            patient_id=row["patientId"],
             now=datetime.fromisoformat(row["now"].replace("Z", "+00:00")),
             bundle=json.loads((fixtures_dir / row["bundle"]).read_text()),
             draft_orders=[e["resource"] for e in drafts.get("entry", [])],

@@ -27,11 +27,13 @@ def spec_example(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    return create_app({
-        "TESTING": True,
-        "AUTH_ENABLED": False,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": False,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        }
+    )
 
 
 @pytest.fixture
@@ -62,14 +64,21 @@ def patient_view_request(**overrides: Any) -> dict[str, Any]:
 
 
 def draft_orders(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "collection",
-            "entry": [{"resource": r} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
 
 
 def order_request(hook: str, orders: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
     body = patient_view_request(hook=hook)
-    body["context"] = {"userId": "Practitioner/example", "patientId": "pat-1",
-                       "draftOrders": draft_orders(*orders), **context}
+    body["context"] = {
+        "userId": "Practitioner/example",
+        "patientId": "pat-1",
+        "draftOrders": draft_orders(*orders),
+        **context,
+    }
     if hook == "order-select" and "selections" not in context:
         body["context"]["selections"] = [f"{o['resourceType']}/{o['id']}" for o in orders[:1]]
     return body
@@ -85,13 +94,17 @@ def temporary_rule() -> Iterator[str]:
     rule_id = "test-patient-seen"
 
     def patient_seen(facts: PatientFacts) -> list[Finding]:
-        return [Finding(
-            rule_id=rule_id, urgency=Urgency.INFO, summary="Test card: the pipeline ran",
-            detail="A finding rendered end to end.",
-            citation=Citation(label="Test source", url="https://example.org/source"),
-            evidence=(Evidence(label="Patient", value=facts.patient_id),),
-            override_reasons=(Coding("https://example.org/reasons", "other", "Other reason"),),
-        )]
+        return [
+            Finding(
+                rule_id=rule_id,
+                urgency=Urgency.INFO,
+                summary="Test card: the pipeline ran",
+                detail="A finding rendered end to end.",
+                citation=Citation(label="Test source", url="https://example.org/source"),
+                evidence=(Evidence(label="Patient", value=facts.patient_id),),
+                override_reasons=(Coding("https://example.org/reasons", "other", "Other reason"),),
+            )
+        ]
 
     rules.REGISTRY[rule_id] = rules.Rule(rule_id, frozenset({"patient-view"}), patient_seen, "000")
     try:

@@ -71,9 +71,14 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def hand_made_token(header: dict[str, Any], claims: dict[str, Any], *,
-                    hmac_secret: bytes | None = None, signature: bytes = b"",
-                    signer: Callable[[bytes], bytes] | None = None) -> str:
+def hand_made_token(
+    header: dict[str, Any],
+    claims: dict[str, Any],
+    *,
+    hmac_secret: bytes | None = None,
+    signature: bytes = b"",
+    signer: Callable[[bytes], bytes] | None = None,
+) -> str:
     """A JWS built without PyJWT, which refuses to make `none`, key-confusion or odd tokens."""
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
     if hmac_secret is not None:
@@ -96,8 +101,13 @@ class FakeEhr:
         return {"keys": [public_jwk(self.private_key, self.kid, self.alg)]}
 
     def claims(self, aud: str | list[str], now: float, **overrides: Any) -> dict[str, Any]:
-        claims: dict[str, Any] = {"iss": self.iss, "aud": aud, "iat": int(now),
-                                  "exp": int(now) + 300, "jti": str(uuid.uuid4())}
+        claims: dict[str, Any] = {
+            "iss": self.iss,
+            "aud": aud,
+            "iat": int(now),
+            "exp": int(now) + 300,
+            "jti": str(uuid.uuid4()),
+        }
         claims.update({k: (int(now) if v == "now" else v) for k, v in self.extra_claims.items()})
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}  # None: leave the claim out
@@ -109,22 +119,45 @@ class FakeEhr:
         header.update(overrides)
         return {k: v for k, v in header.items() if v is not None}
 
-    def token(self, aud: str | list[str], now: float, *, header: dict[str, Any] | None = None,
-              key: Any = None, alg: str | None = None, **claim_overrides: Any) -> str:
-        return remember_secret(jwt.encode(
-            self.claims(aud, now, **claim_overrides), key or self.private_key,
-            algorithm=alg or self.alg, headers=self.header(**(header or {})),
-        ))
+    def token(
+        self,
+        aud: str | list[str],
+        now: float,
+        *,
+        header: dict[str, Any] | None = None,
+        key: Any = None,
+        alg: str | None = None,
+        **claim_overrides: Any,
+    ) -> str:
+        return remember_secret(
+            jwt.encode(
+                self.claims(aud, now, **claim_overrides),
+                key or self.private_key,
+                algorithm=alg or self.alg,
+                headers=self.header(**(header or {})),
+            )
+        )
 
 
 def sandbox() -> FakeEhr:
-    return FakeEhr(SANDBOX_ISS, "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f", "ES384",
-                   ec_private_key("sandbox"), jku=SANDBOX_JKU)
+    return FakeEhr(
+        SANDBOX_ISS,
+        "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f",
+        "ES384",
+        ec_private_key("sandbox"),
+        jku=SANDBOX_JKU,
+    )
 
 
 def epic() -> FakeEhr:
-    return FakeEhr(EPIC_ISS, "epic-2024-rs384", "RS384", rsa_private_key("epic"), jku=EPIC_JKU,
-                   extra_claims={"nbf": "now", "sub": "cds-client-id-1234"})
+    return FakeEhr(
+        EPIC_ISS,
+        "epic-2024-rs384",
+        "RS384",
+        rsa_private_key("epic"),
+        jku=EPIC_JKU,
+        extra_claims={"nbf": "now", "sub": "cds-client-id-1234"},
+    )
 
 
 def hospital_group() -> FakeEhr:
@@ -134,11 +167,13 @@ def hospital_group() -> FakeEhr:
 def trusted_issuers(group_tenants: tuple[str, ...] = ("north-hospital",)) -> dict[str, Any]:
     """The trusted-issuers document the tests run with: sandbox and Epic by `jku`, the hospital
     group with its JWK Set inline and a tenant list."""
-    return {"issuers": {
-        SANDBOX_ISS: {"jku": [SANDBOX_JKU]},
-        EPIC_ISS: {"jku": [EPIC_JKU]},
-        GROUP_ISS: {"jwks": hospital_group().jwks(), "tenants": list(group_tenants)},
-    }}
+    return {
+        "issuers": {
+            SANDBOX_ISS: {"jku": [SANDBOX_JKU]},
+            EPIC_ISS: {"jku": [EPIC_JKU]},
+            GROUP_ISS: {"jwks": hospital_group().jwks(), "tenants": list(group_tenants)},
+        }
+    }
 
 
 def write_trusted_issuers(folder: Path, document: dict[str, Any] | None = None) -> Path:

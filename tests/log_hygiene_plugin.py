@@ -60,8 +60,9 @@ class Hygiene:
             secrets = self.secrets if index >= start_r else new_secrets
             for secret in secrets:
                 if secret in text:
-                    found.append(f"logger {name!r} logged a token used by the tests: "
-                                 f"{secret[:12]}...")
+                    found.append(
+                        f"logger {name!r} logged a token used by the tests: {secret[:12]}..."
+                    )
             if index >= start_r and JWT_SHAPE.search(text):
                 found.append(f"logger {name!r} logged something shaped like a JWT")
         self._checked_secrets, self._checked_records = len(self.secrets), len(self.records)
@@ -123,9 +124,16 @@ def _harvest(kwargs: dict[str, Any]) -> None:
         HYGIENE.remember(token)
 
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "warn": logging.WARNING, "error": logging.ERROR, "exception": logging.ERROR,
-           "critical": logging.CRITICAL, "fatal": logging.CRITICAL}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
 
 
 def _watching(method_name: str) -> Any:

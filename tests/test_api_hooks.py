@@ -15,9 +15,14 @@ GUIDANCE = "/cds-services/immunotherapy-guidance"
 ORDER_SELECT = "/cds-services/immunotherapy-order-select"
 ORDER_SIGN = "/cds-services/immunotherapy-order-sign"
 
-STEROID_ORDER = {"resourceType": "MedicationRequest", "id": "draft-1", "status": "draft",
-                 "intent": "order", "subject": {"reference": "Patient/pat-1"},
-                 "medicationCodeableConcept": {"text": "methylprednisolone 1 g IV"}}
+STEROID_ORDER = {
+    "resourceType": "MedicationRequest",
+    "id": "draft-1",
+    "status": "draft",
+    "intent": "order",
+    "subject": {"reference": "Patient/pat-1"},
+    "medicationCodeableConcept": {"text": "methylprednisolone 1 g IV"},
+}
 
 
 def assert_envelope(response: Any, status: int, error: str) -> dict[str, Any]:
@@ -39,8 +44,14 @@ def test_discovery_publishes_every_service_without_internal_metadata(
         "immunotherapy-order-sign": "order-sign",
     }
     for service in services:
-        assert set(service) <= {"id", "hook", "title", "description", "prefetch",
-                                "usageRequirements"}
+        assert set(service) <= {
+            "id",
+            "hook",
+            "title",
+            "description",
+            "prefetch",
+            "usageRequirements",
+        }
         assert "metadata" not in service
 
 
@@ -93,8 +104,9 @@ def test_spec_example_request_is_answered(client: FlaskClient) -> None:
 def test_bodies_that_are_not_a_json_object_are_400(
     client: FlaskClient, data: str, content_type: str, fragment: str
 ) -> None:
-    body = assert_envelope(client.post(GUIDANCE, data=data, content_type=content_type),
-                           400, "bad-request")
+    body = assert_envelope(
+        client.post(GUIDANCE, data=data, content_type=content_type), 400, "bad-request"
+    )
     assert fragment in body["message"]
 
 
@@ -118,13 +130,33 @@ def _without(body: dict[str, Any], path: str) -> dict[str, Any]:
         (lambda b: {**b, "context": {**b["context"], "userId": "abc"}}, "context.userId"),
         (lambda b: {**b, "hookInstance": ""}, "hookInstance"),
         (lambda b: {**b, "context": "patient"}, "context"),
-        (lambda b: {**b, "fhirAuthorization": {
-            "access_token": "tok-never-logged-1", "token_type": "Bearer", "expires_in": 300,
-            "scope": "user/Patient.read", "subject": "cds"}}, "(body)"),
-        (lambda b: {**b, "fhirServer": "https://ehr.example.org/fhir", "fhirAuthorization": {
-            "access_token": "tok-never-logged-2", "token_type": "bearer-ish",
-            "expires_in": 300, "scope": "user/Patient.read", "subject": "cds"}},
-         "fhirAuthorization.token_type"),
+        (
+            lambda b: {
+                **b,
+                "fhirAuthorization": {
+                    "access_token": "tok-never-logged-1",
+                    "token_type": "Bearer",
+                    "expires_in": 300,
+                    "scope": "user/Patient.read",
+                    "subject": "cds",
+                },
+            },
+            "(body)",
+        ),
+        (
+            lambda b: {
+                **b,
+                "fhirServer": "https://ehr.example.org/fhir",
+                "fhirAuthorization": {
+                    "access_token": "tok-never-logged-2",
+                    "token_type": "bearer-ish",
+                    "expires_in": 300,
+                    "scope": "user/Patient.read",
+                    "subject": "cds",
+                },
+            },
+            "fhirAuthorization.token_type",
+        ),
         (lambda b: {**b, "fhirServer": "ftp://ehr.example.org"}, "(body)"),
     ],
 )
@@ -138,14 +170,16 @@ def test_requests_breaking_the_spec_are_400_naming_the_field(
 
 
 def test_a_hook_the_service_does_not_answer_is_400(client: FlaskClient) -> None:
-    body = assert_envelope(client.post(GUIDANCE, json=patient_view_request(hook="order-sign")),
-                           400, "bad-request")
+    body = assert_envelope(
+        client.post(GUIDANCE, json=patient_view_request(hook="order-sign")), 400, "bad-request"
+    )
     assert body["details"] == [{"field": "hook", "problem": "expected 'patient-view'"}]
 
 
 def test_an_unknown_service_is_404(client: FlaskClient) -> None:
-    assert_envelope(client.post("/cds-services/nope", json=patient_view_request()),
-                    404, "not-found")
+    assert_envelope(
+        client.post("/cds-services/nope", json=patient_view_request()), 404, "not-found"
+    )
 
 
 def test_unknown_paths_and_methods_get_the_envelope(client: FlaskClient) -> None:
@@ -162,8 +196,9 @@ def test_a_body_over_the_size_limit_is_413(tmp_path: Any) -> None:
     app = create_app({"AUTH_ENABLED": False, "DATABASE_URL": "sqlite://", "MAX_BODY_BYTES": 2048})
     body = patient_view_request()
     body["context"]["padding"] = "x" * 4096
-    response = app.test_client().post(GUIDANCE, data=json.dumps(body),
-                                      content_type="application/json")
+    response = app.test_client().post(
+        GUIDANCE, data=json.dumps(body), content_type="application/json"
+    )
     message = assert_envelope(response, 413, "payload-too-large")["message"]
     assert "2048" in message
 
@@ -175,8 +210,9 @@ def test_order_select_accepts_any_r4_request_resource_in_draft_orders(client: Fl
         {"resourceType": "DeviceRequest", "id": "d-1", "status": "draft", "intent": "order"},
         {"resourceType": "VisionPrescription", "id": "v-1", "status": "draft"},
     ]
-    response = client.post(ORDER_SELECT, json=order_request(
-        "order-select", orders, selections=["NutritionOrder/n-1"]))
+    response = client.post(
+        ORDER_SELECT, json=order_request("order-select", orders, selections=["NutritionOrder/n-1"])
+    )
     assert response.status_code == 200
     assert response.get_json() == {"cards": []}
 
@@ -206,8 +242,9 @@ def test_draft_orders_must_be_a_bundle_of_resources(client: FlaskClient) -> None
 def test_missing_required_prefetch_without_fhir_server_is_412(client: FlaskClient) -> None:
     body = patient_view_request()
     del body["prefetch"]["conditions"]
-    details = assert_envelope(client.post(GUIDANCE, json=body), 412,
-                              "precondition-failed")["details"]
+    details = assert_envelope(client.post(GUIDANCE, json=body), 412, "precondition-failed")[
+        "details"
+    ]
     assert [d["key"] for d in details] == ["conditions"]
 
 
@@ -231,8 +268,9 @@ def test_an_unexpected_failure_is_500_with_the_envelope_and_no_stack_trace(
     def broken(facts: PatientFacts) -> list[Any]:
         raise RuntimeError("rule bug with secret detail")
 
-    rules.REGISTRY["test-broken"] = rules.Rule("test-broken", frozenset({"patient-view"}),
-                                               broken, "000")
+    rules.REGISTRY["test-broken"] = rules.Rule(
+        "test-broken", frozenset({"patient-view"}), broken, "000"
+    )
     try:
         response = client.post(GUIDANCE, json=patient_view_request())
     finally:

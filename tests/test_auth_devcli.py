@@ -66,9 +66,15 @@ def test_dev_token_is_es384_with_kid_iss_aud_and_a_fresh_jti(tmp_path: Path) -> 
 
 def test_the_service_accepts_a_dev_token_for_the_endpoint_it_names(tmp_path: Path) -> None:
     keys = make_keys(tmp_path)
-    app = create_app({"TESTING": True, "AUTH_ENABLED": True, "DATABASE_URL": "sqlite://",
-                      "TRUSTED_ISSUERS_FILE": str(keys / "trusted-issuers.json"),
-                      "PUBLIC_BASE_URL": BASE})
+    app = create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": True,
+            "DATABASE_URL": "sqlite://",
+            "TRUSTED_ISSUERS_FILE": str(keys / "trusted-issuers.json"),
+            "PUBLIC_BASE_URL": BASE,
+        }
+    )
     client = app.test_client()
 
     def status(aud: str) -> int:

@@ -92,8 +92,11 @@ def test_a_rotated_key_is_found_after_a_refresh(
     mock.get(SANDBOX_JKU, json=sandbox().jwks())
     key_sets = KeySets(clock=clock)
     key_sets.key_for(SANDBOX, SANDBOX_JKU, sandbox().kid)
-    mock.replace(responses.GET, SANDBOX_JKU,
-                 json={"keys": sandbox().jwks()["keys"] + rotated_sandbox().jwks()["keys"]})
+    mock.replace(
+        responses.GET,
+        SANDBOX_JKU,
+        json={"keys": sandbox().jwks()["keys"] + rotated_sandbox().jwks()["keys"]},
+    )
     clock.advance(61)
     new_kid = rotated_sandbox().kid
     assert key_sets.key_for(SANDBOX, SANDBOX_JKU, new_kid).kid == new_kid
@@ -124,14 +127,18 @@ def test_a_failed_refetch_keeps_the_cached_keys(
     assert key_sets.key_for(SANDBOX, SANDBOX_JKU, sandbox().kid).kid == sandbox().kid
 
 
-@pytest.mark.parametrize("reply", [
-    {"status": 500},
-    {"status": 302, "headers": {"Location": "https://evil.example/jwks.json"}},
-    {"body": "not json"},
-    {"json": ["not", "a", "jwk", "set"]},
-    {"body": b"{" + b" " * (300 * 1024) + b"}"},
-    {"body": requests.ConnectTimeout("slow")},
-], ids=["server error", "redirect", "not json", "not a set", "too large", "timeout"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"status": 500},
+        {"status": 302, "headers": {"Location": "https://evil.example/jwks.json"}},
+        {"body": "not json"},
+        {"json": ["not", "a", "jwk", "set"]},
+        {"body": b"{" + b" " * (300 * 1024) + b"}"},
+        {"body": requests.ConnectTimeout("slow")},
+    ],
+    ids=["server error", "redirect", "not json", "not a set", "too large", "timeout"],
+)
 def test_a_bad_key_set_reply_gives_no_key(
     mock: responses.RequestsMock, clock: FakeClock, reply: dict[str, Any]
 ) -> None:
@@ -160,7 +167,8 @@ def test_only_asymmetric_public_signing_keys_are_kept() -> None:
     weak_rsa = public_jwk(rsa_private_key("weak", 1024), "weak", None)
     no_kid = {k: v for k, v in good_ec.items() if k != "kid"}
     keys = parse_key_set(
-        {"keys": [good_ec, good_rsa, secret, private, encryption, weak_rsa, no_kid, "junk"]}, "t")
+        {"keys": [good_ec, good_rsa, secret, private, encryption, weak_rsa, no_kid, "junk"]}, "t"
+    )
     assert sorted(keys) == ["ec", "rsa"]
 
 
@@ -168,7 +176,8 @@ def test_a_kid_listed_twice_keeps_the_first_key() -> None:
     first = public_jwk(ec_private_key("first"), "same", "ES384")
     second = public_jwk(ec_private_key("second"), "same", "ES384")
     assert parse_key_set({"keys": [first, second]}, "t")["same"].key.public_numbers() == (
-        ec_private_key("first").public_key().public_numbers())
+        ec_private_key("first").public_key().public_numbers()
+    )
 
 
 # --- rotation through the app ----------------------------------------------------------------
@@ -178,9 +187,16 @@ def test_a_kid_listed_twice_keeps_the_first_key() -> None:
 def app(tmp_path: Path, clock: FakeClock, mock: responses.RequestsMock) -> Flask:
     mock.get(SANDBOX_JKU, json=sandbox().jwks())
     mock.get(EPIC_JKU, json={"keys": []})
-    return create_app({"TESTING": True, "AUTH_ENABLED": True, "AUTH_CLOCK": clock,
-                       "TRUSTED_ISSUERS_FILE": str(write_trusted_issuers(tmp_path)),
-                       "PUBLIC_BASE_URL": "https://cds.example.org", "DATABASE_URL": "sqlite://"})
+    return create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": True,
+            "AUTH_CLOCK": clock,
+            "TRUSTED_ISSUERS_FILE": str(write_trusted_issuers(tmp_path)),
+            "PUBLIC_BASE_URL": "https://cds.example.org",
+            "DATABASE_URL": "sqlite://",
+        }
+    )
 
 
 def test_the_service_follows_a_key_rotation_within_a_minute(

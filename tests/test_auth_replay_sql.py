@@ -20,8 +20,9 @@ def test_a_token_replayed_to_another_worker_is_refused(tmp_path: Path) -> None:
 
 def test_an_expired_entry_no_longer_blocks_its_key(tmp_path: Path) -> None:
     now = [1000.0]
-    cache = SqlReplayCache(create_engine(f"sqlite:///{tmp_path / 'l.sqlite3'}"),
-                           clock=lambda: now[0])
+    cache = SqlReplayCache(
+        create_engine(f"sqlite:///{tmp_path / 'l.sqlite3'}"), clock=lambda: now[0]
+    )
     assert cache.first_use("k", expires_at=1010.0)
     now[0] = 1005.0
     assert not cache.first_use("k", expires_at=1010.0)
@@ -39,12 +40,16 @@ def test_a_token_replayed_to_another_app_instance_on_the_same_database_is_401(
     from tests.fake_ehr import hospital_group, write_trusted_issuers
 
     issuers = write_trusted_issuers(tmp_path)
-    config = {"AUTH_ENABLED": True, "TRUSTED_ISSUERS_FILE": str(issuers),
-              "PUBLIC_BASE_URL": "https://cds.example.org",
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"}
+    config = {
+        "AUTH_ENABLED": True,
+        "TRUSTED_ISSUERS_FILE": str(issuers),
+        "PUBLIC_BASE_URL": "https://cds.example.org",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+    }
     worker_a, worker_b = create_app(config).test_client(), create_app(config).test_client()
-    token = hospital_group().token("https://cds.example.org/cds-services", time.time(),
-                                   tenant="north-hospital")
+    token = hospital_group().token(
+        "https://cds.example.org/cds-services", time.time(), tenant="north-hospital"
+    )
     headers = {"Authorization": f"Bearer {token}"}
     assert worker_a.get("/cds-services", headers=headers).status_code == 200
     assert worker_b.get("/cds-services", headers=headers).status_code == 401

@@ -31,9 +31,15 @@ from tests.fake_ehr import (
 )
 
 BASE = "https://cds.example.org"  # CDS_PUBLIC_BASE_URL: what the EHR sees, behind the proxy
-FEEDBACK_BODY = {"feedback": [{"card": "9d6d6b3e-3b1c-4a59-9a50-5f0e0a2c8f11",
-                               "outcome": "overridden",
-                               "outcomeTimestamp": "2024-05-01T10:00:00Z"}]}
+FEEDBACK_BODY = {
+    "feedback": [
+        {
+            "card": "9d6d6b3e-3b1c-4a59-9a50-5f0e0a2c8f11",
+            "outcome": "overridden",
+            "outcomeTimestamp": "2024-05-01T10:00:00Z",
+        }
+    ]
+}
 
 
 @pytest.fixture
@@ -51,14 +57,16 @@ def jwks_server() -> Iterator[responses.RequestsMock]:
 
 @pytest.fixture
 def app(tmp_path: Path, clock: FakeClock, jwks_server: responses.RequestsMock) -> Flask:
-    return create_app({
-        "TESTING": True,
-        "AUTH_ENABLED": True,
-        "TRUSTED_ISSUERS_FILE": str(write_trusted_issuers(tmp_path)),
-        "AUTH_CLOCK": clock,
-        "PUBLIC_BASE_URL": BASE,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": True,
+            "TRUSTED_ISSUERS_FILE": str(write_trusted_issuers(tmp_path)),
+            "AUTH_CLOCK": clock,
+            "PUBLIC_BASE_URL": BASE,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        }
+    )
 
 
 @pytest.fixture
@@ -83,8 +91,12 @@ def endpoints(app: Flask) -> dict[str, Endpoint]:
     }
 
 
-def call(client: FlaskClient, endpoint: Endpoint, token: str | None = None,
-         authorization: str | None = None) -> TestResponse:
+def call(
+    client: FlaskClient,
+    endpoint: Endpoint,
+    token: str | None = None,
+    authorization: str | None = None,
+) -> TestResponse:
     method, path, body = endpoint
     headers = {}
     if token is not None:
@@ -149,9 +161,16 @@ def test_allowed_tenant_and_inline_jwks_are_accepted(client: FlaskClient, clock:
 def test_aud_comes_from_the_request_when_no_public_base_url_is_set(
     tmp_path: Path, clock: FakeClock, jwks_server: responses.RequestsMock
 ) -> None:
-    app = create_app({"TESTING": True, "AUTH_ENABLED": True, "AUTH_CLOCK": clock,
-                      "TRUSTED_ISSUERS_FILE": str(write_trusted_issuers(tmp_path)),
-                      "PUBLIC_BASE_URL": "", "DATABASE_URL": "sqlite://"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": True,
+            "AUTH_CLOCK": clock,
+            "TRUSTED_ISSUERS_FILE": str(write_trusted_issuers(tmp_path)),
+            "PUBLIC_BASE_URL": "",
+            "DATABASE_URL": "sqlite://",
+        }
+    )
     client = app.test_client()
     local = sandbox().token("http://localhost/cds-services", clock.now)
     public = sandbox().token(BASE + "/cds-services", clock.now)
@@ -176,15 +195,19 @@ def _tampered_signature(now: float) -> str:
     header, payload, signature = sandbox().token(DISCOVERY_AUD, now).split(".")
     middle = len(signature) // 2
     flipped = "A" if signature[middle] != "A" else "B"
-    return f"{header}.{payload}.{signature[:middle]}{flipped}{signature[middle + 1:]}"
+    return f"{header}.{payload}.{signature[:middle]}{flipped}{signature[middle + 1 :]}"
 
 
 def _public_key_pem_as_hmac_secret(now: float) -> str:
     ehr = hospital_group()  # its public key is in the trusted-issuers file, as an attacker knows
     pem = ehr.private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return hand_made_token({"alg": "HS256", "typ": "JWT", "kid": ehr.kid},
-                           ehr.claims(DISCOVERY_AUD, now, tenant="north-hospital"), hmac_secret=pem)
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hand_made_token(
+        {"alg": "HS256", "typ": "JWT", "kid": ehr.kid},
+        ehr.claims(DISCOVERY_AUD, now, tenant="north-hospital"),
+        hmac_secret=pem,
+    )
 
 
 REFUSALS: dict[str, tuple[Callable[[float], str], str]] = {
@@ -192,60 +215,88 @@ REFUSALS: dict[str, tuple[Callable[[float], str], str]] = {
     "bad signature": (_tampered_signature, "bad signature"),
     "signed by an impostor key under the right kid": (
         lambda now: sandbox().token(DISCOVERY_AUD, now, key=ec_private_key("impostor")),
-        "bad signature"),
+        "bad signature",
+    ),
     "key from another issuer under this issuer's jku": (
-        lambda now: epic().token(DISCOVERY_AUD, now, iss=sandbox().iss,
-                                 header={"jku": SANDBOX_JKU}),
-        "kid not in the key set"),
+        lambda now: epic().token(
+            DISCOVERY_AUD, now, iss=sandbox().iss, header={"jku": SANDBOX_JKU}
+        ),
+        "kid not in the key set",
+    ),
     "key from another issuer with that issuer's jku": (
         lambda now: epic().token(DISCOVERY_AUD, now, iss=sandbox().iss),
-        "`jku` is not on the issuer's list"),
+        "`jku` is not on the issuer's list",
+    ),
     "unknown iss": (
         lambda now: sandbox().token(DISCOVERY_AUD, now, iss="https://evil.example"),
-        "not a trusted issuer"),
+        "not a trusted issuer",
+    ),
     "alg none": (
-        lambda now: hand_made_token({"alg": "none", "typ": "JWT", "kid": sandbox().kid},
-                                    sandbox().claims(DISCOVERY_AUD, now)),
-        "algorithm 'none' is not allowed"),
+        lambda now: hand_made_token(
+            {"alg": "none", "typ": "JWT", "kid": sandbox().kid},
+            sandbox().claims(DISCOVERY_AUD, now),
+        ),
+        "algorithm 'none' is not allowed",
+    ),
     "hs256 with a shared secret": (
-        lambda now: hand_made_token({"alg": "HS256", "typ": "JWT", "kid": sandbox().kid},
-                                    sandbox().claims(DISCOVERY_AUD, now),
-                                    hmac_secret=b"a-shared-secret-nobody-agreed-on"),
-        "algorithm 'HS256' is not allowed"),
+        lambda now: hand_made_token(
+            {"alg": "HS256", "typ": "JWT", "kid": sandbox().kid},
+            sandbox().claims(DISCOVERY_AUD, now),
+            hmac_secret=b"a-shared-secret-nobody-agreed-on",
+        ),
+        "algorithm 'HS256' is not allowed",
+    ),
     "hs256 signed with the issuer's public key pem": (
-        _public_key_pem_as_hmac_secret, "algorithm 'HS256' is not allowed"),
+        _public_key_pem_as_hmac_secret,
+        "algorithm 'HS256' is not allowed",
+    ),
     "wrong aud": (
         lambda now: sandbox().token("https://other.example.org/cds-services", now),
-        "`aud` is not this endpoint's URL"),
+        "`aud` is not this endpoint's URL",
+    ),
     "aud of another endpoint": (
         lambda now: sandbox().token(BASE + "/cds-services/some-service", now),
-        "`aud` is not this endpoint's URL"),
+        "`aud` is not this endpoint's URL",
+    ),
     "aud missing": (lambda now: sandbox().token(None, now), "`aud` is missing"),  # type: ignore[arg-type]
     "expired": (
         lambda now: sandbox().token(DISCOVERY_AUD, now, iat=int(now) - 400, exp=int(now) - 31),
-        "token expired"),
+        "token expired",
+    ),
     "iat in the future": (
         lambda now: sandbox().token(DISCOVERY_AUD, now, iat=int(now) + 120, exp=int(now) + 400),
-        "`iat` is in the future"),
+        "`iat` is in the future",
+    ),
     "nbf in the future": (
         lambda now: epic().token(DISCOVERY_AUD, now, nbf=int(now) + 120),
-        "not valid yet"),
+        "not valid yet",
+    ),
     "exp missing": (lambda now: sandbox().token(DISCOVERY_AUD, now, exp=None), "`exp`"),
     "jti missing": (lambda now: sandbox().token(DISCOVERY_AUD, now, jti=None), "`jti` is missing"),
     "lifetime longer than an hour": (
-        lambda now: sandbox().token(DISCOVERY_AUD, now, exp=int(now) + 7200), "lifetime"),
+        lambda now: sandbox().token(DISCOVERY_AUD, now, exp=int(now) + 7200),
+        "lifetime",
+    ),
     "typ missing": (  # PyJWT drops an empty typ
-        lambda now: sandbox().token(DISCOVERY_AUD, now, header={"typ": ""}), "`typ` is not JWT"),
+        lambda now: sandbox().token(DISCOVERY_AUD, now, header={"typ": ""}),
+        "`typ` is not JWT",
+    ),
     "typ of another kind of token": (
         lambda now: sandbox().token(DISCOVERY_AUD, now, header={"typ": "at+jwt"}),
-        "`typ` is not JWT"),
+        "`typ` is not JWT",
+    ),
     "kid missing": (
-        lambda now: sandbox().token(DISCOVERY_AUD, now, header={"kid": None}), "`kid` is missing"),
+        lambda now: sandbox().token(DISCOVERY_AUD, now, header={"kid": None}),
+        "`kid` is missing",
+    ),
     "tenant not allowed": (
         lambda now: hospital_group().token(DISCOVERY_AUD, now, tenant="south-hospital"),
-        "`tenant` is not allowed"),
+        "`tenant` is not allowed",
+    ),
     "tenant missing where the issuer lists tenants": (
-        lambda now: hospital_group().token(DISCOVERY_AUD, now), "`tenant` is not allowed"),
+        lambda now: hospital_group().token(DISCOVERY_AUD, now),
+        "`tenant` is not allowed",
+    ),
 }
 
 
@@ -254,8 +305,9 @@ def test_bad_token_is_401_with_no_detail(
     client: FlaskClient, clock: FakeClock, caplog: pytest.LogCaptureFixture, case: str
 ) -> None:
     make_token, reason = REFUSALS[case]
-    response = client.get("/cds-services",
-                          headers={"Authorization": f"Bearer {make_token(clock.now)}"})
+    response = client.get(
+        "/cds-services", headers={"Authorization": f"Bearer {make_token(clock.now)}"}
+    )
     assert_refused(response, caplog, reason)
 
 
@@ -275,7 +327,9 @@ def test_authorization_that_is_not_a_bearer_jwt_is_401(
 
 
 def test_jku_not_on_the_list_is_401_and_never_fetched(
-    client: FlaskClient, clock: FakeClock, caplog: pytest.LogCaptureFixture,
+    client: FlaskClient,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
     jwks_server: responses.RequestsMock,
 ) -> None:
     evil_jku = "https://evil.example/jwks.json"
@@ -287,7 +341,9 @@ def test_jku_not_on_the_list_is_401_and_never_fetched(
 
 
 def test_unknown_kid_is_401_after_one_refresh(
-    client: FlaskClient, clock: FakeClock, caplog: pytest.LogCaptureFixture,
+    client: FlaskClient,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
     jwks_server: responses.RequestsMock,
 ) -> None:
     token = sandbox().token(DISCOVERY_AUD, clock.now, header={"kid": "kid-nobody-published"})
@@ -306,8 +362,13 @@ def test_replayed_jti_is_401(
 
 
 def test_a_refused_token_does_not_use_up_its_jti(client: FlaskClient, clock: FakeClock) -> None:
-    early = sandbox().token(DISCOVERY_AUD, clock.now, iat=int(clock.now) + 100,
-                            exp=int(clock.now) + 400, jti="jti-tried-too-early")
+    early = sandbox().token(
+        DISCOVERY_AUD,
+        clock.now,
+        iat=int(clock.now) + 100,
+        exp=int(clock.now) + 400,
+        jti="jti-tried-too-early",
+    )
     assert discover(client, early) == 401
     clock.advance(100)
     assert discover(client, early) == 200

@@ -36,8 +36,12 @@ def inline_issuer(ehr: FakeEhr, jwk_alg: str | None = None, **extra: Any) -> dic
 
 
 def verifier(document: dict[str, Any], clock: FakeClock) -> TokenVerifier:
-    return TokenVerifier(parse_trusted_issuers(document), key_sets=KeySets(clock=clock),
-                         replay_cache=InMemoryReplayCache(clock), clock=clock)
+    return TokenVerifier(
+        parse_trusted_issuers(document),
+        key_sets=KeySets(clock=clock),
+        replay_cache=InMemoryReplayCache(clock),
+        clock=clock,
+    )
 
 
 def test_an_ec_token_must_use_the_algorithm_of_the_keys_curve() -> None:
@@ -51,8 +55,11 @@ def test_an_ec_token_must_use_the_algorithm_of_the_keys_curve() -> None:
         return der_to_raw_signature(key.sign(message, ec.ECDSA(hashes.SHA256())), key.curve)
 
     # ES256 over P-384 is a valid ECDSA signature, but not what ES256 means (RFC 7518 3.4).
-    token = hand_made_token({"alg": "ES256", "typ": "JWT", "kid": ehr.kid},
-                            ehr.claims(AUD, clock.now), signer=ecdsa_sha256_over_p384)
+    token = hand_made_token(
+        {"alg": "ES256", "typ": "JWT", "kid": ehr.kid},
+        ehr.claims(AUD, clock.now),
+        signer=ecdsa_sha256_over_p384,
+    )
     with pytest.raises(TokenRefused, match="does not fit the key's curve"):
         check.verify(token, [AUD])
 
@@ -75,19 +82,33 @@ def test_a_key_that_names_its_alg_accepts_no_other() -> None:
         check.verify(ehr.token(AUD, clock.now, alg="RS256"), [AUD])
 
 
-@pytest.mark.parametrize(("header", "claims", "reason"), [
-    ({"crit": ["exp"]}, {}, "JWS extensions|malformed"),
-    ({"b64": False, "crit": ["b64"]}, {}, "JWS extensions|malformed"),
-    ({"kid": 7}, {}, "malformed"),
-    ({"alg": ["ES384"]}, {}, "not allowed"),
-    ({}, {"iss": ["https://ehr.example"]}, "not a trusted issuer"),
-    ({}, {"exp": "tomorrow"}, "`exp` is not a number"),
-    ({}, {"iat": True}, "`iat` is not a number"),
-    ({}, {"aud": {"url": AUD}}, "`aud` is missing or not a string"),
-    ({}, {"tenant": ["north-hospital"]}, "`tenant` is not allowed"),
-    ({}, {"jti": 12345}, "`jti` is missing|InvalidJTIError"),
-], ids=["crit", "unencoded payload", "kid not a string", "alg list", "iss list", "exp text",
-        "iat boolean", "aud object", "tenant list", "jti number"])
+@pytest.mark.parametrize(
+    ("header", "claims", "reason"),
+    [
+        ({"crit": ["exp"]}, {}, "JWS extensions|malformed"),
+        ({"b64": False, "crit": ["b64"]}, {}, "JWS extensions|malformed"),
+        ({"kid": 7}, {}, "malformed"),
+        ({"alg": ["ES384"]}, {}, "not allowed"),
+        ({}, {"iss": ["https://ehr.example"]}, "not a trusted issuer"),
+        ({}, {"exp": "tomorrow"}, "`exp` is not a number"),
+        ({}, {"iat": True}, "`iat` is not a number"),
+        ({}, {"aud": {"url": AUD}}, "`aud` is missing or not a string"),
+        ({}, {"tenant": ["north-hospital"]}, "`tenant` is not allowed"),
+        ({}, {"jti": 12345}, "`jti` is missing|InvalidJTIError"),
+    ],
+    ids=[
+        "crit",
+        "unencoded payload",
+        "kid not a string",
+        "alg list",
+        "iss list",
+        "exp text",
+        "iat boolean",
+        "aud object",
+        "tenant list",
+        "jti number",
+    ],
+)
 def test_odd_header_or_claim_types_are_refused(
     header: dict[str, Any], claims: dict[str, Any], reason: str
 ) -> None:
@@ -97,8 +118,10 @@ def test_odd_header_or_claim_types_are_refused(
     full_claims = ehr.claims(AUD, clock.now, tenant="north-hospital")
     full_claims.update(claims)
     token = hand_made_token(
-        {"alg": "ES256", "typ": "JWT", "kid": ehr.kid, **header}, full_claims,
-        signer=lambda message: get_default_algorithms()["ES256"].sign(message, ehr.private_key))
+        {"alg": "ES256", "typ": "JWT", "kid": ehr.kid, **header},
+        full_claims,
+        signer=lambda message: get_default_algorithms()["ES256"].sign(message, ehr.private_key),
+    )
     with pytest.raises(TokenRefused, match=reason):
         check.verify(token, [AUD])
 

@@ -58,13 +58,26 @@ def upstream() -> Iterator[str]:
 
 
 def _run(p50: float, rps: float, errors: int = 0, p99: float | None = None) -> LoadResult:
-    return LoadResult(requests=int(rps * 5), duration_s=5.0, errors=errors, p50_ms=p50,
-                      p90_ms=p50 * 1.5, p99_ms=p99 if p99 is not None else p50 * 2,
-                      max_ms=p50 * 3, client_cpu_s=1.0)
+    return LoadResult(
+        requests=int(rps * 5),
+        duration_s=5.0,
+        errors=errors,
+        p50_ms=p50,
+        p90_ms=p50 * 1.5,
+        p99_ms=p99 if p99 is not None else p50 * 2,
+        max_ms=p50 * 3,
+        client_cpu_s=1.0,
+    )
 
 
-def _measured(part: str, scenario: str, runs: list[LoadResult], *, body_bytes: int = 1000,
-              round_trip_ms: float | None = None) -> Measurement:
+def _measured(
+    part: str,
+    scenario: str,
+    runs: list[LoadResult],
+    *,
+    body_bytes: int = 1000,
+    round_trip_ms: float | None = None,
+) -> Measurement:
     m = Measurement(part, scenario, 8, 1, body_bytes, round_trip_ms=round_trip_ms)
     m.runs.extend(runs)
     return m
@@ -104,8 +117,9 @@ def test_the_floor_answers_with_the_same_cards_as_the_service(app: Flask) -> Non
     served = app.test_client().post(f"/cds-services/{scenario.service_id}", json=body)
     assert served.status_code == 200 and len(served.get_json()["cards"]) == 1
     floor = create_floor_app({scenario.name: served.get_json()}).test_client()
-    answer = floor.post(f"/cds-services/{scenario.service_id}", json=body,
-                        headers={SCENARIO_HEADER: scenario.name})
+    answer = floor.post(
+        f"/cds-services/{scenario.service_id}", json=body, headers={SCENARIO_HEADER: scenario.name}
+    )
     assert answer.status_code == 200
     assert answer.get_json()["cards"] == served.get_json()["cards"]
 
@@ -132,9 +146,11 @@ def test_a_call_without_prefetch_names_the_fhir_server_and_keeps_the_context(app
 
 
 def test_wrk_output_is_read_in_milliseconds_with_every_kind_of_error_counted() -> None:
-    line = (load.RESULT_MARKER + '{"requests":1000,"duration_us":5000000,"bytes":1,"connect":1,'
-            '"read":2,"write":0,"status":3,"timeout":4,"p50_us":2500,"p90_us":4000,'
-            '"p99_us":9000,"max_us":20000,"mean_us":2600.0}')
+    line = (
+        load.RESULT_MARKER + '{"requests":1000,"duration_us":5000000,"bytes":1,"connect":1,'
+        '"read":2,"write":0,"status":3,"timeout":4,"p50_us":2500,"p90_us":4000,'
+        '"p99_us":9000,"max_us":20000,"mean_us":2600.0}'
+    )
     result = parse_wrk_output(f"Running 5s test\n{line}\n", client_cpu_s=2.5)
     assert (result.rps, result.errors, result.p50_ms, result.p99_ms) == (200.0, 10, 2.5, 9.0)
     assert result.client_cpu_share == 0.5
@@ -161,10 +177,12 @@ def test_figures_are_medians_of_the_repetitions_and_errors_are_summed() -> None:
 
 
 def test_full_prefetch_targets_compare_each_call_to_the_floor_of_the_same_call() -> None:
-    measurements = [_measured(FLOOR, "a", [_run(3.0, 2000)]),
-                    _measured(FULL, "a", [_run(5.0, 1200, p99=30.0)]),
-                    _measured(FLOOR, "b", [_run(3.0, 2000)]),
-                    _measured(FULL, "b", [_run(7.0, 900, p99=60.0)])]
+    measurements = [
+        _measured(FLOOR, "a", [_run(3.0, 2000)]),
+        _measured(FULL, "a", [_run(5.0, 1200, p99=30.0)]),
+        _measured(FLOOR, "b", [_run(3.0, 2000)]),
+        _measured(FULL, "b", [_run(7.0, 900, p99=60.0)]),
+    ]
     verdicts = _verdicts(report.evaluate_targets(measurements))
     assert verdicts["a: p50 / floor p50"] and verdicts["a: rps / floor rps"] and verdicts["a: p99"]
     assert verdicts["b: p50 / floor p50"] is False
@@ -193,8 +211,9 @@ def test_growth_targets_compare_the_largest_prefetch_to_the_smallest() -> None:
 
 
 def test_the_table_shows_ratios_to_the_floor_only_for_the_service() -> None:
-    text = report.table([_measured(FLOOR, "a", [_run(3.0, 2000)]),
-                         _measured(FULL, "a", [_run(6.0, 1000)])])
+    text = report.table(
+        [_measured(FLOOR, "a", [_run(3.0, 2000)]), _measured(FULL, "a", [_run(6.0, 1000)])]
+    )
     floor_row, service_row = text.splitlines()[1:]
     assert floor_row.rstrip().endswith("-")
     assert service_row.split()[-2:] == ["2.00x", "0.50x"]
@@ -203,8 +222,13 @@ def test_the_table_shows_ratios_to_the_floor_only_for_the_service() -> None:
 def test_the_report_file_holds_environment_medians_runs_and_targets(tmp_path: Path) -> None:
     measurements = [_measured(FLOOR, "a", [_run(3.0, 2000)]), _measured(FULL, "a", [_run(5, 900)])]
     path = tmp_path / "out" / "bench.json"
-    report.write_json(path, report.environment({"connections": 8}), measurements,
-                      report.evaluate_targets(measurements), ["a note"])
+    report.write_json(
+        path,
+        report.environment({"connections": 8}),
+        measurements,
+        report.evaluate_targets(measurements),
+        ["a note"],
+    )
     document = json.loads(path.read_text())
     assert document["environment"]["cpu_count"] == os.cpu_count()
     assert document["environment"]["libraries"]["flask"]
@@ -226,8 +250,20 @@ def test_the_benchmark_command_is_part_of_the_cli() -> None:
 
 
 def test_fixture_dates_move_with_the_clock_but_other_strings_stay() -> None:
-    moved = shift_dates({"effectiveDateTime": "2026-03-01T06:00:00Z", "birthDate": "1981-05-02",
-                         "issued": "2026-03-01T06:00:00+01:00", "code": "2951-2", "n": [7]},
-                        timedelta(days=10, hours=1))
-    assert moved == {"effectiveDateTime": "2026-03-11T07:00:00Z", "birthDate": "1981-05-12",
-                     "issued": "2026-03-11T07:00:00+01:00", "code": "2951-2", "n": [7]}
+    moved = shift_dates(
+        {
+            "effectiveDateTime": "2026-03-01T06:00:00Z",
+            "birthDate": "1981-05-02",
+            "issued": "2026-03-01T06:00:00+01:00",
+            "code": "2951-2",
+            "n": [7],
+        },
+        timedelta(days=10, hours=1),
+    )
+    assert moved == {
+        "effectiveDateTime": "2026-03-11T07:00:00Z",
+        "birthDate": "1981-05-12",
+        "issued": "2026-03-11T07:00:00+01:00",
+        "code": "2951-2",
+        "n": [7],
+    }

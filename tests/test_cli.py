@@ -42,7 +42,8 @@ def test_check_reports_a_service_whose_examples_disagree(tmp_path: Path) -> None
     definition = hooks / "immunotherapy-order-sign.json"
     service = json.loads(definition.read_text())
     service["prefetch"]["observations"] = service["prefetch"]["observations"].replace(
-        "http://loinc.org|2951-2,", "")
+        "http://loinc.org|2951-2,", ""
+    )
     definition.write_text(json.dumps(service))
     problems = "\n".join(find_problems(hooks))
     assert "is for hook order-sign" in problems
@@ -71,14 +72,26 @@ def test_invoke_runs_every_example_in_process(example: Path) -> None:
 
 
 def test_invoke_builds_a_request_from_a_bundle_and_prints_cards(tmp_path: Path) -> None:
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": {"resourceType": "Patient", "id": "cli-1"}},
-        {"resource": {"resourceType": "Observation", "id": "o-1", "status": "final",
-                      "code": {"coding": [{"system": "http://loinc.org", "code": "1-8"}]}}}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "cli-1"}},
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": "o-1",
+                    "status": "final",
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "1-8"}]},
+                }
+            },
+        ],
+    }
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle))
     result = CliRunner().invoke(
-        main, ["invoke", "--bundle", str(path), "--service", "immunotherapy-guidance"])
+        main, ["invoke", "--bundle", str(path), "--service", "immunotherapy-guidance"]
+    )
     assert result.exit_code == 0, result.output
     assert "No cards" in result.output
 
@@ -107,8 +120,21 @@ def test_serve_starts_gunicorn_and_answers_discovery(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "cds_service", "serve", "--no-auth", "--port", str(port),
-         "--workers", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "cds_service",
+            "serve",
+            "--no-auth",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:

@@ -14,18 +14,33 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RXN = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "birthDate": "2016-03-02", "gender": "female"}
-GBS = {"resourceType": "Condition", "id": "gbs",
-       "clinicalStatus": {"coding": [{"code": "active"}]},
-       "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G61.0"}]}}
-SODIUM = {"resourceType": "Observation", "id": "na", "status": "final",
-          "code": {"coding": [{"system": "http://loinc.org", "code": "2951-2"}]},
-          "effectiveDateTime": "2026-03-01T08:00:00Z",
-          "valueQuantity": {"value": 121, "unit": "mEq/L"}}
-HISTORY = {"resourceType": "MedicationRequest", "id": "old", "status": "completed",
-           "medicationCodeableConcept": {"coding": [{"system": RXN, "code": "6902"}]},
-           "authoredOn": "2026-02-01"}
-DRAFT = {"resourceType": "MedicationRequest", "id": "draft-1", "status": "draft",
-         "medicationCodeableConcept": {"text": "Methylprednisolone 1 g IV"}}
+GBS = {
+    "resourceType": "Condition",
+    "id": "gbs",
+    "clinicalStatus": {"coding": [{"code": "active"}]},
+    "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G61.0"}]},
+}
+SODIUM = {
+    "resourceType": "Observation",
+    "id": "na",
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "2951-2"}]},
+    "effectiveDateTime": "2026-03-01T08:00:00Z",
+    "valueQuantity": {"value": 121, "unit": "mEq/L"},
+}
+HISTORY = {
+    "resourceType": "MedicationRequest",
+    "id": "old",
+    "status": "completed",
+    "medicationCodeableConcept": {"coding": [{"system": RXN, "code": "6902"}]},
+    "authoredOn": "2026-02-01",
+}
+DRAFT = {
+    "resourceType": "MedicationRequest",
+    "id": "draft-1",
+    "status": "draft",
+    "medicationCodeableConcept": {"text": "Methylprednisolone 1 g IV"},
+}
 
 
 def outcome(key, *resources, state=KeyState.PROVIDED):
@@ -37,14 +52,23 @@ def resolved(**outcomes):
 
 
 def build(data, drafts=(), selections=()):
-    return build_facts(data, patient_id="p1", hook="order-select", now=NOW,
-                       draft_orders=list(drafts), selections=list(selections))
+    return build_facts(
+        data,
+        patient_id="p1",
+        hook="order-select",
+        now=NOW,
+        draft_orders=list(drafts),
+        selections=list(selections),
+    )
 
 
 def full():
-    return resolved(patient=outcome("patient", PATIENT), conditions=outcome("conditions", GBS),
-                    observations=outcome("observations", SODIUM),
-                    medications=outcome("medications", HISTORY, DRAFT))
+    return resolved(
+        patient=outcome("patient", PATIENT),
+        conditions=outcome("conditions", GBS),
+        observations=outcome("observations", SODIUM),
+        medications=outcome("medications", HISTORY, DRAFT),
+    )
 
 
 def test_all_categories_are_read_from_their_prefetch_keys():
@@ -60,7 +84,8 @@ def test_all_categories_are_read_from_their_prefetch_keys():
 def test_a_draft_order_is_flagged_selected_and_not_duplicated_in_history():
     facts = build(full(), [DRAFT], ["MedicationRequest/draft-1"])
     assert [(f.reference, f.is_draft_order, f.is_selected) for f in facts.draft_orders] == [
-        ("MedicationRequest/draft-1", True, True)]
+        ("MedicationRequest/draft-1", True, True)
+    ]
     assert [f.reference for f in facts.therapy_history] == ["MedicationRequest/old"]
     assert facts.therapy_history[0].therapy is Therapy.CORTICOSTEROID
 
@@ -102,17 +127,37 @@ def test_an_optional_key_that_failed_is_unknown():
 
 def test_procedures_and_administrations_join_the_therapy_history_newest_first():
     data = full()
-    data.outcomes["procedures"] = outcome("procedures", {
-        "resourceType": "Procedure", "id": "plex1", "status": "completed",
-        "code": {"text": "Plasma exchange"}, "performedDateTime": "2026-02-20"})
-    data.outcomes["administrations"] = outcome("administrations", {
-        "resourceType": "MedicationAdministration", "id": "ma1", "status": "completed",
-        "medicationCodeableConcept": {"text": "IVIG"}, "effectiveDateTime": "2026-02-25"})
+    data.outcomes["procedures"] = outcome(
+        "procedures",
+        {
+            "resourceType": "Procedure",
+            "id": "plex1",
+            "status": "completed",
+            "code": {"text": "Plasma exchange"},
+            "performedDateTime": "2026-02-20",
+        },
+    )
+    data.outcomes["administrations"] = outcome(
+        "administrations",
+        {
+            "resourceType": "MedicationAdministration",
+            "id": "ma1",
+            "status": "completed",
+            "medicationCodeableConcept": {"text": "IVIG"},
+            "effectiveDateTime": "2026-02-25",
+        },
+    )
     refs = [f.reference for f in build(data).therapy_history]
     assert refs == ["MedicationAdministration/ma1", "Procedure/plex1", "MedicationRequest/old"]
 
 
 def test_a_naive_now_is_read_as_utc():
-    facts = build_facts(full(), patient_id="p1", hook="patient-view",
-                        now=datetime(2026, 3, 1, 12, 0), draft_orders=(), selections=())
+    facts = build_facts(
+        full(),
+        patient_id="p1",
+        hook="patient-view",
+        now=datetime(2026, 3, 1, 12, 0),
+        draft_orders=(),
+        selections=(),
+    )
     assert facts.now.tzinfo is not None and facts.lab(LabKind.SODIUM).age_hours == 4.0

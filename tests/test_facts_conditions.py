@@ -13,10 +13,12 @@ ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 SCT = "http://snomed.info/sct"
 
 
-def condition(code, system=ICD, *, clinical="active", verification="confirmed", cid="c1",
-              **extra):
-    resource = {"resourceType": "Condition", "id": cid,
-                "code": {"coding": [{"system": system, "code": code}]}}
+def condition(code, system=ICD, *, clinical="active", verification="confirmed", cid="c1", **extra):
+    resource = {
+        "resourceType": "Condition",
+        "id": cid,
+        "code": {"coding": [{"system": system, "code": code}]},
+    }
     if clinical:
         resource["clinicalStatus"] = {"coding": [{"code": clinical}]}
     if verification:
@@ -24,40 +26,50 @@ def condition(code, system=ICD, *, clinical="active", verification="confirmed", 
     return resource | extra
 
 
-@pytest.mark.parametrize(("code", "system", "category"), [
-    ("G04.81", ICD, C.AUTOIMMUNE_ENCEPHALITIS),
-    ("G81.91", ICD, C.HEMIPLEGIA),
-    ("G61.0", ICD, C.GUILLAIN_BARRE),
-    ("40956001", SCT, C.GUILLAIN_BARRE),
-    ("G04.31", ICD, C.ACUTE_NECROTIZING_ENCEPHALOPATHY),
-    ("G54.5", ICD, C.PLEXOPATHY),
-    ("B00.4", ICD, C.CNS_INFECTION),
-    ("G00.9", ICD, C.CNS_INFECTION),
-    ("C83.390", ICD, C.PRIMARY_CNS_LYMPHOMA),
-    ("D86.82", ICD, C.NEUROSARCOIDOSIS),
-    ("D68.022", ICD, C.COAGULOPATHY),
-    ("D69.6", ICD, C.COAGULOPATHY),
-    ("Z86.718", ICD, C.THROMBOEMBOLIC_RISK),
-    ("I82.409", ICD, C.THROMBOEMBOLIC_RISK),
-    ("G35.B1", ICD, C.CNS_DEMYELINATION),
-    ("G35", ICD, C.CNS_DEMYELINATION),
-    ("24700007", SCT, C.CNS_DEMYELINATION),
-    ("E22.2", ICD, C.HYPONATREMIA),
-    ("R45.1", ICD, C.AGITATION),
-    ("D80.2", ICD, C.IGA_DEFICIENCY),
-    ("N17.9", ICD, C.RENAL_FAILURE),
-    ("G610", ICD, C.GUILLAIN_BARRE),
-])
+@pytest.mark.parametrize(
+    ("code", "system", "category"),
+    [
+        ("G04.81", ICD, C.AUTOIMMUNE_ENCEPHALITIS),
+        ("G81.91", ICD, C.HEMIPLEGIA),
+        ("G61.0", ICD, C.GUILLAIN_BARRE),
+        ("40956001", SCT, C.GUILLAIN_BARRE),
+        ("G04.31", ICD, C.ACUTE_NECROTIZING_ENCEPHALOPATHY),
+        ("G54.5", ICD, C.PLEXOPATHY),
+        ("B00.4", ICD, C.CNS_INFECTION),
+        ("G00.9", ICD, C.CNS_INFECTION),
+        ("C83.390", ICD, C.PRIMARY_CNS_LYMPHOMA),
+        ("D86.82", ICD, C.NEUROSARCOIDOSIS),
+        ("D68.022", ICD, C.COAGULOPATHY),
+        ("D69.6", ICD, C.COAGULOPATHY),
+        ("Z86.718", ICD, C.THROMBOEMBOLIC_RISK),
+        ("I82.409", ICD, C.THROMBOEMBOLIC_RISK),
+        ("G35.B1", ICD, C.CNS_DEMYELINATION),
+        ("G35", ICD, C.CNS_DEMYELINATION),
+        ("24700007", SCT, C.CNS_DEMYELINATION),
+        ("E22.2", ICD, C.HYPONATREMIA),
+        ("R45.1", ICD, C.AGITATION),
+        ("D80.2", ICD, C.IGA_DEFICIENCY),
+        ("N17.9", ICD, C.RENAL_FAILURE),
+        ("G610", ICD, C.GUILLAIN_BARRE),
+    ],
+)
 def test_conditions_fall_into_their_clinical_category(code, system, category):
     facts = condition_facts([condition(code, system)])
     assert [f.category for f in facts] == [category]
     assert facts[0].active is True
 
 
-@pytest.mark.parametrize(("clinical", "active"), [
-    ("active", True), ("recurrence", True), ("relapse", True),
-    ("inactive", False), ("remission", False), ("resolved", False),
-])
+@pytest.mark.parametrize(
+    ("clinical", "active"),
+    [
+        ("active", True),
+        ("recurrence", True),
+        ("relapse", True),
+        ("inactive", False),
+        ("remission", False),
+        ("resolved", False),
+    ],
+)
 def test_only_active_recurrence_and_relapse_are_active(clinical, active):
     assert condition_facts([condition("G61.0", clinical=clinical)])[0].active is active
 
@@ -83,8 +95,9 @@ def test_missing_clinical_status_is_active_unless_abated():
 
 
 def test_onset_and_recorded_date_are_kept():
-    fact = condition_facts([condition("G04.30", onsetDateTime="2026-02-28T06:00:00Z",
-                                      recordedDate="2026-02-28")])[0]
+    fact = condition_facts(
+        [condition("G04.30", onsetDateTime="2026-02-28T06:00:00Z", recordedDate="2026-02-28")]
+    )[0]
     assert fact.onset == datetime(2026, 2, 28, 6, tzinfo=UTC)
     assert fact.recorded == datetime(2026, 2, 28, tzinfo=UTC)
 

@@ -46,9 +46,19 @@ def test_accepted_feedback_is_stored_joined_to_the_card(
     app: Flask, client: FlaskClient, temporary_rule: str
 ) -> None:
     card = issue_card(client)
-    response = client.post(FEEDBACK, json={"feedback": [{
-        "card": card["uuid"], "outcome": "accepted",
-        "acceptedSuggestions": [{"id": "s-1"}], "outcomeTimestamp": "2026-11-21T10:05:31Z"}]})
+    response = client.post(
+        FEEDBACK,
+        json={
+            "feedback": [
+                {
+                    "card": card["uuid"],
+                    "outcome": "accepted",
+                    "acceptedSuggestions": [{"id": "s-1"}],
+                    "outcomeTimestamp": "2026-11-21T10:05:31Z",
+                }
+            ]
+        },
+    )
     assert response.status_code == 200
     assert response.get_json() == {"stored": 1}
     [row] = rows(app, feedback)
@@ -62,8 +72,16 @@ def test_accepted_feedback_is_stored_joined_to_the_card(
     ("override", "reason"),
     [
         (None, "no reason given"),
-        ({"reason": {"code": "other", "system": "https://example.org/reasons",
-                     "display": "Other reason"}}, "Other reason"),
+        (
+            {
+                "reason": {
+                    "code": "other",
+                    "system": "https://example.org/reasons",
+                    "display": "Other reason",
+                }
+            },
+            "Other reason",
+        ),
         ({"reason": {"code": "d7ecf885", "system": "https://example.org/reasons"}}, "d7ecf885"),
         ({"userComment": "Patient declined"}, "comment only"),
     ],
@@ -72,8 +90,11 @@ def test_overridden_feedback_counts_its_reason_in_the_report(
     app: Flask, client: FlaskClient, temporary_rule: str, override: Any, reason: str
 ) -> None:
     card = issue_card(client)
-    item: dict[str, Any] = {"card": card["uuid"], "outcome": "overridden",
-                            "outcomeTimestamp": "2026-11-21T10:05:31.52+01:00"}
+    item: dict[str, Any] = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-21T10:05:31.52+01:00",
+    }
     if override:
         item["overrideReason"] = override
     assert client.post(FEEDBACK, json={"feedback": [item]}).status_code == 200
@@ -86,9 +107,18 @@ def test_overridden_feedback_counts_its_reason_in_the_report(
 def test_feedback_for_an_unknown_card_is_stored_and_flagged(
     app: Flask, client: FlaskClient
 ) -> None:
-    response = client.post(FEEDBACK, json={"feedback": [{
-        "card": "never-issued", "outcome": "overridden",
-        "outcomeTimestamp": "2026-11-21T10:05:31Z"}]})
+    response = client.post(
+        FEEDBACK,
+        json={
+            "feedback": [
+                {
+                    "card": "never-issued",
+                    "outcome": "overridden",
+                    "outcomeTimestamp": "2026-11-21T10:05:31Z",
+                }
+            ]
+        },
+    )
     assert response.get_json() == {"stored": 1, "unknownCards": ["never-issued"]}
     [row] = rows(app, feedback)
     assert row.card_known is False
@@ -102,18 +132,30 @@ def test_feedback_for_an_unknown_card_is_stored_and_flagged(
         ({"outcome": "accepted", "acceptedSuggestions": [{"id": "s"}]}, "feedback.0.card"),
         ({"card": "c", "outcome": "ignored"}, "feedback.0.outcome"),
         ({"card": "c", "outcome": "accepted"}, "feedback.0"),
-        ({"card": "c", "outcome": "accepted", "acceptedSuggestions": []},
-         "feedback.0.acceptedSuggestions"),
-        ({"card": "c", "outcome": "accepted", "acceptedSuggestions": [{}]},
-         "feedback.0.acceptedSuggestions.0.id"),
-        ({"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-21 10:05"},
-         "feedback.0.outcomeTimestamp"),
-        ({"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-21T10:05:31"},
-         "feedback.0.outcomeTimestamp"),
-        ({"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-13-45T10:05:31Z"},
-         "feedback.0.outcomeTimestamp"),
-        ({"card": "c", "outcome": "overridden", "overrideReason": {"reason": {"code": "x"}}},
-         "feedback.0.overrideReason.reason.system"),
+        (
+            {"card": "c", "outcome": "accepted", "acceptedSuggestions": []},
+            "feedback.0.acceptedSuggestions",
+        ),
+        (
+            {"card": "c", "outcome": "accepted", "acceptedSuggestions": [{}]},
+            "feedback.0.acceptedSuggestions.0.id",
+        ),
+        (
+            {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-21 10:05"},
+            "feedback.0.outcomeTimestamp",
+        ),
+        (
+            {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-21T10:05:31"},
+            "feedback.0.outcomeTimestamp",
+        ),
+        (
+            {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-13-45T10:05:31Z"},
+            "feedback.0.outcomeTimestamp",
+        ),
+        (
+            {"card": "c", "outcome": "overridden", "overrideReason": {"reason": {"code": "x"}}},
+            "feedback.0.overrideReason.reason.system",
+        ),
     ],
 )
 def test_invalid_feedback_is_400_naming_the_field(

@@ -86,11 +86,21 @@ def test_an_http_entry_off_loopback_allows_nothing() -> None:
     assert not fhir_server_allowed("http://fhir.example.org/r4", ["http://fhir.example.org/r4"])
 
 
-@pytest.mark.parametrize(("host", "loopback"), [
-    ("localhost", True), ("LOCALHOST", True), ("127.0.0.1", True), ("127.255.0.9", True),
-    ("::1", True), ("[::1]", True), ("10.0.0.1", False), ("localhost.example", False),
-    ("0.0.0.0", False), ("", False),  # noqa: S104 -- a host name under test, not a bind
-])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("127.0.0.1", True),
+        ("127.255.0.9", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("10.0.0.1", False),
+        ("localhost.example", False),
+        ("0.0.0.0", False),
+        ("", False),  # noqa: S104 -- a host name under test, not a bind
+    ],
+)
 def test_loopback_is_recognised_from_the_text_alone(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
 
@@ -125,9 +135,13 @@ def test_a_disallowed_fhir_server_gets_no_request_and_the_call_is_412(
     evil = "https://fhir.evil.example/r4"
     body = patient_view_request(
         fhirServer=evil,
-        fhirAuthorization={"access_token": "opaque-access-token-for-evil-fhir-0001",
-                           "token_type": "Bearer", "expires_in": 300,
-                           "scope": "patient/*.read", "subject": "cds-service"},
+        fhirAuthorization={
+            "access_token": "opaque-access-token-for-evil-fhir-0001",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "cds-service",
+        },
     )
     del body["prefetch"]["conditions"]  # a required key: the service would have to fetch it
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:

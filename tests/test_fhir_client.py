@@ -24,9 +24,14 @@ BASE = "http://ehr.example/fhir"
 TOKEN = "secret-access-token-123"
 HAPI_OO = {
     "resourceType": "OperationOutcome",
-    "issue": [{"severity": "error", "code": "processing",
-               "diagnostics": "HAPI-0524: Unknown search parameter \"foo\" for resource type "
-                              "\"Observation\". Valid search parameters for this search are: ..."}],
+    "issue": [
+        {
+            "severity": "error",
+            "code": "processing",
+            "diagnostics": 'HAPI-0524: Unknown search parameter "foo" for resource type '
+            '"Observation". Valid search parameters for this search are: ...',
+        }
+    ],
 }
 FAST = Timeouts(connect=0.5, read=0.5, attempts=3, backoff=0.01)
 
@@ -79,8 +84,12 @@ def test_502_504_exhaust_the_attempts_and_report_the_server_unavailable() -> Non
 
 @responses.activate
 def test_401_is_a_token_problem_and_is_never_retried() -> None:
-    responses.get(f"{BASE}/Patient/p1", status=401, json=HAPI_OO,
-                  headers={"WWW-Authenticate": 'Bearer realm="fhir"'})
+    responses.get(
+        f"{BASE}/Patient/p1",
+        status=401,
+        json=HAPI_OO,
+        headers={"WWW-Authenticate": 'Bearer realm="fhir"'},
+    )
     with pytest.raises(FhirTokenRejected) as caught:
         client().get("Patient/p1")
     assert caught.value.status == 401
@@ -149,8 +158,11 @@ def test_no_retry_starts_after_the_deadline() -> None:
 
 @responses.activate
 def test_redirects_are_not_followed_so_the_token_cannot_travel() -> None:
-    responses.get(f"{BASE}/Patient/p1", status=302,
-                  headers={"Location": "http://elsewhere.example/Patient/p1"})
+    responses.get(
+        f"{BASE}/Patient/p1",
+        status=302,
+        headers={"Location": "http://elsewhere.example/Patient/p1"},
+    )
     with pytest.raises(FhirServerError):
         client().get("Patient/p1")
     assert [c.request.url for c in responses.calls] == [f"{BASE}/Patient/p1"]
@@ -161,9 +173,11 @@ def test_next_links_are_rebased_only_when_their_path_lies_under_the_base() -> No
     same = "https://ehr.example/fhir?_getpages=abc&_getpagesoffset=20"
     assert c.rebase(same) == same
     assert c.rebase("http://hapi-internal:8080/fhir?_getpages=abc") == (
-        "https://ehr.example/fhir?_getpages=abc")
+        "https://ehr.example/fhir?_getpages=abc"
+    )
     assert c.rebase("http://hapi-internal:8080/fhir/Observation?_offset=20") == (
-        "https://ehr.example/fhir/Observation?_offset=20")
+        "https://ehr.example/fhir/Observation?_offset=20"
+    )
     assert c.rebase("https://evil.example/other/Observation?_offset=20") is None
     assert c.rebase("https://evil.example/fhirx?_getpages=abc") is None
 

@@ -16,16 +16,25 @@ FAKE_JWT = "eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJlLW5vdC1yZWFs"
 
 def test_the_log_hygiene_plugin_is_registered_for_the_whole_suite() -> None:
     assert HYGIENE.active, (
-        "add `pytest_plugins = [\"tests.log_hygiene_plugin\"]` to tests/conftest.py")
+        'add `pytest_plugins = ["tests.log_hygiene_plugin"]` to tests/conftest.py'
+    )
 
 
 def test_tokens_sent_through_the_test_client_are_watched(client: FlaskClient) -> None:
     access_token = "opaque-fhir-access-token-for-hygiene-0002"
-    body = patient_view_request(fhirServer="http://127.0.0.1:1/fhir", fhirAuthorization={
-        "access_token": access_token, "token_type": "Bearer", "expires_in": 300,
-        "scope": "patient/*.read", "subject": "cds-service"})
-    client.post("/cds-services/unknown-service", json=body,
-                headers={"Authorization": f"Bearer {FAKE_JWT}"})
+    body = patient_view_request(
+        fhirServer="http://127.0.0.1:1/fhir",
+        fhirAuthorization={
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "cds-service",
+        },
+    )
+    client.post(
+        "/cds-services/unknown-service", json=body, headers={"Authorization": f"Bearer {FAKE_JWT}"}
+    )
     assert FAKE_JWT in HYGIENE.secrets and access_token in HYGIENE.secrets
 
 
@@ -33,16 +42,33 @@ def test_a_leaked_token_would_be_reported() -> None:
     hygiene = Hygiene()
     hygiene.remember("opaque-access-token-0003")
     logger = logging.getLogger("tests.hygiene.self-check")
-    hygiene.capture(logger.makeRecord(logger.name, logging.INFO, __file__, 1,
-                                      "calling FHIR with %s", ("opaque-access-token-0003",), None))
+    hygiene.capture(
+        logger.makeRecord(
+            logger.name,
+            logging.INFO,
+            __file__,
+            1,
+            "calling FHIR with %s",
+            ("opaque-access-token-0003",),
+            None,
+        )
+    )
     assert hygiene.leaks() != []
 
 
 def test_a_token_remembered_after_it_was_logged_is_still_caught() -> None:
     hygiene = Hygiene()
     logger = logging.getLogger("tests.hygiene.self-check")
-    record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "request", (), None,
-                               extra={"fields": {"authorization": "opaque-access-token-0004"}})
+    record = logger.makeRecord(
+        logger.name,
+        logging.INFO,
+        __file__,
+        1,
+        "request",
+        (),
+        None,
+        extra={"fields": {"authorization": "opaque-access-token-0004"}},
+    )
     hygiene.capture(record)
     assert hygiene.leaks() == []
     hygiene.remember("opaque-access-token-0004")
@@ -52,8 +78,11 @@ def test_a_token_remembered_after_it_was_logged_is_still_caught() -> None:
 def test_anything_shaped_like_a_jwt_in_a_log_is_reported() -> None:
     hygiene = Hygiene()
     logger = logging.getLogger("tests.hygiene.self-check")
-    hygiene.capture(logger.makeRecord(logger.name, logging.WARNING, __file__, 1,
-                                      "bad token %s", (FAKE_JWT,), None))
+    hygiene.capture(
+        logger.makeRecord(
+            logger.name, logging.WARNING, __file__, 1, "bad token %s", (FAKE_JWT,), None
+        )
+    )
     assert hygiene.leaks() != []
 
 

@@ -85,27 +85,46 @@ def full_card(**overrides: Any) -> dict[str, Any]:
             "icon": "https://example.org/icon-100px.png",
             "topic": {"system": "https://example.org/topics", "code": "gbs"},
         },
-        "suggestions": [{
-            "label": "Replace with IVIG",
-            "uuid": "9f1c8a3e-0000-4000-8000-000000000002",
-            "isRecommended": True,
-            "actions": [
-                {"type": "delete", "description": "Remove the steroid order",
-                 "resourceId": "MedicationRequest/draft-1"},
-                {"type": "create", "description": "Order IVIG",
-                 "resource": {"resourceType": "MedicationRequest", "status": "draft",
-                              "intent": "order"}},
-            ],
-        }],
+        "suggestions": [
+            {
+                "label": "Replace with IVIG",
+                "uuid": "9f1c8a3e-0000-4000-8000-000000000002",
+                "isRecommended": True,
+                "actions": [
+                    {
+                        "type": "delete",
+                        "description": "Remove the steroid order",
+                        "resourceId": "MedicationRequest/draft-1",
+                    },
+                    {
+                        "type": "create",
+                        "description": "Order IVIG",
+                        "resource": {
+                            "resourceType": "MedicationRequest",
+                            "status": "draft",
+                            "intent": "order",
+                        },
+                    },
+                ],
+            }
+        ],
         "selectionBehavior": "at-most-one",
         "overrideReasons": [
-            {"system": "https://example.org/reasons", "code": "other-indication",
-             "display": "Steroid is for another indication"},
+            {
+                "system": "https://example.org/reasons",
+                "code": "other-indication",
+                "display": "Steroid is for another indication",
+            },
         ],
         "links": [
             {"label": "Guideline", "url": "https://doi.org/10.1111/ene.16073", "type": "absolute"},
-            {"label": "Dose app", "url": "https://smart.example.org/launch", "type": "smart",
-             "appContext": "{\"drug\":\"ivig\"}", "autolaunchable": False},
+            {
+                "label": "Dose app",
+                "url": "https://smart.example.org/launch",
+                "type": "smart",
+                "appContext": '{"drug":"ivig"}',
+                "autolaunchable": False,
+            },
         ],
     }
     card.update(overrides)
@@ -113,9 +132,16 @@ def full_card(**overrides: Any) -> dict[str, Any]:
 
 
 def test_a_response_using_every_card_feature_is_valid_and_round_trips() -> None:
-    body = {"cards": [full_card()], "systemActions": [
-        {"type": "update", "description": "Annotate the order",
-         "resource": {"resourceType": "ServiceRequest", "id": "sr-1"}}]}
+    body = {
+        "cards": [full_card()],
+        "systemActions": [
+            {
+                "type": "update",
+                "description": "Annotate the order",
+                "resource": {"resourceType": "ServiceRequest", "id": "sr-1"},
+            }
+        ],
+    }
     assert CdsResponse.model_validate(body).to_wire() == body
 
 
@@ -131,19 +157,56 @@ def test_a_response_using_every_card_feature_is_valid_and_round_trips() -> None:
         ({"suggestions": []}, "empty list"),
         ({"summary": ""}, "empty string"),
         ({"overrideReasons": [{"system": "s", "code": "c"}]}, "override reason display"),
-        ({"links": [{"label": "l", "url": "https://a.org", "type": "absolute",
-                     "appContext": "x"}]}, "appContext on absolute link"),
+        (
+            {
+                "links": [
+                    {"label": "l", "url": "https://a.org", "type": "absolute", "appContext": "x"}
+                ]
+            },
+            "appContext on absolute link",
+        ),
         ({"links": [{"label": "l", "url": "not a url", "type": "absolute"}]}, "relative url"),
-        ({"suggestions": [{"label": "s", "actions": [
-            {"type": "delete", "description": "d", "resource": {"resourceType": "X"}}]}]},
-         "delete without resourceId"),
-        ({"suggestions": [{"label": "s", "actions": [
-            {"type": "create", "description": "d"}]}]}, "create without resource"),
-        ({"suggestions": [{"label": "s", "actions": [
-            {"type": "create", "resource": {"resourceType": "X"}}]}]}, "action description"),
-        ({"suggestions": [{"label": "a", "isRecommended": True},
-                          {"label": "b", "isRecommended": True}]},
-         "two recommended with at-most-one"),
+        (
+            {
+                "suggestions": [
+                    {
+                        "label": "s",
+                        "actions": [
+                            {
+                                "type": "delete",
+                                "description": "d",
+                                "resource": {"resourceType": "X"},
+                            }
+                        ],
+                    }
+                ]
+            },
+            "delete without resourceId",
+        ),
+        (
+            {"suggestions": [{"label": "s", "actions": [{"type": "create", "description": "d"}]}]},
+            "create without resource",
+        ),
+        (
+            {
+                "suggestions": [
+                    {
+                        "label": "s",
+                        "actions": [{"type": "create", "resource": {"resourceType": "X"}}],
+                    }
+                ]
+            },
+            "action description",
+        ),
+        (
+            {
+                "suggestions": [
+                    {"label": "a", "isRecommended": True},
+                    {"label": "b", "isRecommended": True},
+                ]
+            },
+            "two recommended with at-most-one",
+        ),
         ({"unknownField": 1}, "unknown field"),
     ],
 )
@@ -153,20 +216,28 @@ def test_invalid_cards_cannot_be_built(change: dict[str, Any], problem: str) -> 
 
 
 def test_cards_get_a_uuid_and_suggestions_get_a_uuid_by_default() -> None:
-    card = Card.model_validate({
-        "summary": "s", "indicator": "info", "source": {"label": "l"},
-        "suggestions": [{"label": "x"}], "selectionBehavior": "any"})
+    card = Card.model_validate(
+        {
+            "summary": "s",
+            "indicator": "info",
+            "source": {"label": "l"},
+            "suggestions": [{"label": "x"}],
+            "selectionBehavior": "any",
+        }
+    )
     assert card.uuid and card.suggestions and card.suggestions[0].uuid
 
 
 def test_serialised_responses_hold_no_null_or_empty_member() -> None:
-    wire = CdsResponse.model_validate({"cards": [
-        {"summary": "s", "indicator": "info", "source": {"label": "l"}}]}).to_wire()
+    wire = CdsResponse.model_validate(
+        {"cards": [{"summary": "s", "indicator": "info", "source": {"label": "l"}}]}
+    ).to_wire()
     assert wire["cards"][0].keys() == {"uuid", "summary", "indicator", "source"}
     assert "systemActions" not in wire
 
 
 def test_smart_links_may_carry_app_context() -> None:
     link = Link.model_validate(
-        {"label": "l", "url": "https://a.org/launch", "type": "smart", "appContext": "{}"})
+        {"label": "l", "url": "https://a.org/launch", "type": "smart", "appContext": "{}"}
+    )
     assert link.appContext == "{}"

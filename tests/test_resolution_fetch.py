@@ -26,17 +26,34 @@ TEMPLATES = {
     "sodium": "Observation?patient={{context.patientId}}&code=http://loinc.org|2951-2",
     "medications": "MedicationRequest?patient={{context.patientId}}",
 }
-HAPI_OO = {"resourceType": "OperationOutcome",
-           "issue": [{"severity": "error", "code": "processing",
-                      "diagnostics": "HAPI-0524: Unknown search parameter \"clinical-status\""}]}
-FAST = {"FHIR_BUDGET_SECONDS": 3.0, "FHIR_CONNECT_TIMEOUT_SECONDS": 0.5,
-        "FHIR_READ_TIMEOUT_SECONDS": 2.0, "FHIR_MAX_PAGES": 10}
+HAPI_OO = {
+    "resourceType": "OperationOutcome",
+    "issue": [
+        {
+            "severity": "error",
+            "code": "processing",
+            "diagnostics": 'HAPI-0524: Unknown search parameter "clinical-status"',
+        }
+    ],
+}
+FAST = {
+    "FHIR_BUDGET_SECONDS": 3.0,
+    "FHIR_CONNECT_TIMEOUT_SECONDS": 0.5,
+    "FHIR_READ_TIMEOUT_SECONDS": 2.0,
+    "FHIR_MAX_PAGES": 10,
+}
 
 
 def service(required: set[str] = frozenset()) -> ServiceDefinition:
-    return ServiceDefinition(id="svc", hook="patient-view", title="t", description="d",
-                             prefetch=dict(TEMPLATES), required_prefetch=frozenset(required),
-                             examples=())
+    return ServiceDefinition(
+        id="svc",
+        hook="patient-view",
+        title="t",
+        description="d",
+        prefetch=dict(TEMPLATES),
+        required_prefetch=frozenset(required),
+        examples=(),
+    )
 
 
 def request(prefetch: dict[str, Any] | None = None, token: str | None = TOKEN) -> HookRequest:
@@ -44,10 +61,18 @@ def request(prefetch: dict[str, Any] | None = None, token: str | None = TOKEN) -
 
 
 def searchset(resource_type: str, count: int = 1) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "searchset",
-            "entry": [{"fullUrl": f"{FHIR}/{resource_type}/{resource_type[:3]}{i}",
-                       "resource": {"resourceType": resource_type, "id": f"{resource_type[:3]}{i}"},
-                       "search": {"mode": "match"}} for i in range(count)]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [
+            {
+                "fullUrl": f"{FHIR}/{resource_type}/{resource_type[:3]}{i}",
+                "resource": {"resourceType": resource_type, "id": f"{resource_type[:3]}{i}"},
+                "search": {"mode": "match"},
+            }
+            for i in range(count)
+        ],
+    }
 
 
 def serve_everything(mock: responses.RequestsMock) -> None:
@@ -69,7 +94,8 @@ def test_missing_keys_are_fetched_with_the_bearer_token() -> None:
     serve_everything(responses.mock)
     resolved = resolve(service({"patient", "conditions"}), request({}), FAST)
     assert {k: o.state for k, o in resolved.outcomes.items()} == dict.fromkeys(
-        TEMPLATES, KeyState.PROVIDED)
+        TEMPLATES, KeyState.PROVIDED
+    )
     assert all(o.source == "fhir-server" for o in resolved.outcomes.values())
     assert len(resolved.resources("sodium")) == 2
     assert {c.request.headers["Authorization"] for c in responses.calls} == {f"Bearer {TOKEN}"}
@@ -78,8 +104,11 @@ def test_missing_keys_are_fetched_with_the_bearer_token() -> None:
 @responses.activate
 def test_only_keys_missing_from_prefetch_are_fetched() -> None:
     serve_everything(responses.mock)
-    prefetch = {"patient": {"resourceType": "Patient", "id": "p1"},
-                "conditions": searchset("Condition"), "medications": None}
+    prefetch = {
+        "patient": {"resourceType": "Patient", "id": "p1"},
+        "conditions": searchset("Condition"),
+        "medications": None,
+    }
     resolved = resolve(service(), request(prefetch), FAST)
     assert [c.request.path_url.split("?")[0] for c in responses.calls] == ["/fhir/Observation"]
     assert resolved.outcomes["medications"].state is KeyState.EMPTY
@@ -104,8 +133,11 @@ def test_several_missing_keys_are_fetched_concurrently(release: threading.Event)
         with lock:
             in_flight[0] -= 1
         resource_type = req.path_url.split("?")[0].split("/")[2]  # /fhir/<type>[/id]
-        body = ({"resourceType": "Patient", "id": "p1"} if resource_type == "Patient"
-                else searchset(resource_type))
+        body = (
+            {"resourceType": "Patient", "id": "p1"}
+            if resource_type == "Patient"
+            else searchset(resource_type)
+        )
         return 200, {"Content-Type": "application/fhir+json"}, requests.compat.json.dumps(body)
 
     with responses.RequestsMock() as mock:
@@ -129,17 +161,25 @@ def test_a_slow_server_ends_in_412_within_the_budget(release: threading.Event) -
         mock.add_callback(responses.GET, f"{FHIR}/Patient/p1", callback=hang)
         started = time.monotonic()
         with pytest.raises(DataUnavailable) as caught:
-            resolve(service({"conditions"}), request({"sodium": None, "medications": None}),
-                    {**FAST, "FHIR_BUDGET_SECONDS": 0.5})
+            resolve(
+                service({"conditions"}),
+                request({"sodium": None, "medications": None}),
+                {**FAST, "FHIR_BUDGET_SECONDS": 0.5},
+            )
         elapsed = time.monotonic() - started
     assert 0.45 <= elapsed < 0.7
-    assert caught.value.details == [{"key": "conditions", "state": "unavailable",
-                                     "reason": "time budget of 0.5 s spent before fhirServer "
-                                               "answered"}]
+    assert caught.value.details == [
+        {
+            "key": "conditions",
+            "state": "unavailable",
+            "reason": "time budget of 0.5 s spent before fhirServer answered",
+        }
+    ]
 
 
 def test_a_slow_server_leaves_optional_keys_unknown_within_the_budget(
-        release: threading.Event) -> None:
+    release: threading.Event,
+) -> None:
     def hang(req: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         release.wait(5)
         return 200, {}, "{}"
@@ -148,9 +188,11 @@ def test_a_slow_server_leaves_optional_keys_unknown_within_the_budget(
         mock.add_callback(responses.GET, f"{FHIR}/Observation", callback=hang)
         mock.get(f"{FHIR}/Patient/p1", json={"resourceType": "Patient", "id": "p1"})
         started = time.monotonic()
-        resolved = resolve(service({"patient"}),
-                           request({"conditions": None, "medications": None}),
-                           {**FAST, "FHIR_BUDGET_SECONDS": 0.4})
+        resolved = resolve(
+            service({"patient"}),
+            request({"conditions": None, "medications": None}),
+            {**FAST, "FHIR_BUDGET_SECONDS": 0.4},
+        )
         elapsed = time.monotonic() - started
     assert elapsed < 0.6
     assert resolved.outcomes["patient"].state is KeyState.PROVIDED
@@ -209,8 +251,7 @@ def test_a_server_error_keeps_its_operation_outcome_as_data() -> None:
 def test_a_404_on_a_read_is_known_empty() -> None:
     responses.get(f"{FHIR}/Patient/p1", status=404, json=HAPI_OO)
     prefetch = {"conditions": None, "sodium": None, "medications": None}
-    assert resolve(service(), request(prefetch), FAST).outcomes["patient"].state is (
-        KeyState.EMPTY)
+    assert resolve(service(), request(prefetch), FAST).outcomes["patient"].state is (KeyState.EMPTY)
 
 
 @responses.activate

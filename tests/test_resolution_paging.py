@@ -20,14 +20,21 @@ CONFIG = {"FHIR_BUDGET_SECONDS": 3.0, "FHIR_MAX_PAGES": 10}
 
 
 def service() -> ServiceDefinition:
-    return ServiceDefinition(id="svc", hook="patient-view", title="t", description="d",
-                             prefetch={"sodium": TEMPLATE}, required_prefetch=frozenset({"sodium"}),
-                             examples=())
+    return ServiceDefinition(
+        id="svc",
+        hook="patient-view",
+        title="t",
+        description="d",
+        prefetch={"sodium": TEMPLATE},
+        required_prefetch=frozenset({"sodium"}),
+        examples=(),
+    )
 
 
 def request(prefetch: dict[str, Any] | None = None, *, server: bool = True) -> HookRequest:
-    return hook_request(prefetch or {}, fhir_server=FHIR if server else None,
-                        token=TOKEN if server else None)
+    return hook_request(
+        prefetch or {}, fhir_server=FHIR if server else None, token=TOKEN if server else None
+    )
 
 
 def page(ids: list[str], next_url: str | None = None) -> dict[str, Any]:
@@ -35,21 +42,41 @@ def page(ids: list[str], next_url: str | None = None) -> dict[str, Any]:
     links = [{"relation": "self", "url": f"{FHIR}/Observation?patient=p1"}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
-    return {"resourceType": "Bundle", "id": "7d1c", "type": "searchset", "link": links,
-            "entry": [{"fullUrl": f"{FHIR}/Observation/{i}",
-                       "resource": {"resourceType": "Observation", "id": i, "status": "final"},
-                       "search": {"mode": "match"}} for i in ids]}
+    return {
+        "resourceType": "Bundle",
+        "id": "7d1c",
+        "type": "searchset",
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": f"{FHIR}/Observation/{i}",
+                "resource": {"resourceType": "Observation", "id": i, "status": "final"},
+                "search": {"mode": "match"},
+            }
+            for i in ids
+        ],
+    }
 
 
 def getpages(offset: int, origin: str = FHIR) -> str:
-    return (f"{origin}?_getpages=0b6b1e3d-7a66-4f5e&_getpagesoffset={offset}&_count=2"
-            "&_pretty=true&_bundletype=searchset")
+    return (
+        f"{origin}?_getpages=0b6b1e3d-7a66-4f5e&_getpagesoffset={offset}&_count=2"
+        "&_pretty=true&_bundletype=searchset"
+    )
 
 
 def on_page(offset: int) -> list[Any]:
-    return [matchers.query_param_matcher({"_getpages": "0b6b1e3d-7a66-4f5e",
-                                          "_getpagesoffset": str(offset), "_count": "2",
-                                          "_pretty": "true", "_bundletype": "searchset"})]
+    return [
+        matchers.query_param_matcher(
+            {
+                "_getpages": "0b6b1e3d-7a66-4f5e",
+                "_getpagesoffset": str(offset),
+                "_count": "2",
+                "_pretty": "true",
+                "_bundletype": "searchset",
+            }
+        )
+    ]
 
 
 def ids(resolved: Any) -> list[str]:
@@ -69,13 +96,16 @@ def test_hapi_getpages_links_are_followed_verbatim_to_the_end() -> None:
 
 @responses.activate
 def test_offset_links_on_the_type_url_are_followed() -> None:
-    responses.get(f"{FHIR}/Observation", json=page(["o1"], f"{FHIR}/Observation?patient=p1"
-                                                          "&_count=1&_offset=1"),
-                  match=[matchers.query_param_matcher({"patient": "p1",
-                                                       "code": "http://loinc.org|2951-2"})])
-    responses.get(f"{FHIR}/Observation", json=page(["o2"]),
-                  match=[matchers.query_param_matcher({"patient": "p1", "_count": "1",
-                                                       "_offset": "1"})])
+    responses.get(
+        f"{FHIR}/Observation",
+        json=page(["o1"], f"{FHIR}/Observation?patient=p1&_count=1&_offset=1"),
+        match=[matchers.query_param_matcher({"patient": "p1", "code": "http://loinc.org|2951-2"})],
+    )
+    responses.get(
+        f"{FHIR}/Observation",
+        json=page(["o2"]),
+        match=[matchers.query_param_matcher({"patient": "p1", "_count": "1", "_offset": "1"})],
+    )
     assert ids(resolve(service(), request(), CONFIG)) == ["o1", "o2"]
 
 
@@ -103,8 +133,9 @@ def test_a_next_link_on_a_foreign_origin_is_not_followed_and_never_gets_the_toke
 
 @responses.activate
 def test_a_next_link_built_from_an_internal_host_is_rebased_onto_fhir_server() -> None:
-    responses.get(f"{FHIR}/Observation", json=page(["o1", "o2"],
-                                                   getpages(2, "http://hapi:8080/fhir")))
+    responses.get(
+        f"{FHIR}/Observation", json=page(["o1", "o2"], getpages(2, "http://hapi:8080/fhir"))
+    )
     responses.get(FHIR, json=page(["o3"]), match=on_page(2))
     resolved = resolve(service(), request(), CONFIG)
     assert ids(resolved) == ["o1", "o2", "o3"]
@@ -115,9 +146,21 @@ def test_a_next_link_built_from_an_internal_host_is_rebased_onto_fhir_server() -
 @responses.activate
 def test_a_410_on_a_page_restarts_the_search_once() -> None:
     responses.get(f"{FHIR}/Observation", json=page(["o1", "o2"], getpages(2)))
-    responses.get(FHIR, status=410, match=on_page(2), json={
-        "resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "processing",
-        "diagnostics": "HAPI-0417: Search ID \"0b6b1e3d\" does not exist and may have expired"}]})
+    responses.get(
+        FHIR,
+        status=410,
+        match=on_page(2),
+        json={
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "processing",
+                    "diagnostics": 'HAPI-0417: Search ID "0b6b1e3d" does not exist and may have expired',
+                }
+            ],
+        },
+    )
     responses.get(f"{FHIR}/Observation", json=page(["o1", "o2", "o3"]))
     resolved = resolve(service(), request(), CONFIG)
     assert ids(resolved) == ["o1", "o2", "o3"]  # the restarted search only, no duplicates
@@ -147,8 +190,9 @@ def test_a_prefetched_bundle_with_a_next_link_is_completed_from_fhir_server() ->
 
 @responses.activate
 def test_a_prefetched_bundle_with_a_next_link_and_no_server_is_kept_incomplete() -> None:
-    resolved = resolve(service(), request({"sodium": page(["o1"], getpages(2))}, server=False),
-                       CONFIG)
+    resolved = resolve(
+        service(), request({"sodium": page(["o1"], getpages(2))}, server=False), CONFIG
+    )
     assert resolved.outcomes["sodium"].state is KeyState.PROVIDED
     assert not resolved.outcomes["sodium"].complete
     assert len(responses.calls) == 0

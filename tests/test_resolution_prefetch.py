@@ -23,29 +23,57 @@ TEMPLATES = {
     "user": "Practitioner/{{userPractitionerId}}",
 }
 PATIENT = {"resourceType": "Patient", "id": "p1"}
-SODIUM = {"resourceType": "Observation", "id": "na1", "status": "final",
-          "code": {"coding": [{"system": "http://loinc.org", "code": "2951-2"}]}}
-CLIENT_OO = {"resourceType": "OperationOutcome",
-             "issue": [{"severity": "error", "code": "timeout", "diagnostics": "EHR timed out"}]}
+SODIUM = {
+    "resourceType": "Observation",
+    "id": "na1",
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "2951-2"}]},
+}
+CLIENT_OO = {
+    "resourceType": "OperationOutcome",
+    "issue": [{"severity": "error", "code": "timeout", "diagnostics": "EHR timed out"}],
+}
 
 
-def service(required: set[str] = frozenset(), templates: dict[str, str] = TEMPLATES
-            ) -> ServiceDefinition:
-    return ServiceDefinition(id="svc", hook="patient-view", title="t", description="d",
-                             prefetch=dict(templates), required_prefetch=frozenset(required),
-                             examples=())
+def service(
+    required: set[str] = frozenset(), templates: dict[str, str] = TEMPLATES
+) -> ServiceDefinition:
+    return ServiceDefinition(
+        id="svc",
+        hook="patient-view",
+        title="t",
+        description="d",
+        prefetch=dict(templates),
+        required_prefetch=frozenset(required),
+        examples=(),
+    )
 
 
-def request(prefetch: dict[str, Any] | None, *, server: bool = False,
-            context: dict[str, Any] | None = None) -> HookRequest:
-    return hook_request(prefetch, fhir_server=FHIR if server else None,
-                        token=TOKEN if server else None, context=context)
+def request(
+    prefetch: dict[str, Any] | None, *, server: bool = False, context: dict[str, Any] | None = None
+) -> HookRequest:
+    return hook_request(
+        prefetch,
+        fhir_server=FHIR if server else None,
+        token=TOKEN if server else None,
+        context=context,
+    )
 
 
 def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "entry": [{"fullUrl": f"{FHIR}/{r['resourceType']}/{r.get('id')}", "resource": r,
-                       "search": {"mode": "match"}} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [
+            {
+                "fullUrl": f"{FHIR}/{r['resourceType']}/{r.get('id')}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ],
+    }
 
 
 def test_a_prefetched_resource_and_searchset_are_provided_and_need_no_server() -> None:
@@ -57,8 +85,9 @@ def test_a_prefetched_resource_and_searchset_are_provided_and_need_no_server() -
     assert resolved.outcomes["sodium"].source == "prefetch"
 
 
-@pytest.mark.parametrize("empty", [None, {"resourceType": "Bundle", "type": "searchset",
-                                          "total": 0}])
+@pytest.mark.parametrize(
+    "empty", [None, {"resourceType": "Bundle", "type": "searchset", "total": 0}]
+)
 def test_null_and_an_empty_searchset_are_known_empty(empty: Any) -> None:
     resolved = resolve(service({"sodium"}), request({"sodium": empty}), {})
     assert resolved.outcomes["sodium"].state is KeyState.EMPTY
@@ -67,7 +96,8 @@ def test_null_and_an_empty_searchset_are_known_empty(empty: Any) -> None:
 
 @pytest.mark.parametrize("failed", [CLIENT_OO, searchset(CLIENT_OO)])
 def test_an_operation_outcome_without_a_server_stays_failed_with_the_outcome_as_data(
-        failed: dict[str, Any]) -> None:
+    failed: dict[str, Any],
+) -> None:
     resolved = resolve(service(), request({"sodium": failed}), {})
     outcome = resolved.outcomes["sodium"]
     assert outcome.state is KeyState.FAILED
@@ -105,8 +135,10 @@ def test_a_missing_optional_key_is_unavailable_not_an_error() -> None:
     assert not resolved.obtained("sodium")
 
 
-@pytest.mark.parametrize("unusable", ["123", ["a"], {"id": "no-resource-type"},
-                                      {"resourceType": "Observation", "id": "wrong-type"}])
+@pytest.mark.parametrize(
+    "unusable",
+    ["123", ["a"], {"id": "no-resource-type"}, {"resourceType": "Observation", "id": "wrong-type"}],
+)
 def test_unusable_prefetch_values_count_as_missing(unusable: Any) -> None:
     with pytest.raises(DataUnavailable) as caught:
         resolve(service({"patient"}), request({"patient": unusable}), {})
@@ -115,8 +147,10 @@ def test_unusable_prefetch_values_count_as_missing(unusable: Any) -> None:
 
 def test_over_delivered_prefetch_keeps_only_the_templates_resource_type() -> None:
     noise = [{"resourceType": "Condition", "id": f"c{i}"} for i in range(50)]
-    warning = {"resourceType": "OperationOutcome",
-               "issue": [{"severity": "warning", "code": "informational"}]}
+    warning = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "warning", "code": "informational"}],
+    }
     bundle = searchset(SODIUM, *noise, warning, PATIENT)
     resolved = resolve(service(), request({"sodium": bundle}), {})
     assert resolved.resources("sodium") == (SODIUM,)
@@ -126,7 +160,8 @@ def test_over_delivered_prefetch_keeps_only_the_templates_resource_type() -> Non
 def test_a_bundle_of_only_unrelated_types_is_known_empty() -> None:
     bundle = searchset({"resourceType": "Condition", "id": "c1"})
     assert resolve(service(), request({"sodium": bundle}), {}).outcomes["sodium"].state is (
-        KeyState.EMPTY)
+        KeyState.EMPTY
+    )
 
 
 @responses.activate
@@ -139,8 +174,10 @@ def test_user_tokens_are_derived_from_user_id() -> None:
 
 @responses.activate
 def test_a_template_with_an_unresolvable_token_is_skipped_and_never_sent_half_filled() -> None:
-    templates = {"encounter": "Encounter/{{context.encounterId}}",
-                 "role": "PractitionerRole?_id={{userPractitionerRoleId}}"}
+    templates = {
+        "encounter": "Encounter/{{context.encounterId}}",
+        "role": "PractitionerRole?_id={{userPractitionerRoleId}}",
+    }
     resolved = resolve(service(templates=templates), request({}, server=True), {})
     for key in templates:
         assert resolved.outcomes[key].state is KeyState.UNAVAILABLE

@@ -30,26 +30,33 @@ WHEN = datetime(2026, 2, 28, tzinfo=UTC)
 
 
 def weight(kg: float, *, stale: bool = False) -> Measurement:
-    return Measurement(LabKind.WEIGHT, "Observation/w", WHEN, "final", value=kg, unit="kg",
-                       stale=stale)
+    return Measurement(
+        LabKind.WEIGHT, "Observation/w", WHEN, "final", value=kg, unit="kg", stale=stale
+    )
 
 
 def height(cm: float) -> Measurement:
     return Measurement(LabKind.HEIGHT, "Observation/h", WHEN, "final", value=cm, unit="cm")
 
 
-@pytest.mark.parametrize(("kg", "per_kg", "grams"), [
-    (70, 0.4, 28.0), (82.5, 0.4, 33.0), (70, 1.0, 70.0), (12.3, 0.4, 4.9)])
-def test_ivig_daily_dose_is_grams_per_kg_times_latest_weight(kg: float, per_kg: float,
-                                                             grams: float) -> None:
+@pytest.mark.parametrize(
+    ("kg", "per_kg", "grams"),
+    [(70, 0.4, 28.0), (82.5, 0.4, 33.0), (70, 1.0, 70.0), (12.3, 0.4, 4.9)],
+)
+def test_ivig_daily_dose_is_grams_per_kg_times_latest_weight(
+    kg: float, per_kg: float, grams: float
+) -> None:
     dose = ivig_daily_dose(weight(kg), per_kg)
     assert dose.amount == grams and dose.unit == "g" and "Observation/w" in dose.basis
 
 
-@pytest.mark.parametrize(("measurement", "phrase"), [
-    (None, "cannot be computed"), (weight(70, stale=True), "out of date")])
-def test_missing_or_stale_weight_gives_no_dose_and_says_why(measurement: Measurement | None,
-                                                           phrase: str) -> None:
+@pytest.mark.parametrize(
+    ("measurement", "phrase"),
+    [(None, "cannot be computed"), (weight(70, stale=True), "out of date")],
+)
+def test_missing_or_stale_weight_gives_no_dose_and_says_why(
+    measurement: Measurement | None, phrase: str
+) -> None:
     dose = ivig_daily_dose(measurement)
     assert dose.amount is None and not dose.computed and phrase in (dose.problem or "")
 
@@ -71,8 +78,10 @@ def test_regimen_limits_are_the_seed_values() -> None:
     assert MYCOPHENOLATE_MOFETIL_MG_PER_DAY == 2000
 
 
-@pytest.mark.parametrize(("value", "digits", "text"), [
-    (200, 0, "200"), (28.0, 1, "28"), (4.92, 1, "4.9"), (1.82, 2, "1.82"), (0, 0, "0")])
+@pytest.mark.parametrize(
+    ("value", "digits", "text"),
+    [(200, 0, "200"), (28.0, 1, "28"), (4.92, 1, "4.9"), (1.82, 2, "1.82"), (0, 0, "0")],
+)
 def test_numbers_are_shown_without_trailing_zeros(value: float, digits: int, text: str) -> None:
     assert number(value, digits) == text
 
@@ -107,8 +116,10 @@ def test_every_suggested_resource_in_every_scenario_validates_and_deletes_name_a
             for change in finding.suggestions:
                 for action in change.actions:
                     if action.type == "create":
-                        model = {"MedicationRequest": MedicationRequest,
-                                 "ServiceRequest": ServiceRequest}[action.resource["resourceType"]]
+                        model = {
+                            "MedicationRequest": MedicationRequest,
+                            "ServiceRequest": ServiceRequest,
+                        }[action.resource["resourceType"]]
                         model.model_validate(action.resource)
                         seen += 1
                     else:

@@ -23,22 +23,33 @@ from cds_service.rules import REGISTRY, evaluate
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fhir_fixtures"
 SCENARIOS: list[dict[str, Any]] = json.loads((FIXTURES / "scenarios.json").read_text())
-KEYS = {"Patient": "patient", "Condition": "conditions", "Observation": "observations",
-        "MedicationRequest": "medications", "ServiceRequest": "serviceRequests"}
+KEYS = {
+    "Patient": "patient",
+    "Condition": "conditions",
+    "Observation": "observations",
+    "MedicationRequest": "medications",
+    "ServiceRequest": "serviceRequests",
+}
 
 
 def _resolved(bundle: dict[str, Any]) -> ResolvedData:
     by_key: dict[str, list[dict[str, Any]]] = {key: [] for key in KEYS.values()}
     for entry in bundle["entry"]:
         by_key[KEYS[entry["resource"]["resourceType"]]].append(entry["resource"])
-    return ResolvedData({key: KeyOutcome(key, KeyState.PROVIDED if found else KeyState.EMPTY,
-                                         "prefetch", tuple(found))
-                         for key, found in by_key.items()})
+    return ResolvedData(
+        {
+            key: KeyOutcome(
+                key, KeyState.PROVIDED if found else KeyState.EMPTY, "prefetch", tuple(found)
+            )
+            for key, found in by_key.items()
+        }
+    )
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
 def test_fixture_bundle_is_a_valid_r4_transaction_with_stable_prefixed_ids(
-        scenario: dict[str, Any]) -> None:
+    scenario: dict[str, Any],
+) -> None:
     raw = json.loads((FIXTURES / scenario["bundle"]).read_text())
     Bundle.model_validate(raw)
     assert raw["type"] == "transaction"
@@ -47,8 +58,10 @@ def test_fixture_bundle_is_a_valid_r4_transaction_with_stable_prefixed_ids(
         resource = entry["resource"]
         types.add(resource["resourceType"])
         assert resource["id"].startswith(scenario["patientId"]) and not resource["id"].isdigit()
-        assert entry["request"] == {"method": "PUT",
-                                    "url": f"{resource['resourceType']}/{resource['id']}"}
+        assert entry["request"] == {
+            "method": "PUT",
+            "url": f"{resource['resourceType']}/{resource['id']}",
+        }
     assert "Patient" in types
 
 
@@ -63,12 +76,18 @@ def test_fixture_ids_never_collide_across_scenarios() -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
 def test_fixture_scenario_fires_expected_rules_and_no_forbidden_ones(
-        scenario: dict[str, Any]) -> None:
+    scenario: dict[str, Any],
+) -> None:
     raw = json.loads((FIXTURES / scenario["bundle"]).read_text())
     drafts = [e["resource"] for e in scenario.get("draftOrders", {}).get("entry", [])]
-    facts = build_facts(_resolved(raw), patient_id=scenario["patientId"], hook=scenario["hook"],
-                        now=datetime.fromisoformat(scenario["now"]), draft_orders=drafts,
-                        selections=scenario.get("selections", []))
+    facts = build_facts(
+        _resolved(raw),
+        patient_id=scenario["patientId"],
+        hook=scenario["hook"],
+        now=datetime.fromisoformat(scenario["now"]),
+        draft_orders=drafts,
+        selections=scenario.get("selections", []),
+    )
     fired: dict[str, set[str]] = {}
     for finding in evaluate(facts):
         fired.setdefault(finding.rule_id, set()).add(finding.urgency.value)

@@ -19,12 +19,18 @@ SCENARIOS = load_scenarios()
 
 @pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=lambda s: s.name)
 def test_scenario_gives_its_expected_cards(scenario: Scenario, tmp_path: Path) -> None:
-    app = create_app({"AUTH_ENABLED": False, "LOG_LEVEL": "WARNING",
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-                      "CLOCK": lambda: scenario.now})
+    app = create_app(
+        {
+            "AUTH_ENABLED": False,
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+            "CLOCK": lambda: scenario.now,
+        }
+    )
     service = app.config["SERVICES"][scenario.service_id]
-    response = app.test_client().post(f"/cds-services/{service.id}",
-                                      json=scenario_request(scenario, service))
+    response = app.test_client().post(
+        f"/cds-services/{service.id}", json=scenario_request(scenario, service)
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     CdsResponse.model_validate(body)
@@ -32,8 +38,9 @@ def test_scenario_gives_its_expected_cards(scenario: Scenario, tmp_path: Path) -
         get_ledger().flush()
         with get_ledger().engine.connect() as conn:
             fired = {row.card_uuid: row.rule_id for row in conn.execute(select(card_rules))}
-    indicators = {fired[card["uuid"]]: card["indicator"] for card in body["cards"]
-                  if card["uuid"] in fired}
+    indicators = {
+        fired[card["uuid"]]: card["indicator"] for card in body["cards"] if card["uuid"] in fired
+    }
     rules = set(fired.values())
     assert set(scenario.expected_rules) <= rules, f"{scenario.title}: fired {sorted(rules)}"
     assert not rules & set(scenario.forbidden_rules), f"{scenario.title}: fired {sorted(rules)}"

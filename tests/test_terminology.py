@@ -52,8 +52,9 @@ def test_exact_icd10cm_entries_are_billable_leaves_and_families_are_headers(entr
     assert cm.is_leaf(entry.code) is (entry.match is Match.EXACT)
 
 
-@pytest.mark.parametrize("entry", [e for e in ICD_ENTRIES if e.match is Match.FAMILY],
-                         ids=lambda e: e.code)
+@pytest.mark.parametrize(
+    "entry", [e for e in ICD_ENTRIES if e.match is Match.FAMILY], ids=lambda e: e.code
+)
 def test_every_child_of_a_family_falls_in_the_family_category(entry):
     category = next(c for c, es in CONDITION_CODES.items() if entry in es)
     for child in cm.get_descendants(entry.code):
@@ -65,10 +66,18 @@ def test_g35_header_and_its_fy2026_children_are_cns_demyelination(code):
     assert ConditionCategory.CNS_DEMYELINATION in categories_for(ICD10CM, code)
 
 
-@pytest.mark.parametrize(("system", "code"), [
-    (ICD10CM, "G36.1"), (ICD10CM, "G61.81"), (ICD10CM, "G04.8"), (ICD10CM, "G3"),
-    (SNOMED, "G35"), (LOINC, "24700007"), (ICD10CM, ""),
-])
+@pytest.mark.parametrize(
+    ("system", "code"),
+    [
+        (ICD10CM, "G36.1"),
+        (ICD10CM, "G61.81"),
+        (ICD10CM, "G04.8"),
+        (ICD10CM, "G3"),
+        (SNOMED, "G35"),
+        (LOINC, "24700007"),
+        (ICD10CM, ""),
+    ],
+)
 def test_codes_outside_the_sets_or_in_the_wrong_system_match_nothing(system, code):
     assert categories_for(system, code) == frozenset()
 
@@ -110,28 +119,62 @@ def test_prefetch_observation_codes_are_sorted_unique_and_cover_every_lab_kind()
 
 def test_every_sodium_code_of_loinc_group_lg11363_5_is_matched():
     assert set(codes_for(LabKind.SODIUM)) == {
-        "2951-2", "2947-0", "32717-1", "39791-9", "39792-7", "41657-8", "77139-4"}
+        "2951-2",
+        "2947-0",
+        "32717-1",
+        "39791-9",
+        "39792-7",
+        "41657-8",
+        "77139-4",
+    }
 
 
-@pytest.mark.parametrize(("code", "therapy"), [
-    ("6902", Therapy.CORTICOSTEROID), ("1743726", Therapy.CORTICOSTEROID),
-    ("121191", Therapy.RITUXIMAB), ("1657862", Therapy.RITUXIMAB),
-    ("3002", Therapy.CYCLOPHOSPHAMIDE), ("612865", Therapy.TOCILIZUMAB),
-    ("358258", Therapy.BORTEZOMIB), ("1256", Therapy.AZATHIOPRINE),
-    ("68149", Therapy.MYCOPHENOLATE), ("485023", Therapy.MYCOPHENOLATE),
-    ("3008", Therapy.CYCLOSPORINE), ("202817", Therapy.CYCLOSPORINE), ("999999", None),
-])
+@pytest.mark.parametrize(
+    ("code", "therapy"),
+    [
+        ("6902", Therapy.CORTICOSTEROID),
+        ("1743726", Therapy.CORTICOSTEROID),
+        ("121191", Therapy.RITUXIMAB),
+        ("1657862", Therapy.RITUXIMAB),
+        ("3002", Therapy.CYCLOPHOSPHAMIDE),
+        ("612865", Therapy.TOCILIZUMAB),
+        ("358258", Therapy.BORTEZOMIB),
+        ("1256", Therapy.AZATHIOPRINE),
+        ("68149", Therapy.MYCOPHENOLATE),
+        ("485023", Therapy.MYCOPHENOLATE),
+        ("3008", Therapy.CYCLOSPORINE),
+        ("202817", Therapy.CYCLOSPORINE),
+        ("999999", None),
+    ],
+)
 def test_rxnorm_ingredient_and_clinical_drug_codes_map_to_their_therapy(code, therapy):
     assert therapy_for_rxnorm(code) is therapy
 
 
 def test_every_brand_name_in_the_text_fallback_has_a_recorded_source():
-    generic = {"methylprednisolone", "prednisone", "prednisolone", "dexamethasone",
-               "hydrocortisone", "ivig", "igiv", "intravenous immunoglobulin",
-               "intravenous immune globulin", "immune globulin intravenous", "rituximab",
-               "cyclophosphamide", "tocilizumab", "bortezomib", "azathioprine", "mycophenolate",
-               "mycophenolate mofetil", "mycophenolic acid", "cyclosporine", "ciclosporin",
-               "cyclosporin"}
+    generic = {
+        "methylprednisolone",
+        "prednisone",
+        "prednisolone",
+        "dexamethasone",
+        "hydrocortisone",
+        "ivig",
+        "igiv",
+        "intravenous immunoglobulin",
+        "intravenous immune globulin",
+        "immune globulin intravenous",
+        "rituximab",
+        "cyclophosphamide",
+        "tocilizumab",
+        "bortezomib",
+        "azathioprine",
+        "mycophenolate",
+        "mycophenolate mofetil",
+        "mycophenolic acid",
+        "cyclosporine",
+        "ciclosporin",
+        "cyclosporin",
+    }
     for terms in TEXT_TERMS.values():
         for term in terms:
             assert term in generic or term in BRAND_NAME_SOURCES, term

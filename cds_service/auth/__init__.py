@@ -116,6 +116,8 @@ def init_app(app: Flask) -> None:
     if not app.config["PUBLIC_BASE_URL"]:
         # The Host header is the caller's to choose: a token stolen from another service whose
         # `aud` names that service would pass with `Host:` set to match.
-        log.warning("CDS_PUBLIC_BASE_URL is empty: `aud` is checked against the request's Host "
-                    "header; set it to the public URL in production")
+        log.warning(
+            "CDS_PUBLIC_BASE_URL is empty: `aud` is checked against the request's Host "
+            "header; set it to the public URL in production"
+        )
     app.before_request(_require_jwt)

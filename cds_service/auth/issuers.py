@@ -62,7 +62,7 @@ def _issuer(iss: str, entry: Any) -> TrustedIssuer:
         raise TrustConfigError(f"issuer {iss!r}: unknown fields {sorted(unknown)}")
     jwks = entry.get("jwks")
     if jwks is not None and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)):
-        raise TrustConfigError(f"issuer {iss!r}: `jwks` must be a JWK Set {{\"keys\": [...]}}")
+        raise TrustConfigError(f'issuer {iss!r}: `jwks` must be a JWK Set {{"keys": [...]}}')
     jwks_url = entry.get("jwks_url")
     if jwks_url is not None:
         jwks_url = _key_set_url(iss, jwks_url)
@@ -116,4 +116,3 @@ def load_trusted_issuers(path: str | Path) -> dict[str, TrustedIssuer]:
 def _refuse_constant(name: str) -> float:
     # NaN and Infinity are Python extensions, not JSON.
     raise ValueError(f"{name} is not JSON")
-

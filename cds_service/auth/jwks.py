@@ -88,8 +88,9 @@ def parse_key_set(document: Any, source: str) -> dict[str, VerifyingKey]:
             kid = jwk.get("kid") if isinstance(jwk, dict) else None
             log.warning("skipped an unusable JWK (kid=%r) in the key set from %s", kid, source)
         elif parsed.kid in keys:
-            log.warning("duplicate kid %r in the key set from %s; the first is used", parsed.kid,
-                        source)
+            log.warning(
+                "duplicate kid %r in the key set from %s; the first is used", parsed.kid, source
+            )
         else:
             keys[parsed.kid] = parsed
     return keys
@@ -112,8 +113,9 @@ class _IssuerState:
 class KeySets:
     """Finds the key for (`iss`, key-set URL or the inline set, `kid`), fetching when allowed."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.time, session: requests.Session | None = None
+    ) -> None:
         self._clock = clock
         self._session = session or requests.Session()
         self._state: dict[str, _IssuerState] = {}
@@ -133,7 +135,8 @@ class KeySets:
             if cached is not None and fresh and kid in cached.keys:
                 return cached.keys[kid]
             may_fetch = url not in state.attempted or (
-                state.last_fetch is None or now - state.last_fetch >= REFRESH_INTERVAL_SECONDS)
+                state.last_fetch is None or now - state.last_fetch >= REFRESH_INTERVAL_SECONDS
+            )
             if may_fetch:
                 state.last_fetch = now
                 state.attempted.add(url)
@@ -160,8 +163,13 @@ class KeySets:
 
     def _fetch(self, url: str) -> dict[str, VerifyingKey]:
         try:
-            with self._session.get(url, timeout=FETCH_TIMEOUT_SECONDS, allow_redirects=False,
-                                   stream=True, headers={"Accept": "application/json"}) as reply:
+            with self._session.get(
+                url,
+                timeout=FETCH_TIMEOUT_SECONDS,
+                allow_redirects=False,
+                stream=True,
+                headers={"Accept": "application/json"},
+            ) as reply:
                 if reply.status_code != 200:
                     raise UnknownKey(f"{url} answered HTTP {reply.status_code}")
                 body = bytearray()

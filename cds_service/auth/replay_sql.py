@@ -43,8 +43,11 @@ class SqlReplayCache:
         except IntegrityError:
             # Seen before; unless that entry has expired (a prune may not have run yet).
             with self._engine.begin() as conn:
-                removed = conn.execute(delete(jwt_replay).where(
-                    jwt_replay.c.token_key == key, jwt_replay.c.expires_at < now)).rowcount
+                removed = conn.execute(
+                    delete(jwt_replay).where(
+                        jwt_replay.c.token_key == key, jwt_replay.c.expires_at < now
+                    )
+                ).rowcount
                 if not removed:
                     return False
                 conn.execute(insert(jwt_replay).values(token_key=key, expires_at=expires_at))

@@ -62,9 +62,16 @@ def _normalised(url: str) -> str:
 
 
 class TokenVerifier:
-    def __init__(self, issuers: Mapping[str, TrustedIssuer], *, key_sets: KeySets,
-                 replay_cache: ReplayCache, clock: Callable[[], float] = time.time,
-                 leeway_seconds: float = 30, max_lifetime_seconds: float = 3600) -> None:
+    def __init__(
+        self,
+        issuers: Mapping[str, TrustedIssuer],
+        *,
+        key_sets: KeySets,
+        replay_cache: ReplayCache,
+        clock: Callable[[], float] = time.time,
+        leeway_seconds: float = 30,
+        max_lifetime_seconds: float = 3600,
+    ) -> None:
         self.issuers = dict(issuers)
         self.key_sets = key_sets
         self.replay_cache = replay_cache
@@ -131,8 +138,14 @@ class TokenVerifier:
     def _verified_claims(self, token: str, alg: str, key: VerifyingKey) -> dict[str, Any]:
         # Time, audience and issuer are checked below with the injected clock; PyJWT checks the
         # signature with exactly one algorithm, the one already matched to the key.
-        options = {"verify_signature": True, "verify_exp": False, "verify_nbf": False,
-                   "verify_iat": False, "verify_aud": False, "verify_iss": False}
+        options = {
+            "verify_signature": True,
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
+            "verify_aud": False,
+            "verify_iss": False,
+        }
         try:
             return jwt.decode(token, key=key.key, algorithms=[alg], options=options)  # type: ignore[arg-type]
         except jwt.InvalidSignatureError:

@@ -21,8 +21,10 @@ from cds_service.config import PROJECT_ROOT
 from cds_service.fixture_loader import load_bundle
 
 SEKMET_REQUIREMENT = "sekmet-fhir==0.1.1"  # pinned exactly: young project, one maintainer
-SEKMET_INSTALL_HINT = ("the FHIR test server is not installed: python3 -m venv .fhir-venv && "
-                       f".fhir-venv/bin/pip install {SEKMET_REQUIREMENT} (at the repository root)")
+SEKMET_INSTALL_HINT = (
+    "the FHIR test server is not installed: python3 -m venv .fhir-venv && "
+    f".fhir-venv/bin/pip install {SEKMET_REQUIREMENT} (at the repository root)"
+)
 FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"
 
 
@@ -40,28 +42,43 @@ def sekmet_executable() -> Path:
     return Path(found)
 
 
-def sekmet_command(executable: Path, workdir: Path, port: int,
-                   token: str | None = None) -> tuple[str, list[str]]:
+def sekmet_command(
+    executable: Path, workdir: Path, port: int, token: str | None = None
+) -> tuple[str, list[str]]:
     """Write a fresh sekmet-fhir settings file into `workdir` (run the command from there);
     returns the FHIR base URL and the command. A token makes the server require it as bearer."""
     base_url = f"http://127.0.0.1:{port}/fhir"
     (workdir / "data").mkdir(parents=True, exist_ok=True)
-    settings: dict[str, Any] = {"base_url": base_url, "host": "127.0.0.1", "port": port,
-                                "data_dir": str(workdir / "data"), "log_inbound": False,
-                                "simulator": {"enabled": False}}
+    settings: dict[str, Any] = {
+        "base_url": base_url,
+        "host": "127.0.0.1",
+        "port": port,
+        "data_dir": str(workdir / "data"),
+        "log_inbound": False,
+        "simulator": {"enabled": False},
+    }
     if token:
         settings["server_auth"] = {"types": ["bearer"], "tokens": [token]}
     (workdir / "settings.yaml").write_text(json.dumps(settings))  # JSON is valid YAML
-    return base_url, [str(executable), "serve", "--config", "settings.yaml",
-                      "--host", "127.0.0.1", "--port", str(port)]
+    return base_url, [
+        str(executable),
+        "serve",
+        "--config",
+        "settings.yaml",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 def start_fhir_server(workdir: Path) -> ServerProcess:
     """sekmet-fhir on a free loopback port; its `url` is the FHIR base (`.../fhir`)."""
     port = free_port()
     base_url, command = sekmet_command(sekmet_executable(), workdir, port)
-    server = start("fhir-server", command, dict(os.environ), workdir, port,
-                   ready_path="/fhir/metadata")
+    server = start(
+        "fhir-server", command, dict(os.environ), workdir, port, ready_path="/fhir/metadata"
+    )
     server.url = base_url
     return server
 

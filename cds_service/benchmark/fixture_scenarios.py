@@ -31,7 +31,11 @@ def from_fixtures(now: datetime) -> dict[str, Scenario]:
         if fixture is None:
             continue
         delta = now - fixture.now
-        found[ours] = Scenario(f"{ours} ({name})", fixture.service_id, fixture.patient_id,
-                               shift_dates(fixture.bundle, delta),
-                               tuple(shift_dates(fixture.draft_orders, delta)))
+        found[ours] = Scenario(
+            f"{ours} ({name})",
+            fixture.service_id,
+            fixture.patient_id,
+            shift_dates(fixture.bundle, delta),
+            tuple(shift_dates(fixture.draft_orders, delta)),
+        )
     return found

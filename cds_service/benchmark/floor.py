@@ -48,8 +48,12 @@ def create_floor_app(responses: dict[str, dict[str, Any]]) -> Flask:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--responses", type=Path, required=True,
-                        help="JSON object: scenario name -> the response body to send")
+    parser.add_argument(
+        "--responses",
+        type=Path,
+        required=True,
+        help="JSON object: scenario name -> the response body to send",
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)

@@ -18,8 +18,19 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "te", "trailer", "transfer-encoding", "upgrade", "content-length"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
 REWRITTEN = frozenset({"date", "server"})  # send_response writes its own
 UPSTREAM_TIMEOUT_SECONDS = 30.0
 
@@ -36,8 +47,9 @@ class _DelayingHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Host"] = self.server.upstream_netloc
-        upstream = http.client.HTTPConnection(self.server.upstream_host, self.server.upstream_port,
-                                              timeout=UPSTREAM_TIMEOUT_SECONDS)
+        upstream = http.client.HTTPConnection(
+            self.server.upstream_host, self.server.upstream_port, timeout=UPSTREAM_TIMEOUT_SECONDS
+        )
         try:
             upstream.request(self.command, self.path, body=body, headers=headers)
             answer = upstream.getresponse()
@@ -103,8 +115,12 @@ def start_proxy(upstream_base: str, delay_seconds: float) -> RunningProxy:
     server.delay_seconds = delay_seconds
     server.forwarded = 0
     server.lock = threading.Lock()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              name="latency-proxy", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.1},
+        name="latency-proxy",
+        daemon=True,
+    )
     thread.start()
     port = server.server_address[1]
     return RunningProxy(f"http://127.0.0.1:{port}{parts.path.rstrip('/')}", server, thread)

@@ -19,8 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-WRK_INSTALL_HINT = ("wrk is not installed. On Debian/Ubuntu: apt-get update && apt-get install -y "
-                    "wrk (other systems: https://github.com/wg/wrk)")
+WRK_INSTALL_HINT = (
+    "wrk is not installed. On Debian/Ubuntu: apt-get update && apt-get install -y "
+    "wrk (other systems: https://github.com/wg/wrk)"
+)
 RESULT_MARKER = "BENCH-RESULT "
 WRK_THREADS = 1  # one event-loop thread drives 8 connections easily and leaves the cores to the
 #                  service under test, which shares this machine
@@ -81,36 +83,66 @@ def wrk_path() -> str:
 
 def lua_script(body_path: Path, scenario: str, token: str | None = None) -> str:
     auth = f'wrk.headers["Authorization"] = {json.dumps("Bearer " + token)}' if token else ""
-    return LUA_TEMPLATE.format(body_path=json.dumps(str(body_path)),
-                               scenario=json.dumps(scenario), auth=auth, marker=RESULT_MARKER)
+    return LUA_TEMPLATE.format(
+        body_path=json.dumps(str(body_path)),
+        scenario=json.dumps(scenario),
+        auth=auth,
+        marker=RESULT_MARKER,
+    )
 
 
 def parse_wrk_output(stdout: str, client_cpu_s: float) -> LoadResult:
     line = next((ln for ln in stdout.splitlines() if ln.startswith(RESULT_MARKER)), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result line; its output:\n{stdout[-2000:]}")
-    raw = json.loads(line[len(RESULT_MARKER):])
+    raw = json.loads(line[len(RESULT_MARKER) :])
     errors = sum(int(raw[k]) for k in ("connect", "read", "write", "status", "timeout"))
-    return LoadResult(requests=int(raw["requests"]), duration_s=raw["duration_us"] / 1e6,
-                      errors=errors, p50_ms=raw["p50_us"] / 1000, p90_ms=raw["p90_us"] / 1000,
-                      p99_ms=raw["p99_us"] / 1000, max_ms=raw["max_us"] / 1000,
-                      client_cpu_s=client_cpu_s)
+    return LoadResult(
+        requests=int(raw["requests"]),
+        duration_s=raw["duration_us"] / 1e6,
+        errors=errors,
+        p50_ms=raw["p50_us"] / 1000,
+        p90_ms=raw["p90_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        max_ms=raw["max_us"] / 1000,
+        client_cpu_s=client_cpu_s,
+    )
 
 
-def run_wrk(url: str, body: bytes, scenario: str, *, connections: int, duration_s: float,
-            timeout_s: float = 10.0, token: str | None = None) -> LoadResult:
+def run_wrk(
+    url: str,
+    body: bytes,
+    scenario: str,
+    *,
+    connections: int,
+    duration_s: float,
+    timeout_s: float = 10.0,
+    token: str | None = None,
+) -> LoadResult:
     """POST `body` to `url` from `connections` connections for `duration_s` seconds."""
     executable = wrk_path()
     with tempfile.TemporaryDirectory(prefix="cds-bench-wrk-") as tmp:
         body_path, script_path = Path(tmp, "body.json"), Path(tmp, "post.lua")
         body_path.write_bytes(body)
         script_path.write_text(lua_script(body_path, scenario, token))
-        command = [executable, "-t", str(min(WRK_THREADS, connections)), "-c", str(connections),
-                   "-d", f"{max(1, round(duration_s))}s", "--timeout", f"{timeout_s:g}s",
-                   "-s", str(script_path), url]
+        command = [
+            executable,
+            "-t",
+            str(min(WRK_THREADS, connections)),
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(duration_s))}s",
+            "--timeout",
+            f"{timeout_s:g}s",
+            "-s",
+            str(script_path),
+            url,
+        ]
         with tempfile.TemporaryFile(mode="w+") as out:
             process = subprocess.Popen(  # noqa: S603 (wrk from PATH, arguments built here)
-                command, stdout=out, stderr=subprocess.STDOUT)
+                command, stdout=out, stderr=subprocess.STDOUT
+            )
             deadline = time.monotonic() + duration_s + timeout_s + GRACE_SECONDS
             while True:
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)

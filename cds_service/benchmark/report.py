@@ -29,8 +29,15 @@ P99_MAX_MS = 50.0
 ROUND_TRIP_FACTOR, ROUND_TRIP_ALLOWANCE_MS = 1.5, 20.0
 GROWTH_P50_RATIO_MAX = 3.0
 RSS_DRIFT_MAX = 1.10
-LIBRARIES = ("flask", "gunicorn", "werkzeug", "pydantic", "fhir.resources", "requests",
-             "sqlalchemy")
+LIBRARIES = (
+    "flask",
+    "gunicorn",
+    "werkzeug",
+    "pydantic",
+    "fhir.resources",
+    "requests",
+    "sqlalchemy",
+)
 
 
 @dataclass
@@ -50,13 +57,22 @@ class Measurement:
 
     def summary(self) -> dict[str, Any]:
         rss = statistics.median(self.peak_rss_mb) if self.peak_rss_mb else None
-        return {"part": self.part, "scenario": self.scenario, "connections": self.connections,
-                "cards": self.cards, "body_bytes": self.body_bytes,
-                "repetitions": len(self.runs), "rps": self.median("rps"),
-                "p50_ms": self.median("p50_ms"), "p90_ms": self.median("p90_ms"),
-                "p99_ms": self.median("p99_ms"), "errors": sum(r.errors for r in self.runs),
-                "client_cpu_share": self.median("client_cpu_share"), "peak_rss_mb": rss,
-                "round_trip_ms": self.round_trip_ms}
+        return {
+            "part": self.part,
+            "scenario": self.scenario,
+            "connections": self.connections,
+            "cards": self.cards,
+            "body_bytes": self.body_bytes,
+            "repetitions": len(self.runs),
+            "rps": self.median("rps"),
+            "p50_ms": self.median("p50_ms"),
+            "p90_ms": self.median("p90_ms"),
+            "p99_ms": self.median("p99_ms"),
+            "errors": sum(r.errors for r in self.runs),
+            "client_cpu_share": self.median("client_cpu_share"),
+            "peak_rss_mb": rss,
+            "round_trip_ms": self.round_trip_ms,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,28 +105,62 @@ def evaluate_targets(measurements: list[Measurement]) -> list[Target]:
         floor = by_key.get((FLOOR, m.scenario))
         p50, rps = m.median("p50_ms"), m.median("rps")
         targets += [
-            _target(f"{m.scenario}: p50 / floor p50", _ratio(p50, _floor_median(floor, "p50_ms")),
-                    P50_FLOOR_RATIO_MAX, at_most=True, unit="x"),
-            _target(f"{m.scenario}: rps / floor rps", _ratio(rps, _floor_median(floor, "rps")),
-                    RPS_FLOOR_RATIO_MIN, at_most=False, unit="x"),
+            _target(
+                f"{m.scenario}: p50 / floor p50",
+                _ratio(p50, _floor_median(floor, "p50_ms")),
+                P50_FLOOR_RATIO_MAX,
+                at_most=True,
+                unit="x",
+            ),
+            _target(
+                f"{m.scenario}: rps / floor rps",
+                _ratio(rps, _floor_median(floor, "rps")),
+                RPS_FLOOR_RATIO_MIN,
+                at_most=False,
+                unit="x",
+            ),
             _target(f"{m.scenario}: p99", m.median("p99_ms"), P99_MAX_MS, at_most=True, unit=" ms"),
         ]
     for m in (m for m in measurements if m.part == NO_PREFETCH):
-        limit = None if m.round_trip_ms is None else (
-            ROUND_TRIP_FACTOR * m.round_trip_ms + ROUND_TRIP_ALLOWANCE_MS)
-        target = _target(f"{m.scenario}: no-prefetch p50", m.median("p50_ms"), limit or 0.0,
-                         at_most=True, unit=" ms")
+        limit = (
+            None
+            if m.round_trip_ms is None
+            else (ROUND_TRIP_FACTOR * m.round_trip_ms + ROUND_TRIP_ALLOWANCE_MS)
+        )
+        target = _target(
+            f"{m.scenario}: no-prefetch p50",
+            m.median("p50_ms"),
+            limit or 0.0,
+            at_most=True,
+            unit=" ms",
+        )
         targets.append(target if limit is not None else Target(target.name, None, "n/a", "n/a"))
     growth = sorted((m for m in measurements if m.part == GROWTH), key=lambda m: m.body_bytes)
     if len(growth) >= 2:
         smallest, largest = growth[0], growth[-1]
-        targets.append(_target(f"{largest.scenario} p50 / {smallest.scenario} p50",
-                               _ratio(largest.median("p50_ms"), smallest.median("p50_ms")),
-                               GROWTH_P50_RATIO_MAX, at_most=True, unit="x"))
-        drift = (_ratio(largest.peak_rss_mb[-1], largest.peak_rss_mb[0])
-                 if len(largest.peak_rss_mb) >= 2 else None)
-        targets.append(_target(f"{largest.scenario} peak RSS last / first repetition", drift,
-                               RSS_DRIFT_MAX, at_most=True, unit="x"))
+        targets.append(
+            _target(
+                f"{largest.scenario} p50 / {smallest.scenario} p50",
+                _ratio(largest.median("p50_ms"), smallest.median("p50_ms")),
+                GROWTH_P50_RATIO_MAX,
+                at_most=True,
+                unit="x",
+            )
+        )
+        drift = (
+            _ratio(largest.peak_rss_mb[-1], largest.peak_rss_mb[0])
+            if len(largest.peak_rss_mb) >= 2
+            else None
+        )
+        targets.append(
+            _target(
+                f"{largest.scenario} peak RSS last / first repetition",
+                drift,
+                RSS_DRIFT_MAX,
+                at_most=True,
+                unit="x",
+            )
+        )
     return targets
 
 
@@ -121,8 +171,13 @@ def environment(extra: dict[str, Any]) -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "libraries": versions, **extra}
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "libraries": versions,
+        **extra,
+    }
 
 
 def _cell(value: float | None, digits: int = 1) -> str:
@@ -135,36 +190,76 @@ def _times(ratio: float | None) -> str:
 
 def table(measurements: list[Measurement]) -> str:
     floors = {m.scenario: m for m in measurements if m.part == FLOOR}
-    header = ("part", "scenario", "conn", "cards", "body KB", "rps", "p50 ms", "p90 ms",
-              "p99 ms", "errors", "wrk CPU", "RSS MB", "p50/floor", "rps/floor")
+    header = (
+        "part",
+        "scenario",
+        "conn",
+        "cards",
+        "body KB",
+        "rps",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "errors",
+        "wrk CPU",
+        "RSS MB",
+        "p50/floor",
+        "rps/floor",
+    )
     rows = [header]
     for m in measurements:
         s = m.summary()
         floor = floors.get(m.scenario) if m.part == FULL else None
-        rows.append((
-            m.part, m.scenario, str(m.connections), str(m.cards), _cell(m.body_bytes / 1024),
-            _cell(s["rps"], 0), _cell(s["p50_ms"], 2), _cell(s["p90_ms"], 2),
-            _cell(s["p99_ms"], 2), str(s["errors"]), _cell(s["client_cpu_share"], 2),
-            _cell(s["peak_rss_mb"]),
-            _times(_ratio(s["p50_ms"], _floor_median(floor, "p50_ms"))),
-            _times(_ratio(s["rps"], _floor_median(floor, "rps")))))
+        rows.append(
+            (
+                m.part,
+                m.scenario,
+                str(m.connections),
+                str(m.cards),
+                _cell(m.body_bytes / 1024),
+                _cell(s["rps"], 0),
+                _cell(s["p50_ms"], 2),
+                _cell(s["p90_ms"], 2),
+                _cell(s["p99_ms"], 2),
+                str(s["errors"]),
+                _cell(s["client_cpu_share"], 2),
+                _cell(s["peak_rss_mb"]),
+                _times(_ratio(s["p50_ms"], _floor_median(floor, "p50_ms"))),
+                _times(_ratio(s["rps"], _floor_median(floor, "rps"))),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-                     for row in rows)
+    return "\n".join(
+        "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    )
 
 
 def targets_text(targets: list[Target]) -> str:
     verdict = {True: "met   ", False: "MISSED", None: "n/a   "}
-    return "\n".join(f"{verdict[t.met]}  {t.name}: {t.measured} (target {t.limit})"
-                     for t in targets)
+    return "\n".join(
+        f"{verdict[t.met]}  {t.name}: {t.measured} (target {t.limit})" for t in targets
+    )
 
 
-def write_json(path: Path, env: dict[str, Any], measurements: list[Measurement],
-               targets: list[Target], notes: list[str]) -> None:
-    document = {"environment": env, "notes": notes,
-                "measurements": [{**m.summary(), "runs": [asdict(r) for r in m.runs],
-                                  "peak_rss_mb_runs": m.peak_rss_mb} for m in measurements],
-                "targets": [asdict(t) for t in targets]}
+def write_json(
+    path: Path,
+    env: dict[str, Any],
+    measurements: list[Measurement],
+    targets: list[Target],
+    notes: list[str],
+) -> None:
+    document = {
+        "environment": env,
+        "notes": notes,
+        "measurements": [
+            {**m.summary(), "runs": [asdict(r) for r in m.runs], "peak_rss_mb_runs": m.peak_rss_mb}
+            for m in measurements
+        ],
+        "targets": [asdict(t) for t in targets],
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2))

@@ -97,16 +97,27 @@ def measure(target: Target, settings: Settings, scenario_header: str) -> None:
     m = target.measurement
     pids = target.server.pids() if target.server else []
     reset_peak_rss(pids)
-    result = load.run_wrk(target.url, target.body, scenario_header, connections=m.connections,
-                          duration_s=settings.duration_s, token=settings.token)
+    result = load.run_wrk(
+        target.url,
+        target.body,
+        scenario_header,
+        connections=m.connections,
+        duration_s=settings.duration_s,
+        token=settings.token,
+    )
     m.runs.append(result)
     if pids:
         m.peak_rss_mb.append(peak_rss_mb(pids))
 
 
-def _targets_for(service_url: str, services: dict[str, ServiceDefinition], settings: Settings,
-                 server: ServerProcess | None, proxy: RunningProxy | None,
-                 notes: list[str]) -> tuple[list[Target], dict[str, dict[str, Any]]]:
+def _targets_for(
+    service_url: str,
+    services: dict[str, ServiceDefinition],
+    settings: Settings,
+    server: ServerProcess | None,
+    proxy: RunningProxy | None,
+    notes: list[str],
+) -> tuple[list[Target], dict[str, dict[str, Any]]]:
     now = datetime.now(UTC)
     targets: list[Target] = []
     answers: dict[str, dict[str, Any]] = {}
@@ -115,29 +126,40 @@ def _targets_for(service_url: str, services: dict[str, ServiceDefinition], setti
         url = f"{service_url}/cds-services/{sc.service_id}"
         answers[sc.name] = _post(url, body, settings.token)
         cards = len(answers[sc.name].get("cards", []))
-        targets.append(Target(url, body, server, Measurement(
-            FULL, sc.name, settings.connections, cards, len(body))))
+        targets.append(
+            Target(
+                url,
+                body,
+                server,
+                Measurement(FULL, sc.name, settings.connections, cards, len(body)),
+            )
+        )
         if proxy is not None:
             bare = json.dumps(scenarios.without_prefetch(sc.request(services), proxy.url)).encode()
             bare_cards = len(_post(url, bare, None).get("cards", []))
             if bare_cards != cards:
                 notes.append(f"{sc.name}: {bare_cards} cards without prefetch, {cards} with it")
-            m = Measurement(NO_PREFETCH, sc.name, 1, bare_cards, len(bare),
-                            round_trip_ms=round_trip_ms(proxy.url, services[sc.service_id],
-                                                        sc.patient_id))
+            m = Measurement(
+                NO_PREFETCH,
+                sc.name,
+                1,
+                bare_cards,
+                len(bare),
+                round_trip_ms=round_trip_ms(proxy.url, services[sc.service_id], sc.patient_id),
+            )
             targets.append(Target(url, bare, server, m))
     for size in scenarios.GROWTH_SIZES:
         sc = scenarios.encephalitis_view(now, size)
         body = json.dumps(sc.request(services)).encode()
         url = f"{service_url}/cds-services/{sc.service_id}"
         cards = len(_post(url, body, settings.token).get("cards", []))
-        targets.append(Target(url, body, server, Measurement(GROWTH, sc.name, 1, cards,
-                                                             len(body))))
+        targets.append(Target(url, body, server, Measurement(GROWTH, sc.name, 1, cards, len(body))))
     return targets, answers
 
 
-def run_benchmark(settings: Settings, say: Callable[[str], None]) -> tuple[list[Measurement],
-                                                                          list[str]]:
+def run_benchmark(
+    settings: Settings, say: Callable[[str], None]
+) -> tuple[list[Measurement], list[str]]:
     """All measurements of one run, in table order, and notes on anything skipped or odd."""
     load.wrk_path()  # fail first, with the install hint, if wrk is missing
     services = load_services(Path(load_config()["HOOKS_DIR"]))
@@ -157,8 +179,10 @@ def run_benchmark(settings: Settings, say: Callable[[str], None]) -> tuple[list[
                     fhir = fhir_server.start_fhir_server(workdir / "fhir")
                     started.append(fhir)
                     bundles = [(s.name, s.bundle) for s in representative(datetime.now(UTC))]
-                    say(f"FHIR server {fhir.url}: {fhir_server.seed(fhir.url, bundles)} "
-                        "entries loaded")
+                    say(
+                        f"FHIR server {fhir.url}: {fhir_server.seed(fhir.url, bundles)} "
+                        "entries loaded"
+                    )
                     proxy = start_proxy(fhir.url, settings.fhir_delay_ms / 1000)
                 except fhir_server.SekmetMissing as exc:
                     notes.append(f"no-prefetch part skipped: {exc}")
@@ -176,21 +200,32 @@ def run_benchmark(settings: Settings, say: Callable[[str], None]) -> tuple[list[
                 for t in [t for t in targets if t.measurement.part == FULL]:
                     m = t.measurement
                     floor_m = Measurement(FLOOR, m.scenario, m.connections, m.cards, len(t.body))
-                    targets.insert(targets.index(t), Target(
-                        floor.url + urlsplit(t.url).path, t.body, floor, floor_m))
+                    targets.insert(
+                        targets.index(t),
+                        Target(floor.url + urlsplit(t.url).path, t.body, floor, floor_m),
+                    )
             say("warming up ...")
             for t in targets:
-                load.run_wrk(t.url, t.body, t.measurement.scenario,
-                             connections=t.measurement.connections,
-                             duration_s=WARM_UP_SECONDS, token=settings.token)
+                load.run_wrk(
+                    t.url,
+                    t.body,
+                    t.measurement.scenario,
+                    connections=t.measurement.connections,
+                    duration_s=WARM_UP_SECONDS,
+                    token=settings.token,
+                )
             for rep in range(1, settings.repetitions + 1):
                 for t in targets:
-                    say(f"repetition {rep}/{settings.repetitions}: {t.measurement.part} "
-                        f"{t.measurement.scenario}")
+                    say(
+                        f"repetition {rep}/{settings.repetitions}: {t.measurement.part} "
+                        f"{t.measurement.scenario}"
+                    )
                     measure(t, settings, t.measurement.scenario)
             if proxy is not None:
-                notes.append(f"latency proxy forwarded {proxy.forwarded} FHIR requests, "
-                             f"{settings.fhir_delay_ms:g} ms added to each")
+                notes.append(
+                    f"latency proxy forwarded {proxy.forwarded} FHIR requests, "
+                    f"{settings.fhir_delay_ms:g} ms added to each"
+                )
         finally:
             if proxy is not None:
                 proxy.close()

@@ -24,8 +24,24 @@ from cds_service.terminology import ICD10CM, LOINC, RXNORM, SNOMED, UCUM
 
 GROWTH_SIZES = (10, 100, 1_000, 10_000)
 # Codes of common results the rules do not read (chemistry, haematology, vital signs).
-FILLER_LOINC = ("718-7", "4548-4", "2345-7", "2823-3", "2075-0", "1742-6", "1920-8", "6690-2",
-                "789-8", "8867-4", "8480-6", "8462-4", "8310-5", "9279-1", "2093-3", "3094-0")
+FILLER_LOINC = (
+    "718-7",
+    "4548-4",
+    "2345-7",
+    "2823-3",
+    "2075-0",
+    "1742-6",
+    "1920-8",
+    "6690-2",
+    "789-8",
+    "8867-4",
+    "8480-6",
+    "8462-4",
+    "8310-5",
+    "9279-1",
+    "2093-3",
+    "3094-0",
+)
 NEGATIVE = (SNOMED, "260385009", "Negative (qualifier value)")
 POSITIVE = (SNOMED, "10828004", "Positive (qualifier value)")
 
@@ -40,8 +56,12 @@ class Scenario:
 
     def request(self, services: dict[str, ServiceDefinition]) -> dict[str, Any]:
         """The hook request with every prefetch key filled from the bundle."""
-        return build_request(services[self.service_id], self.bundle, patient_id=self.patient_id,
-                             draft_orders=list(self.draft_orders))
+        return build_request(
+            services[self.service_id],
+            self.bundle,
+            patient_id=self.patient_id,
+            draft_orders=list(self.draft_orders),
+        )
 
 
 def without_prefetch(body: dict[str, Any], fhir_server: str) -> dict[str, Any]:
@@ -54,80 +74,140 @@ def _stamp(moment: datetime) -> str:
 
 
 def _transaction(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
-        for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+            for r in resources
+        ],
+    }
 
 
 def _patient(pid: str, gender: str, birth: str) -> dict[str, Any]:
-    return {"resourceType": "Patient", "id": pid, "gender": gender, "birthDate": birth,
-            "name": [{"family": "Benchmark", "given": [pid]}]}
+    return {
+        "resourceType": "Patient",
+        "id": pid,
+        "gender": gender,
+        "birthDate": birth,
+        "name": [{"family": "Benchmark", "given": [pid]}],
+    }
 
 
 def _condition(cid: str, pid: str, code: str, display: str, onset: datetime) -> dict[str, Any]:
-    return {"resourceType": "Condition", "id": cid,
-            "clinicalStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                "code": "active"}]},
-            "verificationStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                "code": "confirmed"}]},
-            "code": {"coding": [{"system": ICD10CM, "code": code, "display": display}]},
-            "subject": {"reference": f"Patient/{pid}"}, "onsetDateTime": _stamp(onset),
-            "recordedDate": _stamp(onset)}
+    return {
+        "resourceType": "Condition",
+        "id": cid,
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "active",
+                }
+            ]
+        },
+        "verificationStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                    "code": "confirmed",
+                }
+            ]
+        },
+        "code": {"coding": [{"system": ICD10CM, "code": code, "display": display}]},
+        "subject": {"reference": f"Patient/{pid}"},
+        "onsetDateTime": _stamp(onset),
+        "recordedDate": _stamp(onset),
+    }
 
 
-def observation(oid: str, pid: str, code: str, when: datetime, *, value: float | None = None,
-                unit: str | None = None, result: tuple[str, str, str] | None = None
-                ) -> dict[str, Any]:
+def observation(
+    oid: str,
+    pid: str,
+    code: str,
+    when: datetime,
+    *,
+    value: float | None = None,
+    unit: str | None = None,
+    result: tuple[str, str, str] | None = None,
+) -> dict[str, Any]:
     """A final laboratory Observation with a quantity or a SNOMED CT qualitative result."""
     resource: dict[str, Any] = {
-        "resourceType": "Observation", "id": oid, "status": "final",
-        "category": [{"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-            "code": "laboratory"}]}],
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "laboratory",
+                    }
+                ]
+            }
+        ],
         "code": {"coding": [{"system": LOINC, "code": code}]},
-        "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": _stamp(when)}
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": _stamp(when),
+    }
     if value is not None:
         resource["valueQuantity"] = {"value": value, "unit": unit, "system": UCUM, "code": unit}
     if result is not None:
         system, code_value, display = result
-        resource["valueCodeableConcept"] = {"coding": [
-            {"system": system, "code": code_value, "display": display}]}
+        resource["valueCodeableConcept"] = {
+            "coding": [{"system": system, "code": code_value, "display": display}]
+        }
     return resource
 
 
 def no_conditions(now: datetime) -> Scenario:
     pid = "bench-no-conditions"
-    resources = [_patient(pid, "female", "1971-03-02"),
-                 _condition(f"{pid}-htn", pid, "I10", "Essential (primary) hypertension",
-                            now - timedelta(days=900)),
-                 observation(f"{pid}-na", pid, "2951-2", now - timedelta(hours=6),
-                             value=139, unit="mmol/L"),
-                 observation(f"{pid}-wt", pid, "29463-7", now - timedelta(days=2),
-                             value=71.5, unit="kg")]
+    resources = [
+        _patient(pid, "female", "1971-03-02"),
+        _condition(
+            f"{pid}-htn", pid, "I10", "Essential (primary) hypertension", now - timedelta(days=900)
+        ),
+        observation(f"{pid}-na", pid, "2951-2", now - timedelta(hours=6), value=139, unit="mmol/L"),
+        observation(f"{pid}-wt", pid, "29463-7", now - timedelta(days=2), value=71.5, unit="kg"),
+    ]
     return Scenario("no-conditions", "immunotherapy-guidance", pid, _transaction(resources))
 
 
 def gbs_steroid_order(now: datetime) -> Scenario:
     pid = "bench-gbs"
-    resources = [_patient(pid, "male", "1964-11-20"),
-                 _condition(f"{pid}-gbs", pid, "G61.0", "Guillain-Barre syndrome",
-                            now - timedelta(days=3)),
-                 observation(f"{pid}-wt", pid, "29463-7", now - timedelta(days=1),
-                             value=82.0, unit="kg"),
-                 observation(f"{pid}-na", pid, "2951-2", now - timedelta(hours=10),
-                             value=137, unit="mmol/L"),
-                 observation(f"{pid}-cr", pid, "2160-0", now - timedelta(hours=10),
-                             value=0.9, unit="mg/dL")]
-    order = {"resourceType": "MedicationRequest", "id": f"{pid}-ivmp", "status": "draft",
-             "intent": "order", "subject": {"reference": f"Patient/{pid}"},
-             "medicationCodeableConcept": {"coding": [{
-                 "system": RXNORM, "code": "1743726",
-                 "display": "methylprednisolone 1000 MG Injection"}]},
-             "dosageInstruction": [{"text": "1 g IV once daily for 5 days"}]}
-    return Scenario("gbs-steroid-order-select", "immunotherapy-order-select", pid,
-                    _transaction(resources), (order,))
+    resources = [
+        _patient(pid, "male", "1964-11-20"),
+        _condition(f"{pid}-gbs", pid, "G61.0", "Guillain-Barre syndrome", now - timedelta(days=3)),
+        observation(f"{pid}-wt", pid, "29463-7", now - timedelta(days=1), value=82.0, unit="kg"),
+        observation(
+            f"{pid}-na", pid, "2951-2", now - timedelta(hours=10), value=137, unit="mmol/L"
+        ),
+        observation(f"{pid}-cr", pid, "2160-0", now - timedelta(hours=10), value=0.9, unit="mg/dL"),
+    ]
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": f"{pid}-ivmp",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{pid}"},
+        "medicationCodeableConcept": {
+            "coding": [
+                {
+                    "system": RXNORM,
+                    "code": "1743726",
+                    "display": "methylprednisolone 1000 MG Injection",
+                }
+            ]
+        },
+        "dosageInstruction": [{"text": "1 g IV once daily for 5 days"}],
+    }
+    return Scenario(
+        "gbs-steroid-order-select",
+        "immunotherapy-order-select",
+        pid,
+        _transaction(resources),
+        (order,),
+    )
 
 
 def encephalitis_labs(pid: str, now: datetime) -> list[dict[str, Any]]:
@@ -135,13 +215,18 @@ def encephalitis_labs(pid: str, now: datetime) -> list[dict[str, Any]]:
     lp = now - timedelta(days=2)
     blood = now - timedelta(hours=8)
     rows: list[tuple[str, datetime, dict[str, Any]]] = [
-        ("26465-5", lp, {"value": 38, "unit": "/uL"}), ("26454-9", lp, {"value": 2, "unit": "/uL"}),
+        ("26465-5", lp, {"value": 38, "unit": "/uL"}),
+        ("26454-9", lp, {"value": 2, "unit": "/uL"}),
         ("2880-3", lp, {"value": 62, "unit": "mg/dL"}),
         ("2342-4", lp, {"value": 58, "unit": "mg/dL"}),
-        ("14357-8", lp, {"result": NEGATIVE}), ("606-4", lp, {"result": NEGATIVE}),
-        ("16952-4", lp, {"result": NEGATIVE}), ("16960-7", lp, {"result": NEGATIVE}),
-        ("108157-9", lp, {"result": NEGATIVE}), ("21598-8", lp, {"result": NEGATIVE}),
-        ("80220-7", lp, {"result": POSITIVE}), ("80221-5", lp, {"result": POSITIVE}),
+        ("14357-8", lp, {"result": NEGATIVE}),
+        ("606-4", lp, {"result": NEGATIVE}),
+        ("16952-4", lp, {"result": NEGATIVE}),
+        ("16960-7", lp, {"result": NEGATIVE}),
+        ("108157-9", lp, {"result": NEGATIVE}),
+        ("21598-8", lp, {"result": NEGATIVE}),
+        ("80220-7", lp, {"result": POSITIVE}),
+        ("80221-5", lp, {"result": POSITIVE}),
         ("2951-2", blood, {"value": 134, "unit": "mmol/L"}),
         ("6301-6", blood, {"value": 1.1, "unit": "{INR}"}),
         ("777-3", blood, {"value": 245, "unit": "10*3/uL"}),
@@ -151,8 +236,10 @@ def encephalitis_labs(pid: str, now: datetime) -> list[dict[str, Any]]:
         ("29463-7", now - timedelta(days=1), {"value": 64.0, "unit": "kg"}),
         ("8302-2", now - timedelta(days=1), {"value": 168, "unit": "cm"}),
     ]
-    return [observation(f"{pid}-lab-{n}", pid, code, when, **kw)
-            for n, (code, when, kw) in enumerate(rows)]
+    return [
+        observation(f"{pid}-lab-{n}", pid, code, when, **kw)
+        for n, (code, when, kw) in enumerate(rows)
+    ]
 
 
 def encephalitis_view(now: datetime, observations: int | None = None) -> Scenario:
@@ -161,17 +248,29 @@ def encephalitis_view(now: datetime, observations: int | None = None) -> Scenari
     labs = encephalitis_labs(pid, now)
     if observations is not None:
         labs = labs[:observations] + filler_observations(pid, now, observations - len(labs))
-    resources = [_patient(pid, "female", "1996-05-14"),
-                 _condition(f"{pid}-ae", pid, "G04.81", "Other encephalitis and "
-                            "encephalomyelitis", now - timedelta(days=4)), *labs]
+    resources = [
+        _patient(pid, "female", "1996-05-14"),
+        _condition(
+            f"{pid}-ae",
+            pid,
+            "G04.81",
+            "Other encephalitis and encephalomyelitis",
+            now - timedelta(days=4),
+        ),
+        *labs,
+    ]
     name = "ae-patient-view" if observations is None else f"growth-{observations}"
     return Scenario(name, "immunotherapy-guidance", pid, _transaction(resources))
 
 
 def filler_observations(pid: str, now: datetime, count: int) -> list[dict[str, Any]]:
     """Unrelated results, and every fifth one an older value of a code the rules read."""
-    read_by_rules = (("2951-2", "mmol/L", 138.0), ("2160-0", "mg/dL", 0.85),
-                     ("29463-7", "kg", 65.0), ("777-3", "10*3/uL", 250.0))
+    read_by_rules = (
+        ("2951-2", "mmol/L", 138.0),
+        ("2160-0", "mg/dL", 0.85),
+        ("29463-7", "kg", 65.0),
+        ("777-3", "10*3/uL", 250.0),
+    )
     out = []
     for n in range(max(0, count)):
         when = now - timedelta(days=3 + n // 8, hours=n % 8)

@@ -95,13 +95,19 @@ def reset_peak_rss(pids: list[int]) -> None:
             pass  # not our process or an old kernel: the peak then covers the whole run
 
 
-def start(name: str, command: list[str], env: dict[str, str], workdir: Path, port: int,
-          ready_path: str = "/healthz") -> ServerProcess:
+def start(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    workdir: Path,
+    port: int,
+    ready_path: str = "/healthz",
+) -> ServerProcess:
     log_path = workdir / f"{name}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(  # noqa: S603 (commands built here, never from a request)
-        command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir,
-        start_new_session=True)
+        command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True
+    )
     server = ServerProcess(name, f"http://127.0.0.1:{port}", process, log_path, log)
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
@@ -120,16 +126,35 @@ def start(name: str, command: list[str], env: dict[str, str], workdir: Path, por
 
 def start_service(workdir: Path, fhir_allowlist: list[str]) -> ServerProcess:
     port = free_port()
-    env = {**os.environ, "CDS_AUTH_ENABLED": "false",
-           "CDS_DATABASE_URL": f"sqlite:///{workdir / 'ledger.sqlite3'}",
-           "CDS_FHIR_ALLOWLIST": ",".join(fhir_allowlist)}
-    command = [sys.executable, "-m", "cds_service", "serve", "--host", "127.0.0.1",
-               "--port", str(port), "--no-auth"]
+    env = {
+        **os.environ,
+        "CDS_AUTH_ENABLED": "false",
+        "CDS_DATABASE_URL": f"sqlite:///{workdir / 'ledger.sqlite3'}",
+        "CDS_FHIR_ALLOWLIST": ",".join(fhir_allowlist),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "cds_service",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-auth",
+    ]
     return start("service", command, env, workdir, port)
 
 
 def start_floor(workdir: Path, responses_file: Path) -> ServerProcess:
     port = free_port()
-    command = [sys.executable, "-m", "cds_service.benchmark.floor", "--responses",
-               str(responses_file), "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "cds_service.benchmark.floor",
+        "--responses",
+        str(responses_file),
+        "--port",
+        str(port),
+    ]
     return start("floor", command, dict(os.environ), workdir, port)

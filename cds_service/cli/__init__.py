@@ -17,6 +17,13 @@ def main() -> None:
     """CDS Hooks 2.0 service for immunotherapy decisions in immune-mediated neurology."""
 
 
-for command in (serve.serve, invoke.invoke, check.check, report.feedback_report,
-                *fixtures.commands, *devauth.commands, *benchmark.commands):
+for command in (
+    serve.serve,
+    invoke.invoke,
+    check.check,
+    report.feedback_report,
+    *fixtures.commands,
+    *devauth.commands,
+    *benchmark.commands,
+):
     main.add_command(command)

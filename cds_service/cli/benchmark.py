@@ -25,21 +25,54 @@ def _default_output() -> Path:
 
 
 @click.command()
-@click.option("--duration", default=5.0, show_default=True, type=click.FloatRange(1, 600),
-              help="Seconds of load per measurement.")
-@click.option("--connections", default=8, show_default=True, type=click.IntRange(1, 1000),
-              help="Concurrent connections for the floor and full-prefetch calls.")
-@click.option("--repetitions", default=3, show_default=True, type=click.IntRange(1, 50),
-              help="Runs per measurement; the report quotes medians.")
-@click.option("--fhir-delay-ms", default=50.0, show_default=True, type=click.FloatRange(0, 5000),
-              help="Latency the proxy adds to each FHIR response (no-prefetch calls).")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="JSON results file [default: bench-results/benchmark-<UTC time>.json].")
+@click.option(
+    "--duration",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(1, 600),
+    help="Seconds of load per measurement.",
+)
+@click.option(
+    "--connections",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Concurrent connections for the floor and full-prefetch calls.",
+)
+@click.option(
+    "--repetitions",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Runs per measurement; the report quotes medians.",
+)
+@click.option(
+    "--fhir-delay-ms",
+    default=50.0,
+    show_default=True,
+    type=click.FloatRange(0, 5000),
+    help="Latency the proxy adds to each FHIR response (no-prefetch calls).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON results file [default: bench-results/benchmark-<UTC time>.json].",
+)
 @click.option("--url", help="Base URL of a running deployment to measure instead of a local one.")
-@click.option("--token", envvar="CDS_BENCHMARK_TOKEN",
-              help="JWT sent to --url (or CDS_BENCHMARK_TOKEN); never printed.")
-def benchmark(duration: float, connections: int, repetitions: int, fhir_delay_ms: float,
-              output: Path | None, url: str | None, token: str | None) -> None:
+@click.option(
+    "--token",
+    envvar="CDS_BENCHMARK_TOKEN",
+    help="JWT sent to --url (or CDS_BENCHMARK_TOKEN); never printed.",
+)
+def benchmark(
+    duration: float,
+    connections: int,
+    repetitions: int,
+    fhir_delay_ms: float,
+    output: Path | None,
+    url: str | None,
+    token: str | None,
+) -> None:
     """Measure the service against the floor of its stack, and as prefetch grows."""
     # Imported here: the benchmark builds requests with cli.invoke, which imports this package.
     from cds_service.benchmark import load, report
@@ -53,18 +86,28 @@ def benchmark(duration: float, connections: int, repetitions: int, fhir_delay_ms
         raise click.ClickException(str(exc)) from None
     targets = report.evaluate_targets(measurements)
     wrk = shutil.which("wrk")
-    env = report.environment({
-        "wrk": wrk, "duration_s": duration, "connections": connections,
-        "repetitions": repetitions, "fhir_delay_ms": fhir_delay_ms,
-        "workers": None if url else DEFAULT_WORKERS, "threads": None if url else DEFAULT_THREADS,
-        "target_url": url, "load_average_before": load_before,
-        "load_average_after": os.getloadavg()})
+    env = report.environment(
+        {
+            "wrk": wrk,
+            "duration_s": duration,
+            "connections": connections,
+            "repetitions": repetitions,
+            "fhir_delay_ms": fhir_delay_ms,
+            "workers": None if url else DEFAULT_WORKERS,
+            "threads": None if url else DEFAULT_THREADS,
+            "target_url": url,
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        }
+    )
     output = output or _default_output()
     report.write_json(output, env, measurements, targets, notes)
-    click.echo(f"\n{env['cpu_count']} CPUs, Python {env['python']}, "
-               + ", ".join(f"{k} {v}" for k, v in env["libraries"].items() if v)
-               + f"; {repetitions} x {duration:g} s per figure, medians; "
-               f"workers {env['workers']}, threads {env['threads']}")
+    click.echo(
+        f"\n{env['cpu_count']} CPUs, Python {env['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in env["libraries"].items() if v)
+        + f"; {repetitions} x {duration:g} s per figure, medians; "
+        f"workers {env['workers']}, threads {env['threads']}"
+    )
     click.echo(report.table(measurements))
     click.echo("\n" + report.targets_text(targets))
     for note in notes:

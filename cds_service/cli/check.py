@@ -62,8 +62,10 @@ def find_problems(hooks_dir: Path) -> list[str]:
             if template.startswith("Observation?") and _observation_codes(template) != wanted:
                 missing = sorted(wanted - _observation_codes(template))
                 extra = sorted(_observation_codes(template) - wanted)
-                problems.append(f"{service.id}: prefetch {key} codes differ from the facts "
-                                f"layer's (missing {missing}, not read {extra})")
+                problems.append(
+                    f"{service.id}: prefetch {key} codes differ from the facts "
+                    f"layer's (missing {missing}, not read {extra})"
+                )
         if not service.examples:
             problems.append(f"{service.id}: lists no examples")
         for example in service.examples:
@@ -79,23 +81,35 @@ def run_examples(hooks_dir: Path) -> list[str]:
     """POST every example to an in-process app; anything but 200 is a problem."""
     from cds_service import create_app
 
-    app = create_app({"AUTH_ENABLED": False, "DATABASE_URL": "sqlite://", "LOG_LEVEL": "WARNING",
-                      "HOOKS_DIR": str(hooks_dir)})
+    app = create_app(
+        {
+            "AUTH_ENABLED": False,
+            "DATABASE_URL": "sqlite://",
+            "LOG_LEVEL": "WARNING",
+            "HOOKS_DIR": str(hooks_dir),
+        }
+    )
     client = app.test_client()
     problems = []
     for service in app.config["SERVICES"].values():
         for example in service.examples:
-            response = client.post(f"/cds-services/{service.id}",
-                                   json=json.loads((hooks_dir / example).read_text()))
+            response = client.post(
+                f"/cds-services/{service.id}", json=json.loads((hooks_dir / example).read_text())
+            )
             if response.status_code != 200:
-                problems.append(f"{service.id}: {example} answered {response.status_code}: "
-                                f"{response.get_json()}")
+                problems.append(
+                    f"{service.id}: {example} answered {response.status_code}: "
+                    f"{response.get_json()}"
+                )
     return problems
 
 
 @click.command()
-@click.option("--hooks-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of service definitions (default: CDS_HOOKS_DIR).")
+@click.option(
+    "--hooks-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of service definitions (default: CDS_HOOKS_DIR).",
+)
 def check(hooks_dir: Path | None) -> None:
     """Check that hooks/, the handlers and hooks/examples/ agree."""
     hooks_dir = hooks_dir or Path(load_config()["HOOKS_DIR"])

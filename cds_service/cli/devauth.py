@@ -40,8 +40,14 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 @click.command("dev-keys")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("dev-keys"), show_default=True, help="Folder for the three files.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("dev-keys"),
+    show_default=True,
+    help="Folder for the three files.",
+)
 @click.option("--issuer", default=DEFAULT_ISSUER, show_default=True, help="The `iss` to trust.")
 @click.option("--force", is_flag=True, help="Replace an existing development key.")
 def dev_keys(out_dir: Path, issuer: str, force: bool) -> None:
@@ -55,14 +61,23 @@ def dev_keys(out_dir: Path, issuer: str, force: bool) -> None:
     jwk: dict[str, Any] = json.loads(ECAlgorithm.to_jwk(private_key.public_key()))
     jwk.update({"kid": kid, "use": "sig", "alg": ALGORITHM})
     jwks = {"keys": [jwk]}
-    _write_private(key_path, private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    _write_private(
+        key_path,
+        private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
     (out_dir / JWKS_FILE).write_text(json.dumps(jwks, indent=2) + "\n", encoding="utf-8")
-    issuers = {"issuers": {issuer: {
-        "comment": "development issuer from `cds-service dev-keys`; never trust it in production",
-        "jwks": jwks,
-    }}}
+    issuers = {
+        "issuers": {
+            issuer: {
+                "comment": "development issuer from `cds-service dev-keys`; never trust it in production",
+                "jwks": jwks,
+            }
+        }
+    }
     (out_dir / ISSUERS_FILE).write_text(json.dumps(issuers, indent=2) + "\n", encoding="utf-8")
     click.echo(f"wrote {key_path}, {out_dir / JWKS_FILE} and {out_dir / ISSUERS_FILE}")
     click.echo(f"  export CDS_TRUSTED_ISSUERS_FILE={(out_dir / ISSUERS_FILE).resolve()}")
@@ -85,21 +100,38 @@ def _read_identity(keys_dir: Path) -> tuple[Any, str, str]:
 
 @click.command("dev-token")
 @click.argument("aud")
-@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("dev-keys"), show_default=True, help="Folder written by dev-keys.")
-@click.option("--lifetime", type=click.IntRange(1, 3600), default=300, show_default=True,
-              help="Seconds until the token expires.")
+@click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("dev-keys"),
+    show_default=True,
+    help="Folder written by dev-keys.",
+)
+@click.option(
+    "--lifetime",
+    type=click.IntRange(1, 3600),
+    default=300,
+    show_default=True,
+    help="Seconds until the token expires.",
+)
 @click.option("--tenant", default=None, help="Add a `tenant` claim.")
 def dev_token(aud: str, keys_dir: Path, lifetime: int, tenant: str | None) -> None:
     """Print an ES384 JWT for the endpoint URL AUD, e.g. http://localhost:8080/cds-services."""
     private_key, iss, kid = _read_identity(keys_dir)
     now = int(time.time())
-    claims: dict[str, Any] = {"iss": iss, "aud": aud, "iat": now, "exp": now + lifetime,
-                              "jti": str(uuid.uuid4())}
+    claims: dict[str, Any] = {
+        "iss": iss,
+        "aud": aud,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": str(uuid.uuid4()),
+    }
     if tenant:
         claims["tenant"] = tenant
-    click.echo(jwt.encode(claims, private_key, algorithm=ALGORITHM,
-                          headers={"typ": "JWT", "kid": kid}))
+    click.echo(
+        jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"typ": "JWT", "kid": kid})
+    )
 
 
 commands = [dev_keys, dev_token]

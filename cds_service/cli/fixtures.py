@@ -21,17 +21,35 @@ from cds_service.fixture_loader import (
 
 
 @click.command("load-fixtures")
-@click.option("--fhir-base", required=True, envvar="CDS_FIXTURES_FHIR_BASE",
-              help="FHIR base URL, e.g. http://localhost:8080/fhir.")
-@click.option("--dir", "directory", default="fhir_fixtures", show_default=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of transaction Bundles (*.json).")
-@click.option("--token", envvar="CDS_FIXTURES_TOKEN", default=None,
-              help="Bearer token for the FHIR server (or CDS_FIXTURES_TOKEN).")
-@click.option("--wait", "wait_seconds", type=float, default=0.0, show_default=True,
-              help="Seconds to wait for [base]/metadata to answer 200 before loading.")
-def load_fixtures(fhir_base: str, directory: Path, token: str | None,
-                  wait_seconds: float) -> None:
+@click.option(
+    "--fhir-base",
+    required=True,
+    envvar="CDS_FIXTURES_FHIR_BASE",
+    help="FHIR base URL, e.g. http://localhost:8080/fhir.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    default="fhir_fixtures",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of transaction Bundles (*.json).",
+)
+@click.option(
+    "--token",
+    envvar="CDS_FIXTURES_TOKEN",
+    default=None,
+    help="Bearer token for the FHIR server (or CDS_FIXTURES_TOKEN).",
+)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for [base]/metadata to answer 200 before loading.",
+)
+def load_fixtures(fhir_base: str, directory: Path, token: str | None, wait_seconds: float) -> None:
     """Load every transaction Bundle in a folder into a FHIR server."""
 
     def report(result: LoadResult) -> None:

@@ -50,21 +50,30 @@ def build_request(
         if "/" in path:  # a read: the one resource (the patient), or null when absent
             prefetch[key] = next((r for r in matching if r.get("id") == patient_id), None)
         else:
-            prefetch[key] = {"resourceType": "Bundle", "type": "searchset",
-                             "total": len(matching),
-                             "entry": [{"resource": r} for r in matching]}
+            prefetch[key] = {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(matching),
+                "entry": [{"resource": r} for r in matching],
+            }
             if not matching:
                 del prefetch[key]["entry"]
     context: dict[str, Any] = {"userId": "Practitioner/cds-invoke", "patientId": patient_id}
     if service.hook in ("order-select", "order-sign"):
         orders = draft_orders or []
-        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
-                                  "entry": [{"resource": r} for r in orders]}
+        context["draftOrders"] = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in orders],
+        }
         if service.hook == "order-select":
-            context["selections"] = selections or [
-                f"{r['resourceType']}/{r['id']}" for r in orders]
-    return {"hook": service.hook, "hookInstance": str(uuid.uuid4()), "context": context,
-            "prefetch": prefetch}
+            context["selections"] = selections or [f"{r['resourceType']}/{r['id']}" for r in orders]
+    return {
+        "hook": service.hook,
+        "hookInstance": str(uuid.uuid4()),
+        "context": context,
+        "prefetch": prefetch,
+    }
 
 
 def _scenario_body(name: str) -> tuple[dict[str, Any], str]:
@@ -85,12 +94,14 @@ def example_service_id(path: Path) -> str | None:
     return service_id if separator else None
 
 
-def send(service_id: str, body: dict[str, Any], url: str | None, token: str | None
-         ) -> tuple[int, dict[str, Any]]:
+def send(
+    service_id: str, body: dict[str, Any], url: str | None, token: str | None
+) -> tuple[int, dict[str, Any]]:
     if url:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        answer = requests.post(f"{url.rstrip('/')}/cds-services/{service_id}", json=body,
-                               headers=headers, timeout=30)
+        answer = requests.post(
+            f"{url.rstrip('/')}/cds-services/{service_id}", json=body, headers=headers, timeout=30
+        )
         return answer.status_code, answer.json()
     from cds_service import create_app
 
@@ -130,20 +141,38 @@ def format_cards(status: int, answer: dict[str, Any]) -> str:
 @click.command()
 @click.argument("request_file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--service", "service_id", help="Service id (default: from the request file name).")
-@click.option("--bundle", type=click.Path(exists=True, dir_okay=False),
-              help="Build the request from a FHIR Bundle (e.g. fhir_fixtures/*.json).")
-@click.option("--scenario", help="Replay a fhir_fixtures/scenarios.json scenario, dates moved "
-              "so that it happens now (its bundle, hook and draft orders).")
+@click.option(
+    "--bundle",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Build the request from a FHIR Bundle (e.g. fhir_fixtures/*.json).",
+)
+@click.option(
+    "--scenario",
+    help="Replay a fhir_fixtures/scenarios.json scenario, dates moved "
+    "so that it happens now (its bundle, hook and draft orders).",
+)
 @click.option("--patient", "patient_id", help="Patient id (with --bundle; default: its Patient).")
-@click.option("--draft-orders", type=click.Path(exists=True, dir_okay=False),
-              help="JSON Bundle or list of the draft orders (order-select / order-sign).")
+@click.option(
+    "--draft-orders",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON Bundle or list of the draft orders (order-select / order-sign).",
+)
 @click.option("--select", "selections", multiple=True, help="order-select selection, Type/id.")
 @click.option("--url", help="Base URL of a running service (default: in-process).")
 @click.option("--token", envvar="CDS_INVOKE_TOKEN", help="JWT for --url (or CDS_INVOKE_TOKEN).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON response.")
-def invoke(request_file: str | None, service_id: str | None, bundle: str | None,
-           scenario: str | None, patient_id: str | None, draft_orders: str | None,
-           selections: tuple[str, ...], url: str | None, token: str | None, as_json: bool) -> None:
+def invoke(
+    request_file: str | None,
+    service_id: str | None,
+    bundle: str | None,
+    scenario: str | None,
+    patient_id: str | None,
+    draft_orders: str | None,
+    selections: tuple[str, ...],
+    url: str | None,
+    token: str | None,
+    as_json: bool,
+) -> None:
     """Send a hook request and pretty-print the cards that come back."""
     if sum(map(bool, (request_file, bundle, scenario))) != 1:
         raise click.UsageError("give one of REQUEST_FILE, --bundle or --scenario")
@@ -154,7 +183,8 @@ def invoke(request_file: str | None, service_id: str | None, bundle: str | None,
         service_id = service_id or example_service_id(Path(request_file))
         if not service_id:
             raise click.UsageError(
-                "pass --service (or name the file <service-id>--<scenario>.json)")
+                "pass --service (or name the file <service-id>--<scenario>.json)"
+            )
     elif bundle:
         services = load_services(Path(load_config()["HOOKS_DIR"]))
         if service_id not in services:
@@ -163,9 +193,13 @@ def invoke(request_file: str | None, service_id: str | None, bundle: str | None,
         if draft_orders:
             loaded = json.loads(Path(draft_orders).read_text())
             orders = _resources(loaded) if isinstance(loaded, dict) else loaded
-        body = build_request(services[service_id], json.loads(Path(bundle).read_text()),
-                             patient_id=patient_id, draft_orders=orders,
-                             selections=list(selections) or None)
+        body = build_request(
+            services[service_id],
+            json.loads(Path(bundle).read_text()),
+            patient_id=patient_id,
+            draft_orders=orders,
+            selections=list(selections) or None,
+        )
     if not service_id:
         raise click.UsageError("pass --service")
     status, answer = send(service_id, body, url, token)

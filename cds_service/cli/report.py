@@ -29,11 +29,15 @@ def feedback_report(as_json: bool) -> None:
         return
     click.echo(f"{'rule':<44} {'issued':>7} {'accepted':>9} {'overridden':>11}  override reasons")
     for row in rows:
-        reasons = "; ".join(f"{reason} ({n})" for reason, n in sorted(
-            row.override_reasons.items(), key=lambda item: -item[1]))
+        reasons = "; ".join(
+            f"{reason} ({n})"
+            for reason, n in sorted(row.override_reasons.items(), key=lambda item: -item[1])
+        )
         if row.unmatched_feedback:
             reasons = f"{row.unmatched_feedback} feedback item(s) for cards the ledger never issued"
-        click.echo(f"{row.rule_id:<44} {row.issued:>7} {row.accepted:>9} {row.overridden:>11}  "
-                   f"{reasons or '-'}")
+        click.echo(
+            f"{row.rule_id:<44} {row.issued:>7} {row.accepted:>9} {row.overridden:>11}  "
+            f"{reasons or '-'}"
+        )
     if not rows:
         click.echo("(no cards issued yet)")

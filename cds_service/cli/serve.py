@@ -84,7 +84,9 @@ def serve(host: str, port: int, workers: int, threads: int, no_auth: bool) -> No
         os.environ["CDS_AUTH_ENABLED"] = "false"
         click.secho(
             "WARNING: authentication is OFF. Any caller can use this service. Local use only.",
-            fg="red", bold=True, err=True,
+            fg="red",
+            bold=True,
+            err=True,
         )
     click.echo(f"CDS Hooks discovery: http://{host}:{port}/cds-services", err=True)
     GunicornServer(_create_app, gunicorn_options(host, port, workers, threads)).run()

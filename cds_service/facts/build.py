@@ -28,13 +28,21 @@ OPTIONAL_KEYS = ("administrations", "procedures", "serviceRequests")
 THERAPY_KEYS = ("medications", *OPTIONAL_KEYS)
 
 
-def build_facts(resolved: ResolvedData, *, patient_id: str, hook: str, now: datetime,
-                draft_orders: Sequence[dict], selections: Sequence[str]) -> PatientFacts:  # type: ignore[type-arg]
+def build_facts(
+    resolved: ResolvedData,
+    *,
+    patient_id: str,
+    hook: str,
+    now: datetime,
+    draft_orders: Sequence[dict],
+    selections: Sequence[str],
+) -> PatientFacts:  # type: ignore[type-arg]
     now = as_utc(now)
     selected = frozenset(selections)
     unknown = {key for key in REQUIRED_KEYS if not resolved.obtained(key)}
-    unknown |= {key for key in OPTIONAL_KEYS
-                if key in resolved.outcomes and not resolved.obtained(key)}
+    unknown |= {
+        key for key in OPTIONAL_KEYS if key in resolved.outcomes and not resolved.obtained(key)
+    }
 
     labs = lab_facts(resolved.resources("observations"), now)
     csf = assess_csf(labs)
@@ -47,14 +55,21 @@ def build_facts(resolved: ResolvedData, *, patient_id: str, hook: str, now: date
             if fact.reference not in draft_refs and fact.reference not in seen:
                 seen.add(fact.reference)
                 history.append(fact)
-    history.sort(key=lambda f: f.started.timestamp() if f.started else float("-inf"),
-                 reverse=True)
+    history.sort(key=lambda f: f.started.timestamp() if f.started else float("-inf"), reverse=True)
 
     patient = first_patient(resolved.resources("patient"))
     return PatientFacts(
-        patient_id=patient_id, now=now, age_years=age_years(patient, now), sex=sex(patient),
-        conditions=condition_facts(resolved.resources("conditions")), labs=labs,
-        csf_status=csf.status, csf_evidence=csf.evidence, csf_missing=csf.missing,
-        therapy_history=tuple(history), draft_orders=drafts, unknown=frozenset(unknown),
+        patient_id=patient_id,
+        now=now,
+        age_years=age_years(patient, now),
+        sex=sex(patient),
+        conditions=condition_facts(resolved.resources("conditions")),
+        labs=labs,
+        csf_status=csf.status,
+        csf_evidence=csf.evidence,
+        csf_missing=csf.missing,
+        therapy_history=tuple(history),
+        draft_orders=drafts,
+        unknown=frozenset(unknown),
         hook=hook,
     )

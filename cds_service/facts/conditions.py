@@ -20,8 +20,13 @@ from cds_service.terminology.conditions import categories_for
 
 ACTIVE_CLINICAL_STATUSES = frozenset({"active", "recurrence", "relapse"})
 EXCLUDED_VERIFICATION_STATUSES = frozenset({"refuted", "entered-in-error"})
-_ABATEMENT_FIELDS = ("abatementDateTime", "abatementPeriod", "abatementAge", "abatementRange",
-                     "abatementString")
+_ABATEMENT_FIELDS = (
+    "abatementDateTime",
+    "abatementPeriod",
+    "abatementAge",
+    "abatementRange",
+    "abatementString",
+)
 
 
 def condition_facts(resources: Any) -> tuple[ConditionFact, ...]:
@@ -45,11 +50,19 @@ def condition_facts(resources: Any) -> tuple[ConditionFact, ...]:
         recorded = first_time(resource, "recordedDate")
         text = (resource.get("code") or {}).get("text")
         for category, code in matches.items():
-            facts.append(ConditionFact(
-                category=category, code=code, reference=f"Condition/{resource.get('id', '?')}",
-                active=active, clinical_status=clinical, verification_status=verification,
-                onset=onset, recorded=recorded, text=text,
-            ))
+            facts.append(
+                ConditionFact(
+                    category=category,
+                    code=code,
+                    reference=f"Condition/{resource.get('id', '?')}",
+                    active=active,
+                    clinical_status=clinical,
+                    verification_status=verification,
+                    onset=onset,
+                    recorded=recorded,
+                    text=text,
+                )
+            )
     return tuple(facts)
 
 
@@ -59,8 +72,9 @@ def _matching_codings(resource: dict[str, Any]) -> dict[ConditionCategory, CodeR
     found: dict[ConditionCategory, CodeRef] = {}
     for coding in (code.get("coding") if isinstance(code, dict) else None) or ():
         for category in categories_for(coding.get("system"), coding.get("code")):
-            found.setdefault(category, CodeRef(coding["system"], coding["code"],
-                                               coding.get("display")))
+            found.setdefault(
+                category, CodeRef(coding["system"], coding["code"], coding.get("display"))
+            )
     return found
 
 

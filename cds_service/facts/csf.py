@@ -16,8 +16,12 @@ from dataclasses import dataclass
 
 from cds_service.facts.model import CsfInfectionStatus, LabFact, LabKind, Measurement, Qualitative
 
-CSF_INFECTION_KINDS = (LabKind.CSF_CULTURE, LabKind.CSF_GRAM_STAIN, LabKind.CSF_HSV_PCR,
-                       LabKind.CSF_PATHOGEN_PCR)
+CSF_INFECTION_KINDS = (
+    LabKind.CSF_CULTURE,
+    LabKind.CSF_GRAM_STAIN,
+    LabKind.CSF_HSV_PCR,
+    LabKind.CSF_PATHOGEN_PCR,
+)
 _BACTERIAL = frozenset({LabKind.CSF_CULTURE, LabKind.CSF_GRAM_STAIN, LabKind.CSF_PATHOGEN_PCR})
 _HSV = frozenset({LabKind.CSF_HSV_PCR, LabKind.CSF_PATHOGEN_PCR})
 
@@ -30,8 +34,9 @@ class CsfAssessment:
 
 
 def assess_csf(labs: dict[LabKind, LabFact]) -> CsfAssessment:
-    current = [m for kind in CSF_INFECTION_KINDS if kind in labs
-               for m in labs[kind].history if not m.stale]
+    current = [
+        m for kind in CSF_INFECTION_KINDS if kind in labs for m in labs[kind].history if not m.stale
+    ]
     positives = tuple(m for m in current if m.qualitative is Qualitative.POSITIVE)
     if positives:
         return CsfAssessment(CsfInfectionStatus.INFECTION_FOUND, positives)
@@ -41,8 +46,11 @@ def assess_csf(labs: dict[LabKind, LabFact]) -> CsfAssessment:
         return CsfAssessment(CsfInfectionStatus.PENDING, pending)
     negatives = tuple(m for m in newest if m.qualitative is Qualitative.NEGATIVE)
     negative_kinds = {m.kind for m in negatives}
-    missing = tuple(name for name, kinds in (("bacterial culture or Gram stain", _BACTERIAL),
-                                             ("HSV PCR", _HSV)) if not negative_kinds & kinds)
+    missing = tuple(
+        name
+        for name, kinds in (("bacterial culture or Gram stain", _BACTERIAL), ("HSV PCR", _HSV))
+        if not negative_kinds & kinds
+    )
     if negatives and not missing:
         return CsfAssessment(CsfInfectionStatus.EXCLUDED, negatives)
     if not newest:

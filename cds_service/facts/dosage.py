@@ -16,13 +16,37 @@ from typing import Any
 from cds_service.facts.model import Dose
 from cds_service.facts.timestamps import parse_fhir_datetime
 
-_HOURS_PER_UNIT = {"s": 1 / 3600, "min": 1 / 60, "h": 1.0, "d": 24.0, "wk": 168.0,
-                   "mo": 730.5, "a": 8766.0}
+_HOURS_PER_UNIT = {
+    "s": 1 / 3600,
+    "min": 1 / 60,
+    "h": 1.0,
+    "d": 24.0,
+    "wk": 168.0,
+    "mo": 730.5,
+    "a": 8766.0,
+}
 # HL7 v3 GTSAbbreviation timing codes -> administrations per day.
-_TIMING_CODES_PER_DAY = {"QD": 1.0, "AM": 1.0, "PM": 1.0, "BID": 2.0, "TID": 3.0, "QID": 4.0,
-                         "Q4H": 6.0, "Q6H": 4.0, "Q8H": 3.0, "Q12H": 2.0}
-_UNIT_SPELLINGS = {"mg/m^2": "mg/m2", "mg/m²": "mg/m2", "gm": "g", "gram": "g", "grams": "g",
-                   "milligram": "mg", "milligrams": "mg"}
+_TIMING_CODES_PER_DAY = {
+    "QD": 1.0,
+    "AM": 1.0,
+    "PM": 1.0,
+    "BID": 2.0,
+    "TID": 3.0,
+    "QID": 4.0,
+    "Q4H": 6.0,
+    "Q6H": 4.0,
+    "Q8H": 3.0,
+    "Q12H": 2.0,
+}
+_UNIT_SPELLINGS = {
+    "mg/m^2": "mg/m2",
+    "mg/m²": "mg/m2",
+    "gm": "g",
+    "gram": "g",
+    "grams": "g",
+    "milligram": "mg",
+    "milligrams": "mg",
+}
 _PER_DAY_SUFFIXES = ("/d", "/day", "/24h", "/24.h")
 
 
@@ -46,8 +70,12 @@ def dose_from_administration(resource: dict[str, Any]) -> Dose | None:
     if found is None:
         return None
     unit, already_per_day = _split_per_day(found[1])
-    return Dose(quantity=found[0], unit=unit, per_day=found[0] if already_per_day else None,
-                text=dosage.get("text"))
+    return Dose(
+        quantity=found[0],
+        unit=unit,
+        per_day=found[0] if already_per_day else None,
+        text=dosage.get("text"),
+    )
 
 
 def course_bounds(

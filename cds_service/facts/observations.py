@@ -54,10 +54,19 @@ FRESHNESS_HOURS: dict[LabKind, float] = {
     LabKind.PLATELETS: COAGULATION_FRESHNESS_HOURS,
     LabKind.FIBRINOGEN: COAGULATION_FRESHNESS_HOURS,
     LabKind.D_DIMER: COAGULATION_FRESHNESS_HOURS,
-    **{k: CSF_FRESHNESS_DAYS * 24 for k in (
-        LabKind.CSF_WBC, LabKind.CSF_RBC, LabKind.CSF_PROTEIN, LabKind.CSF_GLUCOSE,
-        LabKind.CSF_GRAM_STAIN, LabKind.CSF_CULTURE, LabKind.CSF_HSV_PCR,
-        LabKind.CSF_PATHOGEN_PCR)},
+    **{
+        k: CSF_FRESHNESS_DAYS * 24
+        for k in (
+            LabKind.CSF_WBC,
+            LabKind.CSF_RBC,
+            LabKind.CSF_PROTEIN,
+            LabKind.CSF_GLUCOSE,
+            LabKind.CSF_GRAM_STAIN,
+            LabKind.CSF_CULTURE,
+            LabKind.CSF_HSV_PCR,
+            LabKind.CSF_PATHOGEN_PCR,
+        )
+    },
     LabKind.IL6: IL6_FRESHNESS_DAYS * 24,
     LabKind.WEIGHT: WEIGHT_FRESHNESS_DAYS * 24,
     LabKind.HEIGHT: HEIGHT_FRESHNESS_DAYS * 24,
@@ -101,8 +110,9 @@ def lab_facts(resources: Any, now: datetime) -> dict[LabKind, LabFact]:
     facts: dict[LabKind, LabFact] = {}
     for kind in set(usable) | set(unusable):
         history = sorted(usable.get(kind, ()), key=_newest_first)
-        facts[kind] = LabFact(kind, history[0] if history else None,
-                              tuple(unusable.get(kind, ())), tuple(history))
+        facts[kind] = LabFact(
+            kind, history[0] if history else None, tuple(unusable.get(kind, ())), tuple(history)
+        )
     return facts
 
 
@@ -117,13 +127,23 @@ def measurement_from(
     """One Observation as a Measurement, or a note saying why its value cannot be used."""
     reference = f"Observation/{resource.get('id', '?')}"
     status = str(resource.get("status"))
-    effective = first_time(resource, "effectiveDateTime", "effectiveInstant",
-                           "effectivePeriod.start", "effectivePeriod.end", "issued")
+    effective = first_time(
+        resource,
+        "effectiveDateTime",
+        "effectiveInstant",
+        "effectivePeriod.start",
+        "effectivePeriod.end",
+        "issued",
+    )
     age = None if effective is None else max(0.0, hours_between(effective, now))
     window = FRESHNESS_HOURS[entry.kind]
     base: dict[str, Any] = {
-        "kind": entry.kind, "reference": reference, "effective": effective, "status": status,
-        "code": _code_ref(entry), "age_hours": age,
+        "kind": entry.kind,
+        "reference": reference,
+        "effective": effective,
+        "status": status,
+        "code": _code_ref(entry),
+        "age_hours": age,
         "stale": age is None or age > window,
     }
     if entry.kind in QUALITATIVE_KINDS:
@@ -145,8 +165,13 @@ def measurement_from(
     if converted is None:
         return f"{reference}: unit '{unit or ''}' cannot be converted to {canonical}; not used"
     original = None if converted == value else f"{value:g} {quantity.get('unit') or unit}"
-    return Measurement(value=round(converted, 6), unit=canonical, original=original,
-                       comparator=quantity.get("comparator"), **base)
+    return Measurement(
+        value=round(converted, 6),
+        unit=canonical,
+        original=original,
+        comparator=quantity.get("comparator"),
+        **base,
+    )
 
 
 def _newest_first(measurement: Measurement) -> tuple[int, float]:

@@ -34,14 +34,41 @@ from cds_service.terminology.rxnorm import (
 )
 
 NEVER_FACT_STATUSES = frozenset({"entered-in-error", "cancelled", "revoked", "not-done"})
-NON_SYSTEMIC_WORDS = frozenset({
-    "topical", "cream", "ointment", "lotion", "gel", "foam", "shampoo", "paste", "ophthalmic",
-    "eye", "otic", "ear", "inhalation", "inhaler", "inhaled", "nasal", "intranasal", "enema",
-    "rectal", "suppository", "intravitreal", "intraocular", "articular", "intralesional", "dental",
-})
-_ROUTES = (("intravenous", ("intravenous", "iv", "ivpb")), ("oral", ("oral", "po", "mouth")),
-           ("subcutaneous", ("subcutaneous", "subcut", "sc")),
-           ("intramuscular", ("intramuscular", "im")))
+NON_SYSTEMIC_WORDS = frozenset(
+    {
+        "topical",
+        "cream",
+        "ointment",
+        "lotion",
+        "gel",
+        "foam",
+        "shampoo",
+        "paste",
+        "ophthalmic",
+        "eye",
+        "otic",
+        "ear",
+        "inhalation",
+        "inhaler",
+        "inhaled",
+        "nasal",
+        "intranasal",
+        "enema",
+        "rectal",
+        "suppository",
+        "intravitreal",
+        "intraocular",
+        "articular",
+        "intralesional",
+        "dental",
+    }
+)
+_ROUTES = (
+    ("intravenous", ("intravenous", "iv", "ivpb")),
+    ("oral", ("oral", "po", "mouth")),
+    ("subcutaneous", ("subcutaneous", "subcut", "sc")),
+    ("intramuscular", ("intramuscular", "im")),
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +79,9 @@ class Recognised:
     display: str | None
 
 
-def therapy_facts(resources: Any, now: datetime, *, draft: bool = False,
-                  selections: frozenset[str] = frozenset()) -> tuple[TherapyFact, ...]:
+def therapy_facts(
+    resources: Any, now: datetime, *, draft: bool = False, selections: frozenset[str] = frozenset()
+) -> tuple[TherapyFact, ...]:
     """Every resource that is an immunotherapy, as a TherapyFact; the rest are skipped cheaply."""
     facts = []
     for resource in resources:
@@ -63,8 +91,13 @@ def therapy_facts(resources: Any, now: datetime, *, draft: bool = False,
     return tuple(facts)
 
 
-def therapy_fact(resource: dict[str, Any], now: datetime, *, draft: bool = False,
-                 selections: frozenset[str] = frozenset()) -> TherapyFact | None:
+def therapy_fact(
+    resource: dict[str, Any],
+    now: datetime,
+    *,
+    draft: bool = False,
+    selections: frozenset[str] = frozenset(),
+) -> TherapyFact | None:
     kind = resource.get("resourceType")
     status = resource.get("status")
     if status in NEVER_FACT_STATUSES or resource.get("doNotPerform") is True:
@@ -82,16 +115,24 @@ def therapy_fact(resource: dict[str, Any], now: datetime, *, draft: bool = False
             route, dose = _route(instructions[0].get("route")), dose_from_request(resource)
             started, ended = course_bounds(resource, first_time(resource, "authoredOn"))
         else:
-            route, dose = _route((resource.get("dosage") or {}).get("route")), \
-                dose_from_administration(resource)
+            route, dose = (
+                _route((resource.get("dosage") or {}).get("route")),
+                dose_from_administration(resource),
+            )
             started = first_time(resource, "effectiveDateTime", "effectivePeriod.start")
             ended = first_time(resource, "effectivePeriod.end", "effectiveDateTime")
     elif kind in ("ServiceRequest", "Procedure"):
         recognised = recognise_plex(resource)
         if recognised is None:
             return None
-        started = first_time(resource, "occurrenceDateTime", "occurrencePeriod.start",
-                             "performedDateTime", "performedPeriod.start", "authoredOn")
+        started = first_time(
+            resource,
+            "occurrenceDateTime",
+            "occurrencePeriod.start",
+            "performedDateTime",
+            "performedPeriod.start",
+            "authoredOn",
+        )
         ended = first_time(resource, "occurrencePeriod.end", "performedPeriod.end")
     else:
         return None
@@ -101,10 +142,20 @@ def therapy_fact(resource: dict[str, Any], now: datetime, *, draft: bool = False
         return None
     completed = status == "completed" or (ended is not None and ended < now and not draft)
     return TherapyFact(
-        therapy=recognised.therapy, reference=reference, resource_type=str(kind),
-        status=status, started=started, completed=completed, ingredient=recognised.ingredient,
-        route=route, dose=dose, is_draft_order=draft, is_selected=reference in selections,
-        matched_by=recognised.matched_by, display=recognised.display, ended=ended,
+        therapy=recognised.therapy,
+        reference=reference,
+        resource_type=str(kind),
+        status=status,
+        started=started,
+        completed=completed,
+        ingredient=recognised.ingredient,
+        route=route,
+        dose=dose,
+        is_draft_order=draft,
+        is_selected=reference in selections,
+        matched_by=recognised.matched_by,
+        display=recognised.display,
+        ended=ended,
     )
 
 
@@ -117,8 +168,12 @@ def recognise_medication(resource: dict[str, Any]) -> Recognised | None:
                 continue
             therapy = therapy_for_rxnorm(coding.get("code"))
             if therapy is not None:
-                return Recognised(therapy, ingredient_for_rxnorm(str(coding["code"])), "code",
-                                  coding.get("display") or concept.get("text"))
+                return Recognised(
+                    therapy,
+                    ingredient_for_rxnorm(str(coding["code"])),
+                    "code",
+                    coding.get("display") or concept.get("text"),
+                )
     return recognise_medication_text(texts)
 
 
@@ -159,8 +214,9 @@ def _medication_concepts(resource: dict[str, Any]) -> tuple[list[dict[str, Any]]
     for contained in resource.get("contained") or ():
         if target.startswith("#") and contained.get("id") == target[1:]:
             concepts.append(contained.get("code") or {})
-            concepts.extend(i.get("itemCodeableConcept") or {}
-                            for i in contained.get("ingredient") or ())
+            concepts.extend(
+                i.get("itemCodeableConcept") or {} for i in contained.get("ingredient") or ()
+            )
     for concept in concepts:
         texts.extend(str(t) for t in [concept.get("text")] if t)
         texts.extend(str(c["display"]) for c in concept.get("coding") or () if c.get("display"))

@@ -25,7 +25,7 @@ def contains_term(text_words: tuple[str, ...], term: str) -> bool:
     if not needle or len(needle) > len(text_words):
         return False
     width = len(needle)
-    return any(text_words[i:i + width] == needle for i in range(len(text_words) - width + 1))
+    return any(text_words[i : i + width] == needle for i in range(len(text_words) - width + 1))
 
 
 def first_term(texts: Iterable[str | None], terms: Iterable[str]) -> str | None:

@@ -122,6 +122,7 @@ class HookRequest(WireModel):
         if self.fhirServer is not None and not self.fhirServer.startswith(("https://", "http://")):
             raise ValueError("fhirServer must be an absolute http(s) URL")
         return self
+
     # Prefetch values are not checked here: the resolution layer classifies each declared key
     # (resource, searchset Bundle, null, OperationOutcome, or unusable such as the spec's own
     # `"user": "123"` example) and re-fetches what it cannot use.

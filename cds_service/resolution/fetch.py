@@ -62,19 +62,28 @@ class Pages:
     reason: str | None = None
 
 
-def fetch_all(fhir_server: str, token: str | None, jobs: list[FetchJob],
-              config: Mapping[str, Any], deadline: float) -> dict[str, KeyOutcome]:
+def fetch_all(
+    fhir_server: str,
+    token: str | None,
+    jobs: list[FetchJob],
+    config: Mapping[str, Any],
+    deadline: float,
+) -> dict[str, KeyOutcome]:
     """One outcome per job; returns by `deadline` whatever the server does."""
-    timeouts = Timeouts(connect=float(config.get("FHIR_CONNECT_TIMEOUT_SECONDS", 1.0)),
-                        read=float(config.get("FHIR_READ_TIMEOUT_SECONDS", 2.5)))
+    timeouts = Timeouts(
+        connect=float(config.get("FHIR_CONNECT_TIMEOUT_SECONDS", 1.0)),
+        read=float(config.get("FHIR_READ_TIMEOUT_SECONDS", 2.5)),
+    )
     client = FhirClient(fhir_server, token=token, timeouts=timeouts)
     max_pages = int(config.get("FHIR_MAX_PAGES", 10))
     budget = float(config.get("FHIR_BUDGET_SECONDS", 3.0))
     request_deadline = deadline - REQUEST_MARGIN_SECONDS
-    pool = ThreadPoolExecutor(max_workers=min(len(jobs), MAX_WORKERS),
-                              thread_name_prefix="fhir-fetch")
-    futures = {pool.submit(fetch_key, client, job, request_deadline, max_pages): job
-               for job in jobs}
+    pool = ThreadPoolExecutor(
+        max_workers=min(len(jobs), MAX_WORKERS), thread_name_prefix="fhir-fetch"
+    )
+    futures = {
+        pool.submit(fetch_key, client, job, request_deadline, max_pages): job for job in jobs
+    }
     done, _ = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
     pool.shutdown(wait=False, cancel_futures=True)
     results: dict[str, KeyOutcome] = {}
@@ -95,26 +104,44 @@ def fetch_key(client: FhirClient, job: FetchJob, deadline: float, max_pages: int
         return _failure(job, exc, token_sent=client.has_token)
     except Exception:  # a bug must not hang the hook call; the key is reported unavailable
         log.exception("unexpected error fetching prefetch key %s", job.key)
-        return KeyOutcome(key=job.key, state=KeyState.UNAVAILABLE, source="none",
-                          reason="unexpected error while reading fhirServer")
+        return KeyOutcome(
+            key=job.key,
+            state=KeyState.UNAVAILABLE,
+            source="none",
+            reason="unexpected error while reading fhirServer",
+        )
     state = KeyState.PROVIDED if pages.resources else KeyState.EMPTY
-    return KeyOutcome(key=job.key, state=state,
-                      source="prefetch" if job.prefetched else "fhir-server",
-                      resources=tuple(pages.resources), complete=pages.complete,
-                      reason=pages.reason, operation_outcomes=tuple(pages.outcomes))
+    return KeyOutcome(
+        key=job.key,
+        state=state,
+        source="prefetch" if job.prefetched else "fhir-server",
+        resources=tuple(pages.resources),
+        complete=pages.complete,
+        reason=pages.reason,
+        operation_outcomes=tuple(pages.outcomes),
+    )
 
 
 def _read(client: FhirClient, job: FetchJob, deadline: float) -> KeyOutcome:
     found = classify(True, client.get(job.url, deadline=deadline), job.resource_type)
     if found.state is KeyState.MISSING:  # the server answered something we cannot use
-        return KeyOutcome(key=job.key, state=KeyState.FAILED, source="fhir-server",
-                          reason="the FHIR server's answer is not the resource the template reads")
+        return KeyOutcome(
+            key=job.key,
+            state=KeyState.FAILED,
+            source="fhir-server",
+            reason="the FHIR server's answer is not the resource the template reads",
+        )
     reason = None
     if found.operation_outcomes:
         reason = "the FHIR server answered with an OperationOutcome"
-    return KeyOutcome(key=job.key, state=found.state, source="fhir-server",
-                      resources=found.resources, reason=reason,
-                      operation_outcomes=found.operation_outcomes)
+    return KeyOutcome(
+        key=job.key,
+        state=found.state,
+        source="fhir-server",
+        resources=found.resources,
+        reason=reason,
+        operation_outcomes=found.operation_outcomes,
+    )
 
 
 def _search(client: FhirClient, job: FetchJob, deadline: float, max_pages: int) -> Pages:
@@ -134,10 +161,12 @@ def _search(client: FhirClient, job: FetchJob, deadline: float, max_pages: int) 
                     return replace(pages, complete=False, reason=f"stopped at {max_pages} pages")
                 target = client.rebase(next_url)
                 if target is None:
-                    return replace(pages, complete=False,
-                                   reason="next page is on another server; not followed")
-                next_url = _add_page(pages, client.get(target, deadline=deadline),
-                                     job.resource_type)
+                    return replace(
+                        pages, complete=False, reason="next page is on another server; not followed"
+                    )
+                next_url = _add_page(
+                    pages, client.get(target, deadline=deadline), job.resource_type
+                )
                 count += 1
             return pages
         except FhirNotFound as exc:
@@ -152,8 +181,9 @@ def _search(client: FhirClient, job: FetchJob, deadline: float, max_pages: int) 
 
 def _add_page(pages: Pages, bundle: dict[str, Any], resource_type: str | None) -> str | None:
     if bundle.get("resourceType") == OPERATION_OUTCOME:
-        raise FhirServerError("the FHIR server answered a search with an OperationOutcome",
-                              operation_outcome=bundle)
+        raise FhirServerError(
+            "the FHIR server answered a search with an OperationOutcome", operation_outcome=bundle
+        )
     if bundle.get("resourceType") != "Bundle":
         raise FhirServerError("the FHIR server answered a search with something not a Bundle")
     resources = bundle_resources(bundle)
@@ -166,25 +196,40 @@ def _add_page(pages: Pages, bundle: dict[str, Any], resource_type: str | None) -
 def _failure(job: FetchJob, exc: FhirError, *, token_sent: bool) -> KeyOutcome:
     earlier = job.prefetched.operation_outcomes if job.prefetched else ()
     if isinstance(exc, FhirNotFound):
-        return KeyOutcome(key=job.key, state=KeyState.EMPTY, source="fhir-server",
-                          reason=str(exc))
+        return KeyOutcome(key=job.key, state=KeyState.EMPTY, source="fhir-server", reason=str(exc))
     if isinstance(exc, FhirServerError):
         server_oo = (exc.operation_outcome,) if exc.operation_outcome else ()
-        return KeyOutcome(key=job.key, state=KeyState.FAILED, source="fhir-server",
-                          reason=str(exc), operation_outcomes=earlier + server_oo)
+        return KeyOutcome(
+            key=job.key,
+            state=KeyState.FAILED,
+            source="fhir-server",
+            reason=str(exc),
+            operation_outcomes=earlier + server_oo,
+        )
     reason = str(exc)
     if isinstance(exc, FhirTokenRejected) and not token_sent:
         reason = "the FHIR server requires an access token and the request carried none (401)"
     elif not isinstance(exc, FhirTokenRejected | FhirForbidden):
         reason = f"fhirServer not reachable: {exc}"
-    return KeyOutcome(key=job.key, state=KeyState.UNAVAILABLE, source="none", reason=reason,
-                      operation_outcomes=earlier)
+    return KeyOutcome(
+        key=job.key,
+        state=KeyState.UNAVAILABLE,
+        source="none",
+        reason=reason,
+        operation_outcomes=earlier,
+    )
 
 
 def _budget_spent(job: FetchJob, budget: float) -> KeyOutcome:
     reason = f"time budget of {budget:g} s spent before fhirServer answered"
     if job.prefetched is not None:  # the first page came with the request: keep it
-        return KeyOutcome(key=job.key, state=job.prefetched.state, source="prefetch",
-                          resources=job.prefetched.resources, complete=False, reason=reason,
-                          operation_outcomes=job.prefetched.operation_outcomes)
+        return KeyOutcome(
+            key=job.key,
+            state=job.prefetched.state,
+            source="prefetch",
+            resources=job.prefetched.resources,
+            complete=False,
+            reason=reason,
+            operation_outcomes=job.prefetched.operation_outcomes,
+        )
     return KeyOutcome(key=job.key, state=KeyState.UNAVAILABLE, source="none", reason=reason)

@@ -69,8 +69,11 @@ def classify(present: bool, value: Any, resource_type: str | None) -> Classified
         return Classified(KeyState.MISSING, reason="prefetch value is not a FHIR resource")
     kind = value["resourceType"]
     if kind == OPERATION_OUTCOME:
-        return Classified(KeyState.FAILED, operation_outcomes=(value,),
-                          reason="the EHR could not prefetch it (OperationOutcome)")
+        return Classified(
+            KeyState.FAILED,
+            operation_outcomes=(value,),
+            reason="the EHR could not prefetch it (OperationOutcome)",
+        )
     if kind != "Bundle" or resource_type == "Bundle":
         if resource_type is not None and kind != resource_type:
             reason = f"prefetch holds a {kind}, the template asks for {resource_type}"
@@ -83,9 +86,13 @@ def classify_bundle(bundle: dict[str, Any], resource_type: str | None) -> Classi
     resources = bundle_resources(bundle)
     outcomes = tuple(r for r in resources if r.get("resourceType") == OPERATION_OUTCOME)
     if resources and len(outcomes) == len(resources):
-        return Classified(KeyState.FAILED, operation_outcomes=outcomes,
-                          reason="the EHR could not prefetch it (OperationOutcome)")
+        return Classified(
+            KeyState.FAILED,
+            operation_outcomes=outcomes,
+            reason="the EHR could not prefetch it (OperationOutcome)",
+        )
     kept = keep(resources, resource_type)
     state = KeyState.PROVIDED if kept else KeyState.EMPTY
-    return Classified(state, resources=kept, operation_outcomes=outcomes,
-                      next_url=next_link(bundle))
+    return Classified(
+        state, resources=kept, operation_outcomes=outcomes, next_url=next_link(bundle)
+    )

@@ -88,17 +88,27 @@ def _from_prefetch(key: str, found: Classified, *, can_page: bool) -> KeyOutcome
         reason = "prefetch has further pages and no usable fhirServer to read them"
         if can_page:
             reason = "prefetch has further pages but the template could not be rendered"
-    return KeyOutcome(key=key, state=found.state, source="prefetch", resources=found.resources,
-                      complete=not incomplete, reason=reason,
-                      operation_outcomes=found.operation_outcomes)
+    return KeyOutcome(
+        key=key,
+        state=found.state,
+        source="prefetch",
+        resources=found.resources,
+        complete=not incomplete,
+        reason=reason,
+        operation_outcomes=found.operation_outcomes,
+    )
 
 
 def _lacking(key: str, found: Classified, reason: str) -> KeyOutcome:
     """A key that could not be obtained; a client failure keeps its OperationOutcome as data."""
     if found.state is KeyState.FAILED:
-        return KeyOutcome(key=key, state=KeyState.FAILED, source="prefetch",
-                          reason=f"{found.reason}; {reason}",
-                          operation_outcomes=found.operation_outcomes)
+        return KeyOutcome(
+            key=key,
+            state=KeyState.FAILED,
+            source="prefetch",
+            reason=f"{found.reason}; {reason}",
+            operation_outcomes=found.operation_outcomes,
+        )
     return KeyOutcome(key=key, state=KeyState.UNAVAILABLE, source="none", reason=reason)
 
 

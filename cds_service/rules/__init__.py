@@ -67,4 +67,3 @@ from cds_service.rules import (  # noqa: E402, F401
     order_checks,
     plexopathy,
 )
-

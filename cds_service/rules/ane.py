@@ -54,20 +54,26 @@ ANE_STEROID_WINDOW_HOURS = 24
 ANE_REVIEW_HOURS = 48
 ADULT_AGE_YEARS = 18
 
-_SEVERE = ("**Severe disease** (rapid deterioration or coma): add tocilizumab early (observational "
-           "evidence only; no consensus dose, use a specialist protocol) and plasma exchange (5-10 "
-           "sessions every other day; case-series evidence). IVIG alone has weaker evidence: "
-           "the meta-analysis found no difference with or without IVIG.")
+_SEVERE = (
+    "**Severe disease** (rapid deterioration or coma): add tocilizumab early (observational "
+    "evidence only; no consensus dose, use a specialist protocol) and plasma exchange (5-10 "
+    "sessions every other day; case-series evidence). IVIG alone has weaker evidence: "
+    "the meta-analysis found no difference with or without IVIG."
+)
 
 
 def _il6_note(facts: PatientFacts) -> str:
     il6 = facts.lab(LabKind.IL6)
     if il6 is None or il6.value is None:
-        return "IL-6 is not in the record; where available, a raised blood IL-6 marks a poorer " \
-               "prognosis (seed 002)."
-    return (f"IL-6 {number(il6.value, 1)} pg/mL: compare with the laboratory's reference range; a "
-            "raised blood IL-6 is associated with poorer outcome (seed 002) and supports early "
-            "tocilizumab.")
+        return (
+            "IL-6 is not in the record; where available, a raised blood IL-6 marks a poorer "
+            "prognosis (seed 002)."
+        )
+    return (
+        f"IL-6 {number(il6.value, 1)} pg/mL: compare with the laboratory's reference range; a "
+        "raised blood IL-6 is associated with poorer outcome (seed 002) and supports early "
+        "tocilizumab."
+    )
 
 
 def _steroid_dose(facts: PatientFacts) -> str:
@@ -78,8 +84,10 @@ def _steroid_dose(facts: PatientFacts) -> str:
     per_kg = METHYLPREDNISOLONE_ANE_PAEDIATRIC_MG_PER_KG_PER_DAY
     if kg is None:
         return f"weight-based in a child ({problem})"
-    return (f"weight-based in a child: paediatric series used {per_kg} mg/kg/day x 3 days "
-            f"(= {number(kg * per_kg, 0)} mg/day at {number(kg)} kg); follow local protocol")
+    return (
+        f"weight-based in a child: paediatric series used {per_kg} mg/kg/day x 3 days "
+        f"(= {number(kg * per_kg, 0)} mg/day at {number(kg)} kg); follow local protocol"
+    )
 
 
 @rule(EARLY_STEROID_ID, hooks=("patient-view",), seed="002")
@@ -99,17 +107,35 @@ def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterat
         summary = f"ANE, onset {number(hours, 0)} h ago: start high-dose IV methylprednisolone now"
     else:
         timing = f"onset {number(hours, 0)} h ago, past the 24 h window; still start promptly"
-        summary = (f"ANE, onset {number(hours, 0)} h ago: start high-dose IV methylprednisolone "
-                   "without further delay")
-    gate = ("" if facts.csf_status is CsfInfectionStatus.EXCLUDED else
-            " Infection has not been excluded in the record yet: see the CSF card.")
-    detail = (f"**High-dose IV methylprednisolone ({_steroid_dose(facts)}) as early as possible, "
-              f"ideally within 24 h of neurological onset** ({timing}).{gate}\n\n{_SEVERE}\n\n"
-              f"{_il6_note(facts)}")
-    evidence = (*(of_condition(c) for c in ane), *of_lab(facts, LabKind.IL6),
-                *of_lab(facts, LabKind.WEIGHT))
-    yield Finding(EARLY_STEROID_ID, Urgency.WARNING, summary, detail, FISCHELL_2023_ANE, evidence,
-                  topic=TOPIC_ANE, group="ane")
+        summary = (
+            f"ANE, onset {number(hours, 0)} h ago: start high-dose IV methylprednisolone "
+            "without further delay"
+        )
+    gate = (
+        ""
+        if facts.csf_status is CsfInfectionStatus.EXCLUDED
+        else " Infection has not been excluded in the record yet: see the CSF card."
+    )
+    detail = (
+        f"**High-dose IV methylprednisolone ({_steroid_dose(facts)}) as early as possible, "
+        f"ideally within 24 h of neurological onset** ({timing}).{gate}\n\n{_SEVERE}\n\n"
+        f"{_il6_note(facts)}"
+    )
+    evidence = (
+        *(of_condition(c) for c in ane),
+        *of_lab(facts, LabKind.IL6),
+        *of_lab(facts, LabKind.WEIGHT),
+    )
+    yield Finding(
+        EARLY_STEROID_ID,
+        Urgency.WARNING,
+        summary,
+        detail,
+        FISCHELL_2023_ANE,
+        evidence,
+        topic=TOPIC_ANE,
+        group="ane",
+    )
 
 
 @rule(ESCALATE_ID, hooks=("patient-view",), seed="002")
@@ -121,14 +147,29 @@ def is_ane_improving_48_to_72_hours_after_steroids(facts: PatientFacts) -> Itera
     days = days_since(facts, earliest_start(steroids))
     if days is None or days * 24 < ANE_REVIEW_HOURS:
         return
-    summary = (f"ANE, steroids started {number(days * 24, 0)} h ago: if not improving, add "
-               "tocilizumab and plasma exchange")
-    detail = ("**No improvement 48-72 h after starting treatment → escalate** (seed 002). "
-              f"{_SEVERE}\n\n{_il6_note(facts)}")
-    evidence = (*(of_condition(c) for c in ane), *map(of_therapy, steroids),
-                *of_lab(facts, LabKind.IL6))
-    yield Finding(ESCALATE_ID, Urgency.INFO, summary, detail, ANE_TOCILIZUMAB, evidence,
-                  topic=TOPIC_ANE, group="ane")
+    summary = (
+        f"ANE, steroids started {number(days * 24, 0)} h ago: if not improving, add "
+        "tocilizumab and plasma exchange"
+    )
+    detail = (
+        "**No improvement 48-72 h after starting treatment → escalate** (seed 002). "
+        f"{_SEVERE}\n\n{_il6_note(facts)}"
+    )
+    evidence = (
+        *(of_condition(c) for c in ane),
+        *map(of_therapy, steroids),
+        *of_lab(facts, LabKind.IL6),
+    )
+    yield Finding(
+        ESCALATE_ID,
+        Urgency.INFO,
+        summary,
+        detail,
+        ANE_TOCILIZUMAB,
+        evidence,
+        topic=TOPIC_ANE,
+        group="ane",
+    )
 
 
 @rule(IVIG_ALONE_ID, hooks=ORDER_HOOKS, seed="002")
@@ -137,17 +178,28 @@ def is_ivig_ordered_for_ane_without_steroids(facts: PatientFacts) -> Iterator[Fi
     ivig = ordered(facts, Therapy.IVIG)
     if not ane or not ivig:
         return
-    steroids = [t for t in (*given(facts, Therapy.CORTICOSTEROID),
-                            *all_drafts(facts, Therapy.CORTICOSTEROID)) if is_systemic_steroid(t)]
+    steroids = [
+        t
+        for t in (*given(facts, Therapy.CORTICOSTEROID), *all_drafts(facts, Therapy.CORTICOSTEROID))
+        if is_systemic_steroid(t)
+    ]
     if steroids:
         return
-    detail = ("IVIG alone has weaker evidence in ANE: the 2023 meta-analysis found no difference "
-              "in outcome with or without IVIG. The treatment with support is **high-dose IV "
-              "methylprednisolone within 24 h of onset**, with tocilizumab and plasma exchange in "
-              "severe disease. IVIG can be adjunctive; it should not replace steroids.")
+    detail = (
+        "IVIG alone has weaker evidence in ANE: the 2023 meta-analysis found no difference "
+        "in outcome with or without IVIG. The treatment with support is **high-dose IV "
+        "methylprednisolone within 24 h of onset**, with tocilizumab and plasma exchange in "
+        "severe disease. IVIG can be adjunctive; it should not replace steroids."
+    )
     evidence = (*(of_condition(c) for c in ane), *map(of_therapy, ivig))
-    yield Finding(IVIG_ALONE_ID, Urgency.WARNING,
-                  "ANE: IVIG alone has weak evidence; order high-dose IV methylprednisolone too",
-                  detail, FISCHELL_2023_ANE, evidence,
-                  override_reasons=(OVERRIDE_SPECIALIST_PLAN, OVERRIDE_CLINICAL_JUDGEMENT),
-                  topic=TOPIC_ANE, group="ane")
+    yield Finding(
+        IVIG_ALONE_ID,
+        Urgency.WARNING,
+        "ANE: IVIG alone has weak evidence; order high-dose IV methylprednisolone too",
+        detail,
+        FISCHELL_2023_ANE,
+        evidence,
+        override_reasons=(OVERRIDE_SPECIALIST_PLAN, OVERRIDE_CLINICAL_JUDGEMENT),
+        topic=TOPIC_ANE,
+        group="ane",
+    )

@@ -119,17 +119,17 @@ def _reason(code: str, display: str) -> Coding:
 
 
 OVERRIDE_OTHER_STEROID_INDICATION = _reason(
-    "other-steroid-indication", "Steroid is for another indication")
-OVERRIDE_SPECIALIST_PLAN = _reason(
-    "specialist-plan", "Agreed with neurology / specialist plan")
+    "other-steroid-indication", "Steroid is for another indication"
+)
+OVERRIDE_SPECIALIST_PLAN = _reason("specialist-plan", "Agreed with neurology / specialist plan")
 OVERRIDE_CLINICAL_JUDGEMENT = _reason(
-    "clinical-judgement", "Benefit outweighs risk for this patient")
-OVERRIDE_DATA_OUT_OF_DATE = _reason(
-    "data-out-of-date", "Record is out of date or wrong")
+    "clinical-judgement", "Benefit outweighs risk for this patient"
+)
+OVERRIDE_DATA_OUT_OF_DATE = _reason("data-out-of-date", "Record is out of date or wrong")
 OVERRIDE_INFECTION_TREATED = _reason(
-    "infection-covered", "Infection is being treated; immunotherapy still needed")
-OVERRIDE_DOSE_INTENDED = _reason(
-    "dose-intended", "Dose is intended (protocol or local regimen)")
+    "infection-covered", "Infection is being treated; immunotherapy still needed"
+)
+OVERRIDE_DOSE_INTENDED = _reason("dose-intended", "Dose is intended (protocol or local regimen)")
 
 ORDER_OVERRIDES = (OVERRIDE_SPECIALIST_PLAN, OVERRIDE_CLINICAL_JUDGEMENT, OVERRIDE_DATA_OUT_OF_DATE)
 

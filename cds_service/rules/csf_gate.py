@@ -58,7 +58,8 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
     if facts.hook != "patient-view" and not orders:
         return
     running = tuple(
-        t for t in facts.therapy_history
+        t
+        for t in facts.therapy_history
         if is_immunotherapy(t) and not t.completed and (t.status or "") in RUNNING_STATUSES
     )
     infections = facts.active(ConditionCategory.CNS_INFECTION)
@@ -79,8 +80,11 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
     exposed = bool(orders or running)
 
     if status is CsfInfectionStatus.INFECTION_FOUND or infections:
-        what = "CSF shows infection" if status is CsfInfectionStatus.INFECTION_FOUND else \
-            "Active CNS infection recorded"
+        what = (
+            "CSF shows infection"
+            if status is CsfInfectionStatus.INFECTION_FOUND
+            else "Active CNS infection recorded"
+        )
         if exposed:
             summary = f"{what}: hold immunotherapy and treat the infection first"
             urgency = Urgency.CRITICAL
@@ -89,34 +93,61 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
             urgency = Urgency.WARNING
         detail = (
             f"**{what}.** Immunotherapy for autoimmune or necrotizing encephalopathy is started "
-            "only once infection is excluded (seed 000: CSF is \"the key gating factor\"; seed "
+            'only once infection is excluded (seed 000: CSF is "the key gating factor"; seed '
             "002: rule out infection before immunosuppression). Treat the infection, repeat CSF "
-            "as indicated, and reconsider immunotherapy with neurology and infectious diseases.")
-        yield Finding(RULE_ID, urgency, summary, detail, citation, tuple(evidence),
-                      suggestions=tuple(remove_order(o) for o in orders),
-                      override_reasons=(OVERRIDE_INFECTION_TREATED, OVERRIDE_SPECIALIST_PLAN,
-                                        OVERRIDE_DATA_OUT_OF_DATE),
-                      topic=topic, group="csf-gate")
+            "as indicated, and reconsider immunotherapy with neurology and infectious diseases."
+        )
+        yield Finding(
+            RULE_ID,
+            urgency,
+            summary,
+            detail,
+            citation,
+            tuple(evidence),
+            suggestions=tuple(remove_order(o) for o in orders),
+            override_reasons=(
+                OVERRIDE_INFECTION_TREATED,
+                OVERRIDE_SPECIALIST_PLAN,
+                OVERRIDE_DATA_OUT_OF_DATE,
+            ),
+            topic=topic,
+            group="csf-gate",
+        )
         return
 
     if facts.hook == "patient-view" and given(facts, *Therapy):
         return  # treatment is under way: asking for CSF "before starting" is no longer useful
     if "observations" in facts.unknown:
         summary = "CSF results could not be retrieved: confirm infection is excluded first"
-        detail = ("**CSF results could not be retrieved** from the record for this request, so "
-                  "the service cannot tell whether infection has been excluded. Check the CSF "
-                  "Gram stain, culture and HSV/pathogen PCR before immunotherapy.")
+        detail = (
+            "**CSF results could not be retrieved** from the record for this request, so "
+            "the service cannot tell whether infection has been excluded. Check the CSF "
+            "Gram stain, culture and HSV/pathogen PCR before immunotherapy."
+        )
     elif status is CsfInfectionStatus.PENDING:
         summary = "CSF infection studies pending: confirm no infection before immunotherapy"
-        detail = ("**CSF infection studies are not final.** Start immunotherapy once Gram stain, "
-                  "culture and HSV/pathogen PCR exclude infection (seed 000). Autoantibody "
-                  "results are a different matter: do not wait for them.")
+        detail = (
+            "**CSF infection studies are not final.** Start immunotherapy once Gram stain, "
+            "culture and HSV/pathogen PCR exclude infection (seed 000). Autoantibody "
+            "results are a different matter: do not wait for them."
+        )
     else:
         summary = "No CSF infection studies found: send CSF before starting immunotherapy"
-        detail = ("**No CSF infection studies are in the record.** Lumbar puncture with cell "
-                  "count, protein, glucose, Gram stain, culture and HSV/pathogen PCR should "
-                  "exclude infection before immunotherapy (seed 000, seed 002).")
-    yield Finding(RULE_ID, Urgency.WARNING, summary, detail, citation, tuple(evidence),
-                  override_reasons=(OVERRIDE_DATA_OUT_OF_DATE, OVERRIDE_CLINICAL_JUDGEMENT)
-                  if exposed else (),
-                  topic=topic, group="csf-gate")
+        detail = (
+            "**No CSF infection studies are in the record.** Lumbar puncture with cell "
+            "count, protein, glucose, Gram stain, culture and HSV/pathogen PCR should "
+            "exclude infection before immunotherapy (seed 000, seed 002)."
+        )
+    yield Finding(
+        RULE_ID,
+        Urgency.WARNING,
+        summary,
+        detail,
+        citation,
+        tuple(evidence),
+        override_reasons=(OVERRIDE_DATA_OUT_OF_DATE, OVERRIDE_CLINICAL_JUDGEMENT)
+        if exposed
+        else (),
+        topic=topic,
+        group="csf-gate",
+    )

@@ -58,18 +58,23 @@ RITUXIMAB_FIRST_ID = "ae-rituximab-before-first-line"
 # Seed 000 / Abboud 2021 (secondary): escalate after 2-4 weeks without meaningful improvement.
 ESCALATION_REVIEW_DAYS = 14
 ESCALATION_OVERDUE_DAYS = 28
-OVERRIDE_FIRST_LINE_ELSEWHERE = Coding(OVERRIDE_REASON_SYSTEM, "first-line-given-elsewhere",
-                                       "First-line therapy was given (not in this record)")
+OVERRIDE_FIRST_LINE_ELSEWHERE = Coding(
+    OVERRIDE_REASON_SYSTEM,
+    "first-line-given-elsewhere",
+    "First-line therapy was given (not in this record)",
+)
 
 
 def _second_line_text(facts: PatientFacts) -> str:
     height, weight = facts.lab(LabKind.HEIGHT), facts.lab(LabKind.WEIGHT)
     weekly = rituximab_weekly_dose(height, weight)
-    weekly_text = (f"{number(weekly.amount, 0)} mg weekly ({weekly.basis})"
-                   if weekly.amount is not None
-                   else f"dose per m2 not computed: {weekly.problem}")
+    weekly_text = (
+        f"{number(weekly.amount, 0)} mg weekly ({weekly.basis})"
+        if weekly.amount is not None
+        else f"dose per m2 not computed: {weekly.problem}"
+    )
     bsa, _ = body_surface_area(height, weight)
-    cyc = (f" = {number(bsa * CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY, 0)} mg" if bsa else "")
+    cyc = f" = {number(bsa * CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY, 0)} mg" if bsa else ""
     return (
         f"**Rituximab** (preferred): {RITUXIMAB_MG_PER_M2} mg/m2 weekly x "
         f"{RITUXIMAB_WEEKLY_DOSES}, {weekly_text}; or {RITUXIMAB_FIXED_MG} mg on days 1 and 15. "
@@ -80,7 +85,8 @@ def _second_line_text(facts: PatientFacts) -> str:
         "or monthly IV methylprednisolone; azathioprine or mycophenolate for maintenance (3-5 "
         "years per seed 000; rituximab is the commonest maintenance choice, Abboud Part 2). "
         "Refractory to first and second line: tocilizumab or bortezomib (experimental), "
-        "immunoadsorption.")
+        "immunoadsorption."
+    )
 
 
 @rule(ESCALATE_ID, hooks=("patient-view",), seed="000")
@@ -94,20 +100,40 @@ def is_it_time_to_escalate_to_second_line(facts: PatientFacts) -> Iterator[Findi
         return
     if days > ESCALATION_OVERDUE_DAYS:
         urgency = Urgency.WARNING
-        summary = (f"First-line therapy began {number(days, 0)} days ago: if not clearly better, "
-                   "escalate to rituximab now")
-        lead = ("**Beyond 4 weeks of first-line therapy.** Continuing ineffective first-line "
-                "therapy is a pitfall; early escalation is associated with better outcomes.")
+        summary = (
+            f"First-line therapy began {number(days, 0)} days ago: if not clearly better, "
+            "escalate to rituximab now"
+        )
+        lead = (
+            "**Beyond 4 weeks of first-line therapy.** Continuing ineffective first-line "
+            "therapy is a pitfall; early escalation is associated with better outcomes."
+        )
     else:
         urgency = Urgency.INFO
-        summary = (f"First-line therapy began {number(days, 0)} days ago: review response; "
-                   "escalate if no clear improvement")
-        lead = ("**2-4 weeks into first-line therapy.** Without meaningful clinical or "
-                "radiological improvement, escalate to second line.")
-    evidence = (*(of_condition(c) for c in ae), *(of_therapy(t) for t in first_line),
-                *of_lab(facts, LabKind.HEIGHT), *of_lab(facts, LabKind.WEIGHT))
-    yield Finding(ESCALATE_ID, urgency, summary, f"{lead}\n\n{_second_line_text(facts)}",
-                  AE_SECOND_LINE, evidence, topic=TOPIC_AE, group="ae-treatment")
+        summary = (
+            f"First-line therapy began {number(days, 0)} days ago: review response; "
+            "escalate if no clear improvement"
+        )
+        lead = (
+            "**2-4 weeks into first-line therapy.** Without meaningful clinical or "
+            "radiological improvement, escalate to second line."
+        )
+    evidence = (
+        *(of_condition(c) for c in ae),
+        *(of_therapy(t) for t in first_line),
+        *of_lab(facts, LabKind.HEIGHT),
+        *of_lab(facts, LabKind.WEIGHT),
+    )
+    yield Finding(
+        ESCALATE_ID,
+        urgency,
+        summary,
+        f"{lead}\n\n{_second_line_text(facts)}",
+        AE_SECOND_LINE,
+        evidence,
+        topic=TOPIC_AE,
+        group="ae-treatment",
+    )
 
 
 @rule(RITUXIMAB_FIRST_ID, hooks=ORDER_HOOKS, seed="000")
@@ -118,16 +144,27 @@ def is_rituximab_ordered_before_first_line(facts: PatientFacts) -> Iterator[Find
         return
     if first_line_given(facts) or all_drafts(facts, *FIRST_LINE_THERAPIES):
         return
-    detail = ("No first-line therapy (IV methylprednisolone, IVIG or plasma exchange) is recorded "
-              "or being ordered. Rituximab is a second-line agent for inadequate response to "
-              "first-line therapy (seed 000: do not use it as initial monotherapy). Start "
-              "first-line therapy once CSF excludes infection; if first-line therapy was given "
-              "elsewhere, override with that reason.")
+    detail = (
+        "No first-line therapy (IV methylprednisolone, IVIG or plasma exchange) is recorded "
+        "or being ordered. Rituximab is a second-line agent for inadequate response to "
+        "first-line therapy (seed 000: do not use it as initial monotherapy). Start "
+        "first-line therapy once CSF excludes infection; if first-line therapy was given "
+        "elsewhere, override with that reason."
+    )
     evidence = (*(of_condition(c) for c in ae), *(of_therapy(o) for o in rituximab))
-    yield Finding(RITUXIMAB_FIRST_ID, Urgency.WARNING,
-                  "Rituximab is second line: no first-line therapy recorded; start that first",
-                  detail, AE_SECOND_LINE, evidence,
-                  suggestions=tuple(remove_order(o) for o in rituximab),
-                  override_reasons=(OVERRIDE_FIRST_LINE_ELSEWHERE, OVERRIDE_SPECIALIST_PLAN,
-                                    OVERRIDE_CLINICAL_JUDGEMENT),
-                  topic=TOPIC_AE, group="order-choice")
+    yield Finding(
+        RITUXIMAB_FIRST_ID,
+        Urgency.WARNING,
+        "Rituximab is second line: no first-line therapy recorded; start that first",
+        detail,
+        AE_SECOND_LINE,
+        evidence,
+        suggestions=tuple(remove_order(o) for o in rituximab),
+        override_reasons=(
+            OVERRIDE_FIRST_LINE_ELSEWHERE,
+            OVERRIDE_SPECIALIST_PLAN,
+            OVERRIDE_CLINICAL_JUDGEMENT,
+        ),
+        topic=TOPIC_AE,
+        group="order-choice",
+    )

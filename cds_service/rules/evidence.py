@@ -36,8 +36,13 @@ LAB_LABELS: dict[LabKind, str] = {
     LabKind.CSF_WBC: "CSF white cells",
 }
 
-CSF_KINDS = (LabKind.CSF_GRAM_STAIN, LabKind.CSF_CULTURE, LabKind.CSF_HSV_PCR,
-             LabKind.CSF_PATHOGEN_PCR, LabKind.CSF_WBC)
+CSF_KINDS = (
+    LabKind.CSF_GRAM_STAIN,
+    LabKind.CSF_CULTURE,
+    LabKind.CSF_HSV_PCR,
+    LabKind.CSF_PATHOGEN_PCR,
+    LabKind.CSF_WBC,
+)
 
 
 def age_text(hours: float | None) -> str:
@@ -63,8 +68,13 @@ def of_measurement(m: Measurement) -> Evidence:
         notes.append(f"recorded as {m.original}")
     if m.status not in ("final", "amended", "corrected"):
         notes.append(f"status {m.status}")
-    return Evidence(LAB_LABELS.get(m.kind, m.kind.value), measurement_value(m), m.effective,
-                    m.reference, "; ".join(notes) or None)
+    return Evidence(
+        LAB_LABELS.get(m.kind, m.kind.value),
+        measurement_value(m),
+        m.effective,
+        m.reference,
+        "; ".join(notes) or None,
+    )
 
 
 def of_lab(facts: PatientFacts, kind: LabKind) -> tuple[Evidence, ...]:
@@ -81,8 +91,13 @@ def of_lab(facts: PatientFacts, kind: LabKind) -> tuple[Evidence, ...]:
 def of_condition(c: ConditionFact) -> Evidence:
     name = c.code.display or c.text or c.code.code
     status = c.clinical_status or "status not recorded"
-    return Evidence("Diagnosis", f"{name} ({c.code.code})", c.onset or c.recorded, c.reference,
-                    f"clinical status {status}")
+    return Evidence(
+        "Diagnosis",
+        f"{name} ({c.code.code})",
+        c.onset or c.recorded,
+        c.reference,
+        f"clinical status {status}",
+    )
 
 
 def of_therapy(t: TherapyFact) -> Evidence:
@@ -90,8 +105,9 @@ def of_therapy(t: TherapyFact) -> Evidence:
     dose = f", {t.dose.text or f'{number(t.dose.quantity)} {t.dose.unit}'}" if t.dose else ""
     kind = "Draft order" if t.is_draft_order else "Therapy"
     note = None if t.matched_by == "code" else "recognised from its name, not a code"
-    return Evidence(kind, f"{what}{dose} (status {t.status or 'unknown'})", t.started,
-                    t.reference, note)
+    return Evidence(
+        kind, f"{what}{dose} (status {t.status or 'unknown'})", t.started, t.reference, note
+    )
 
 
 def not_retrieved(facts: PatientFacts, category: str, what: str) -> tuple[Evidence, ...]:

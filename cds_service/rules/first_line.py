@@ -60,8 +60,10 @@ OBSCURE_ID = "ae-steroids-may-obscure-diagnosis"
 
 def _ivmp_text(facts: PatientFacts) -> str:
     kg, problem = current_weight_kg(facts.lab(LabKind.WEIGHT))
-    per_kg = (f" (or {METHYLPREDNISOLONE_LOW_MG_PER_KG_PER_DAY}-"
-              f"{METHYLPREDNISOLONE_HIGH_MG_PER_KG_PER_DAY} mg/kg/day")
+    per_kg = (
+        f" (or {METHYLPREDNISOLONE_LOW_MG_PER_KG_PER_DAY}-"
+        f"{METHYLPREDNISOLONE_HIGH_MG_PER_KG_PER_DAY} mg/kg/day"
+    )
     if kg is None:
         per_kg += f"; {problem}"
     else:
@@ -73,8 +75,11 @@ def _ivmp_text(facts: PatientFacts) -> str:
 
 def _antibodies_pending(facts: PatientFacts) -> tuple[Evidence, ...]:
     fact = facts.labs.get(LabKind.AUTOIMMUNE_ANTIBODY)
-    pending = fact is not None and fact.latest is not None and \
-        fact.latest.qualitative is Qualitative.PENDING
+    pending = (
+        fact is not None
+        and fact.latest is not None
+        and fact.latest.qualitative is Qualitative.PENDING
+    )
     return of_lab(facts, LabKind.AUTOIMMUNE_ANTIBODY) if pending else ()
 
 
@@ -88,9 +93,11 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
     for_ivig, for_plex = favouring_ivig(facts), favouring_plex(facts)
     hemiplegia = facts.active(ConditionCategory.HEMIPLEGIA)
     daily = ivig_daily_dose(facts.lab(LabKind.WEIGHT))
-    ivig = (f"IVIG 0.4 g/kg/day for {IVIG_COURSE_DAYS} days "
-            + (f"= {number(daily.amount)} g/day ({daily.basis})" if daily.amount is not None
-               else f"({daily.problem})"))
+    ivig = f"IVIG 0.4 g/kg/day for {IVIG_COURSE_DAYS} days " + (
+        f"= {number(daily.amount)} g/day ({daily.basis})"
+        if daily.amount is not None
+        else f"({daily.problem})"
+    )
     plex = "plasma exchange, 5-10 sessions every other day"
     condition = ae[0].reference
     suggestions: list[ProposedChange] = []
@@ -100,8 +107,11 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
         lines.append(trade_off_text(for_ivig, for_plex))
         lines.append(f"Regimens: {ivig}; {plex}.")
         change = replace_with_ivig(None, facts.patient_id, daily, IVIG_COURSE_DAYS, condition)
-        suggestions += [c for c in (change, replace_with_plex(None, facts.patient_id, condition))
-                        if c is not None]
+        suggestions += [
+            c
+            for c in (change, replace_with_plex(None, facts.patient_id, condition))
+            if c is not None
+        ]
     elif for_ivig:
         summary = "AE, CSF clear of infection: IVIG preferred as first line (see factors)"
         lines.append(f"**{ivig}** instead of steroids, because: {reasons(for_ivig)}.")
@@ -116,27 +126,47 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
         lines.append(f"**Start {_ivmp_text(facts)}**, the preferred first-line agent (seed 000).")
         lines.append(f"Alternatives if steroids are unsuitable: {ivig}; {plex}.")
     if hemiplegia:
-        lines.append("**Severe presentation (hemiplegia):** consider combination therapy from the "
-                     "outset, steroids plus IVIG or steroids plus plasma exchange, rather than "
-                     "sequential monotherapy (seed 000).")
+        lines.append(
+            "**Severe presentation (hemiplegia):** consider combination therapy from the "
+            "outset, steroids plus IVIG or steroids plus plasma exchange, rather than "
+            "sequential monotherapy (seed 000)."
+        )
     antibodies = _antibodies_pending(facts)
-    lines.append("Do not delay treatment for autoantibody results"
-                 + (" (tests are pending)." if antibodies else "."))
+    lines.append(
+        "Do not delay treatment for autoantibody results"
+        + (" (tests are pending)." if antibodies else ".")
+    )
     stale = stale_inputs(facts)
     if stale:
         lines.append("Some values are out of date and were not used: repeat them before choosing.")
-    evidence = (*(of_condition(c) for c in (*ae, *hemiplegia)), *evidence_of(for_ivig),
-                *evidence_of(for_plex), *stale, *antibodies, *of_lab(facts, LabKind.WEIGHT))
-    yield Finding(FIRST_LINE_ID, Urgency.INFO, summary, "\n\n".join(lines), ABBOUD_2021_AE,
-                  tuple(evidence), suggestions=tuple(suggestions), topic=TOPIC_AE,
-                  group="ae-treatment")
+    evidence = (
+        *(of_condition(c) for c in (*ae, *hemiplegia)),
+        *evidence_of(for_ivig),
+        *evidence_of(for_plex),
+        *stale,
+        *antibodies,
+        *of_lab(facts, LabKind.WEIGHT),
+    )
+    yield Finding(
+        FIRST_LINE_ID,
+        Urgency.INFO,
+        summary,
+        "\n\n".join(lines),
+        ABBOUD_2021_AE,
+        tuple(evidence),
+        suggestions=tuple(suggestions),
+        topic=TOPIC_AE,
+        group="ae-treatment",
+    )
 
 
 @rule(OBSCURE_ID, hooks=ALL_HOOKS, seed="000")
 def could_steroids_obscure_lymphoma_or_sarcoidosis(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
-    mimics = (*facts.active(ConditionCategory.PRIMARY_CNS_LYMPHOMA),
-              *facts.active(ConditionCategory.NEUROSARCOIDOSIS))
+    mimics = (
+        *facts.active(ConditionCategory.PRIMARY_CNS_LYMPHOMA),
+        *facts.active(ConditionCategory.NEUROSARCOIDOSIS),
+    )
     if not ae or not mimics:
         return
     steroids = tuple(o for o in orders_under_review(facts) if is_systemic_steroid(o))
@@ -144,15 +174,25 @@ def could_steroids_obscure_lymphoma_or_sarcoidosis(facts: PatientFacts) -> Itera
         return
     names = ", ".join(dict.fromkeys(c.code.display or c.code.code for c in mimics))
     summary = "CNS lymphoma or neurosarcoidosis in the record: confirm diagnosis before steroids"
-    detail = (f"The record lists **{names}** alongside autoimmune encephalitis. Corticosteroids "
-              "can shrink lymphoma and sarcoid lesions and make a later biopsy non-diagnostic; "
-              "seed 000 asks that these are not considerations before immunotherapy. If they "
-              "remain possible, discuss tissue diagnosis before steroids, or consider IVIG or "
-              "plasma exchange as first line.")
+    detail = (
+        f"The record lists **{names}** alongside autoimmune encephalitis. Corticosteroids "
+        "can shrink lymphoma and sarcoid lesions and make a later biopsy non-diagnostic; "
+        "seed 000 asks that these are not considerations before immunotherapy. If they "
+        "remain possible, discuss tissue diagnosis before steroids, or consider IVIG or "
+        "plasma exchange as first line."
+    )
     evidence = tuple(of_condition(c) for c in (*ae, *mimics)) + tuple(map(of_therapy, steroids))
-    yield Finding(OBSCURE_ID, Urgency.WARNING, summary, detail, ABBOUD_2021_AE, evidence,
-                  suggestions=tuple(remove_order(o) for o in steroids),
-                  override_reasons=(OVERRIDE_CLINICAL_JUDGEMENT, OVERRIDE_DATA_OUT_OF_DATE)
-                  if steroids else (),
-                  topic=TOPIC_AE,
-                  group="ae-treatment" if facts.hook == "patient-view" else "order-choice")
+    yield Finding(
+        OBSCURE_ID,
+        Urgency.WARNING,
+        summary,
+        detail,
+        ABBOUD_2021_AE,
+        evidence,
+        suggestions=tuple(remove_order(o) for o in steroids),
+        override_reasons=(OVERRIDE_CLINICAL_JUDGEMENT, OVERRIDE_DATA_OUT_OF_DATE)
+        if steroids
+        else (),
+        topic=TOPIC_AE,
+        group="ae-treatment" if facts.hook == "patient-view" else "order-choice",
+    )

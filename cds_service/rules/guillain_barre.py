@@ -45,23 +45,30 @@ def is_a_steroid_ordered_for_guillain_barre(facts: PatientFacts) -> Iterator[Fin
         return
     steroids = tuple(o for o in orders_under_review(facts) if is_systemic_steroid(o))
     if facts.hook == "patient-view":
-        running = tuple(t for t in given(facts, Therapy.CORTICOSTEROID)
-                        if is_systemic_steroid(t) and not t.completed
-                        and (t.status or "") in RUNNING_STATUSES)
+        running = tuple(
+            t
+            for t in given(facts, Therapy.CORTICOSTEROID)
+            if is_systemic_steroid(t) and not t.completed and (t.status or "") in RUNNING_STATUSES
+        )
         if running:
             yield Finding(
-                RULE_ID, Urgency.WARNING,
+                RULE_ID,
+                Urgency.WARNING,
                 "Guillain-Barre syndrome on a systemic steroid: not recommended; review it",
                 "Corticosteroids are not recommended in GBS (no benefit; oral steroids may slow "
                 "recovery). Unless the steroid is for another indication, stop it and treat with "
                 "IVIG or plasma exchange.",
-                GBS_GUIDELINE, (*(of_condition(c) for c in gbs), *map(of_therapy, running)),
-                topic=TOPIC_GBS, group="gbs-steroid")
+                GBS_GUIDELINE,
+                (*(of_condition(c) for c in gbs), *map(of_therapy, running)),
+                topic=TOPIC_GBS,
+                group="gbs-steroid",
+            )
         return
     if not steroids:
         return
-    already = all_drafts(facts, Therapy.IVIG, Therapy.PLEX) + given(facts, Therapy.IVIG,
-                                                                   Therapy.PLEX)
+    already = all_drafts(facts, Therapy.IVIG, Therapy.PLEX) + given(
+        facts, Therapy.IVIG, Therapy.PLEX
+    )
     daily = ivig_daily_dose(facts.lab(LabKind.WEIGHT))
     condition = gbs[0].reference
     suggestions: list[ProposedChange] = []
@@ -69,25 +76,44 @@ def is_a_steroid_ordered_for_guillain_barre(facts: PatientFacts) -> Iterator[Fin
         if already:
             suggestions.append(remove_order(order))
             continue
-        ivig = replace_with_ivig(order, facts.patient_id, daily, IVIG_COURSE_DAYS, condition,
-                                 recommended=False)
+        ivig = replace_with_ivig(
+            order, facts.patient_id, daily, IVIG_COURSE_DAYS, condition, recommended=False
+        )
         suggestions += [ivig] if ivig else []
         suggestions.append(replace_with_plex(order, facts.patient_id, condition))
-    lines = ["**Corticosteroids are not recommended for Guillain-Barre syndrome** (AAN 2003; "
-             "Cochrane 2016: no benefit, and oral steroids may slow recovery). Treat with IVIG "
-             "0.4 g/kg/day for 5 days or plasma exchange; neither is preferred (EAN/PNS 2023)."]
+    lines = [
+        "**Corticosteroids are not recommended for Guillain-Barre syndrome** (AAN 2003; "
+        "Cochrane 2016: no benefit, and oral steroids may slow recovery). Treat with IVIG "
+        "0.4 g/kg/day for 5 days or plasma exchange; neither is preferred (EAN/PNS 2023)."
+    ]
     if already:
-        lines.append("IVIG or plasma exchange is already ordered or given; adding a steroid does "
-                     "not add benefit. Remove the steroid unless it is for another indication.")
+        lines.append(
+            "IVIG or plasma exchange is already ordered or given; adding a steroid does "
+            "not add benefit. Remove the steroid unless it is for another indication."
+        )
     elif daily.amount is not None:
         lines.append(f"IVIG dose from weight: {number(daily.amount)} g/day ({daily.basis}).")
     else:
         lines.append(f"IVIG dose not computed: {daily.problem} Plasma exchange is offered instead.")
-    evidence = (*(of_condition(c) for c in gbs), *map(of_therapy, steroids),
-                *map(of_therapy, already), *of_lab(facts, LabKind.WEIGHT))
-    yield Finding(RULE_ID, Urgency.CRITICAL,
-                  "Steroids are not recommended in Guillain-Barre syndrome: use IVIG or PLEX",
-                  "\n\n".join(lines), GBS_GUIDELINE, evidence, suggestions=tuple(suggestions),
-                  override_reasons=(OVERRIDE_OTHER_STEROID_INDICATION, OVERRIDE_SPECIALIST_PLAN,
-                                    OVERRIDE_CLINICAL_JUDGEMENT),
-                  topic=TOPIC_GBS, group="gbs-steroid")
+    evidence = (
+        *(of_condition(c) for c in gbs),
+        *map(of_therapy, steroids),
+        *map(of_therapy, already),
+        *of_lab(facts, LabKind.WEIGHT),
+    )
+    yield Finding(
+        RULE_ID,
+        Urgency.CRITICAL,
+        "Steroids are not recommended in Guillain-Barre syndrome: use IVIG or PLEX",
+        "\n\n".join(lines),
+        GBS_GUIDELINE,
+        evidence,
+        suggestions=tuple(suggestions),
+        override_reasons=(
+            OVERRIDE_OTHER_STEROID_INDICATION,
+            OVERRIDE_SPECIALIST_PLAN,
+            OVERRIDE_CLINICAL_JUDGEMENT,
+        ),
+        topic=TOPIC_GBS,
+        group="gbs-steroid",
+    )

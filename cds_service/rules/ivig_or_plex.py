@@ -48,38 +48,56 @@ def _conditions(facts: PatientFacts, category: ConditionCategory, reason: str) -
     return [Factor(reason, tuple(of_condition(c) for c in found))] if found else []
 
 
-def _lab_below_or_above(facts: PatientFacts, kind: LabKind, limit: float, above: bool,
-                        reason: str) -> list[Factor]:
+def _lab_below_or_above(
+    facts: PatientFacts, kind: LabKind, limit: float, above: bool, reason: str
+) -> list[Factor]:
     m = _current(facts, kind)
     if m is None or m.value is None or (m.value <= limit if above else m.value >= limit):
         return []
-    return [Factor(f"{reason} ({number(m.value, 2)} {m.unit or ''})".replace(" )", ")"),
-                   (of_measurement(m),))]
+    return [
+        Factor(
+            f"{reason} ({number(m.value, 2)} {m.unit or ''})".replace(" )", ")"),
+            (of_measurement(m),),
+        )
+    ]
 
 
 def favouring_ivig(facts: PatientFacts) -> list[Factor]:
     """Agitation/delirium, coagulopathy (coded or by labs), difficult vascular access."""
     factors = _conditions(facts, ConditionCategory.AGITATION, "agitation or delirium")
-    factors += _conditions(facts, ConditionCategory.COAGULOPATHY,
-                           "bleeding disorder, coagulopathy or thrombocytopenia")
+    factors += _conditions(
+        facts, ConditionCategory.COAGULOPATHY, "bleeding disorder, coagulopathy or thrombocytopenia"
+    )
     factors += _lab_below_or_above(facts, LabKind.INR, INR_COAGULOPATHY, True, "INR above 1.5")
-    factors += _lab_below_or_above(facts, LabKind.PLATELETS, PLATELETS_LOW_10E9_PER_L, False,
-                                   "platelets below 50 x 10^9/L")
-    factors += _lab_below_or_above(facts, LabKind.FIBRINOGEN, FIBRINOGEN_LOW_G_PER_L, False,
-                                   "fibrinogen below 1.0 g/L")
-    factors += _conditions(facts, ConditionCategory.DIFFICULT_VASCULAR_ACCESS,
-                           "difficult central venous access")
+    factors += _lab_below_or_above(
+        facts, LabKind.PLATELETS, PLATELETS_LOW_10E9_PER_L, False, "platelets below 50 x 10^9/L"
+    )
+    factors += _lab_below_or_above(
+        facts, LabKind.FIBRINOGEN, FIBRINOGEN_LOW_G_PER_L, False, "fibrinogen below 1.0 g/L"
+    )
+    factors += _conditions(
+        facts, ConditionCategory.DIFFICULT_VASCULAR_ACCESS, "difficult central venous access"
+    )
     return factors
 
 
 def favouring_plex(facts: PatientFacts) -> list[Factor]:
     """Profound hyponatraemia (by current sodium), thromboembolic risk, CNS demyelination."""
-    factors = _lab_below_or_above(facts, LabKind.SODIUM, SODIUM_PROFOUND_HYPONATREMIA_MMOL_L,
-                                  False, "profound hyponatraemia, sodium below 125 mmol/L")
-    factors += _conditions(facts, ConditionCategory.THROMBOEMBOLIC_RISK,
-                           "high thromboembolic risk (VTE history or thrombophilia)")
-    factors += _conditions(facts, ConditionCategory.CNS_DEMYELINATION,
-                           "associated CNS demyelination")
+    factors = _lab_below_or_above(
+        facts,
+        LabKind.SODIUM,
+        SODIUM_PROFOUND_HYPONATREMIA_MMOL_L,
+        False,
+        "profound hyponatraemia, sodium below 125 mmol/L",
+    )
+    factors += _conditions(
+        facts,
+        ConditionCategory.THROMBOEMBOLIC_RISK,
+        "high thromboembolic risk (VTE history or thrombophilia)",
+    )
+    factors += _conditions(
+        facts, ConditionCategory.CNS_DEMYELINATION, "associated CNS demyelination"
+    )
     return factors
 
 
@@ -102,7 +120,9 @@ def evidence_of(factors: list[Factor]) -> tuple[Evidence, ...]:
 
 
 def trade_off_text(for_ivig: list[Factor], for_plex: list[Factor]) -> str:
-    return ("**Trade-off: the factors pull both ways.** For IVIG: "
-            f"{reasons(for_ivig)}. For plasma exchange: {reasons(for_plex)}. The service does "
-            "not choose; weigh bleeding and line risk against the sodium, thrombotic or "
-            "demyelination concern with the treating team (and apheresis service).")
+    return (
+        "**Trade-off: the factors pull both ways.** For IVIG: "
+        f"{reasons(for_ivig)}. For plasma exchange: {reasons(for_plex)}. The service does "
+        "not choose; weigh bleeding and line risk against the sodium, thrombotic or "
+        "demyelination concern with the treating team (and apheresis service)."
+    )

@@ -58,8 +58,10 @@ EGFR_RENAL_IMPAIRMENT_ML_MIN_1_73M2 = 60.0
 
 
 def _indication(facts: PatientFacts) -> tuple[ConditionFact, ...]:
-    return (*facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS),
-            *facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY))
+    return (
+        *facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS),
+        *facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY),
+    )
 
 
 def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Finding]:
@@ -68,47 +70,74 @@ def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Fi
     orders = ordered(facts, placed)
     alternative = Therapy.PLEX if placed is Therapy.IVIG else Therapy.IVIG
     for_ivig, for_plex = favouring_ivig(facts), favouring_plex(facts)
-    for_alternative, for_placed = ((for_plex, for_ivig) if placed is Therapy.IVIG
-                                   else (for_ivig, for_plex))
+    for_alternative, for_placed = (
+        (for_plex, for_ivig) if placed is Therapy.IVIG else (for_ivig, for_plex)
+    )
     if not indication or not orders or not for_alternative or all_drafts(facts, alternative):
         return
     rule_id = IVIG_CHOICE_ID if placed is Therapy.IVIG else PLEX_CHOICE_ID
-    citation = ABBOUD_2021_AE if facts.has_active(
-        ConditionCategory.AUTOIMMUNE_ENCEPHALITIS) else FISCHELL_2023_ANE
-    evidence = (*map(of_condition, indication), *map(of_therapy, orders),
-                *evidence_of(for_alternative), *evidence_of(for_placed))
+    citation = (
+        ABBOUD_2021_AE
+        if facts.has_active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
+        else FISCHELL_2023_ANE
+    )
+    evidence = (
+        *map(of_condition, indication),
+        *map(of_therapy, orders),
+        *evidence_of(for_alternative),
+        *evidence_of(for_placed),
+    )
     condition = indication[0].reference
     change: ProposedChange | None
     if alternative is Therapy.PLEX:
         change = replace_with_plex(orders[0], facts.patient_id, condition)
-        detail = (f"Plasma exchange may be preferred over IVIG here: {reasons(for_plex)}. Seed "
-                  "000: PLEX (5-10 sessions every other day) is preferred with severe "
-                  "hyponatraemia, high thromboembolic risk or associated demyelination.")
+        detail = (
+            f"Plasma exchange may be preferred over IVIG here: {reasons(for_plex)}. Seed "
+            "000: PLEX (5-10 sessions every other day) is preferred with severe "
+            "hyponatraemia, high thromboembolic risk or associated demyelination."
+        )
     else:
         daily = ivig_daily_dose(facts.lab(LabKind.WEIGHT))
         change = replace_with_ivig(orders[0], facts.patient_id, daily, IVIG_COURSE_DAYS, condition)
-        detail = (f"IVIG may be preferred over plasma exchange here: {reasons(for_ivig)}. Seed "
-                  "000: IVIG (0.4 g/kg/day for 5 days) is chosen when the patient is agitated, "
-                  "has a bleeding disorder or coagulopathy, or central access is difficult; PLEX "
-                  "needs a large-bore central line.")
+        detail = (
+            f"IVIG may be preferred over plasma exchange here: {reasons(for_ivig)}. Seed "
+            "000: IVIG (0.4 g/kg/day for 5 days) is chosen when the patient is agitated, "
+            "has a bleeding disorder or coagulopathy, or central access is difficult; PLEX "
+            "needs a large-bore central line."
+        )
         if daily.amount is None:
             detail += f" No IVIG order is suggested. {daily.problem}"
     suggestions = (change,) if change else ()
     short, alternative_short = ("IVIG", "PLEX") if placed is Therapy.IVIG else ("PLEX", "IVIG")
     if for_placed:
-        yield Finding(rule_id, Urgency.INFO,
-                      f"{short} ordered; factors favour both {short} and {alternative_short}: "
-                      "review the trade-off",
-                      trade_off_text(for_ivig, for_plex), citation, evidence,
-                      suggestions=suggestions, topic=TOPIC_AE, group="order-choice")
+        yield Finding(
+            rule_id,
+            Urgency.INFO,
+            f"{short} ordered; factors favour both {short} and {alternative_short}: "
+            "review the trade-off",
+            trade_off_text(for_ivig, for_plex),
+            citation,
+            evidence,
+            suggestions=suggestions,
+            topic=TOPIC_AE,
+            group="order-choice",
+        )
         return
-    placed_name, alternative_name = (("IVIG", "plasma exchange") if placed is Therapy.IVIG
-                                     else ("Plasma exchange", "IVIG"))
-    yield Finding(rule_id, Urgency.WARNING,
-                  f"{placed_name} ordered, but {alternative_name} may be preferred here: "
-                  "review the factors",
-                  detail, citation, evidence, suggestions=suggestions,
-                  override_reasons=ORDER_OVERRIDES, topic=TOPIC_AE, group="order-choice")
+    placed_name, alternative_name = (
+        ("IVIG", "plasma exchange") if placed is Therapy.IVIG else ("Plasma exchange", "IVIG")
+    )
+    yield Finding(
+        rule_id,
+        Urgency.WARNING,
+        f"{placed_name} ordered, but {alternative_name} may be preferred here: review the factors",
+        detail,
+        citation,
+        evidence,
+        suggestions=suggestions,
+        override_reasons=ORDER_OVERRIDES,
+        topic=TOPIC_AE,
+        group="order-choice",
+    )
 
 
 @rule(IVIG_CHOICE_ID, hooks=ORDER_HOOKS, seed="000")
@@ -132,16 +161,30 @@ def is_this_combination_first_line_therapy(facts: PatientFacts) -> Iterator[Find
         return
     if not reviewed.intersection(o.reference for o in together):
         return
-    names = " + ".join(dict.fromkeys(
-        "steroid" if o.therapy is Therapy.CORTICOSTEROID else
-        ("IVIG" if o.therapy is Therapy.IVIG else "plasma exchange") for o in together))
-    detail = (f"**{names}** ordered together is combination first-line therapy, which seed 000 "
-              "advises from the outset in severe presentations (the paediatric NMDARE consensus "
-              "2021 likewise adds IVIG or PLEX to steroids in severe patients). Not a duplicate.")
-    yield Finding(COMBINATION_ID, Urgency.INFO, f"Combination first-line therapy ({names}) "
-                  "recognised: appropriate for severe presentations", detail, ABBOUD_2021_AE,
-                  (*map(of_condition, indication), *map(of_therapy, together)),
-                  topic=TOPIC_AE, group="order-choice")
+    names = " + ".join(
+        dict.fromkeys(
+            "steroid"
+            if o.therapy is Therapy.CORTICOSTEROID
+            else ("IVIG" if o.therapy is Therapy.IVIG else "plasma exchange")
+            for o in together
+        )
+    )
+    detail = (
+        f"**{names}** ordered together is combination first-line therapy, which seed 000 "
+        "advises from the outset in severe presentations (the paediatric NMDARE consensus "
+        "2021 likewise adds IVIG or PLEX to steroids in severe patients). Not a duplicate."
+    )
+    yield Finding(
+        COMBINATION_ID,
+        Urgency.INFO,
+        f"Combination first-line therapy ({names}) "
+        "recognised: appropriate for severe presentations",
+        detail,
+        ABBOUD_2021_AE,
+        (*map(of_condition, indication), *map(of_therapy, together)),
+        topic=TOPIC_AE,
+        group="order-choice",
+    )
 
 
 @rule(IVIG_SAFETY_ID, hooks=ORDER_HOOKS, seed="004")
@@ -152,24 +195,49 @@ def is_ivig_risky_for_kidneys_or_iga(facts: PatientFacts) -> Iterator[Finding]:
     renal = facts.active(ConditionCategory.RENAL_FAILURE)
     iga = facts.active(ConditionCategory.IGA_DEFICIENCY)
     egfr = facts.lab(LabKind.EGFR)
-    low_egfr = egfr is not None and egfr.value is not None and not egfr.stale and \
-        egfr.value < EGFR_RENAL_IMPAIRMENT_ML_MIN_1_73M2
+    low_egfr = (
+        egfr is not None
+        and egfr.value is not None
+        and not egfr.stale
+        and egfr.value < EGFR_RENAL_IMPAIRMENT_ML_MIN_1_73M2
+    )
     if not (renal or iga or low_egfr):
         return
     lines = []
     if renal or low_egfr:
         value = f" (eGFR {number(egfr.value or 0, 0)})" if low_egfr and egfr else ""
-        lines.append(f"**Renal impairment{value}:** IVIG can cause acute kidney injury. Hydrate, "
-                     "use a slow infusion rate and check creatinine during the course; consider "
-                     "plasma exchange instead.")
+        lines.append(
+            f"**Renal impairment{value}:** IVIG can cause acute kidney injury. Hydrate, "
+            "use a slow infusion rate and check creatinine during the course; consider "
+            "plasma exchange instead."
+        )
     if iga:
-        lines.append("**Selective IgA deficiency:** risk of anaphylaxis with anti-IgA "
-                     "antibodies. Check anti-IgA antibodies and use an IgA-depleted product.")
-    summary = ("IVIG ordered with " + " and ".join(
-        (["renal impairment"] if renal or low_egfr else []) + (["IgA deficiency"] if iga else []))
-        + ": check product and infusion plan")
-    evidence = (*map(of_condition, (*renal, *iga)), *of_lab(facts, LabKind.EGFR),
-                *of_lab(facts, LabKind.CREATININE), *map(of_therapy, ivig))
-    yield Finding(IVIG_SAFETY_ID, Urgency.WARNING, summary, "\n\n".join(lines), IVIG_SAFETY,
-                  evidence, override_reasons=ORDER_OVERRIDES, topic=TOPIC_ORDER_SAFETY,
-                  group="order-safety")
+        lines.append(
+            "**Selective IgA deficiency:** risk of anaphylaxis with anti-IgA "
+            "antibodies. Check anti-IgA antibodies and use an IgA-depleted product."
+        )
+    summary = (
+        "IVIG ordered with "
+        + " and ".join(
+            (["renal impairment"] if renal or low_egfr else [])
+            + (["IgA deficiency"] if iga else [])
+        )
+        + ": check product and infusion plan"
+    )
+    evidence = (
+        *map(of_condition, (*renal, *iga)),
+        *of_lab(facts, LabKind.EGFR),
+        *of_lab(facts, LabKind.CREATININE),
+        *map(of_therapy, ivig),
+    )
+    yield Finding(
+        IVIG_SAFETY_ID,
+        Urgency.WARNING,
+        summary,
+        "\n\n".join(lines),
+        IVIG_SAFETY,
+        evidence,
+        override_reasons=ORDER_OVERRIDES,
+        topic=TOPIC_ORDER_SAFETY,
+        group="order-safety",
+    )

@@ -37,12 +37,21 @@ IMMUNOSUPPRESSANT_ID = "plexopathy-immunosuppressant-after-ivig"
 STEROID_RESPONSE_REVIEW_DAYS = 21
 # Seed 004: after IVIG, "Monitor for response within 1-2 weeks".
 IVIG_RESPONSE_REVIEW_DAYS = 14
-_IVIG_RISKS = (ConditionCategory.RENAL_FAILURE, ConditionCategory.THROMBOEMBOLIC_RISK,
-               ConditionCategory.IGA_DEFICIENCY)
-_IMMUNOSUPPRESSANTS = (Therapy.AZATHIOPRINE, Therapy.MYCOPHENOLATE, Therapy.CYCLOPHOSPHAMIDE,
-                       Therapy.CYCLOSPORINE)
-_IMAGING = ("**First rule out a compressive or neoplastic lesion** (MRI of the plexus) and repeat "
-            "electrodiagnostic studies before escalating immunotherapy.")
+_IVIG_RISKS = (
+    ConditionCategory.RENAL_FAILURE,
+    ConditionCategory.THROMBOEMBOLIC_RISK,
+    ConditionCategory.IGA_DEFICIENCY,
+)
+_IMMUNOSUPPRESSANTS = (
+    Therapy.AZATHIOPRINE,
+    Therapy.MYCOPHENOLATE,
+    Therapy.CYCLOPHOSPHAMIDE,
+    Therapy.CYCLOSPORINE,
+)
+_IMAGING = (
+    "**First rule out a compressive or neoplastic lesion** (MRI of the plexus) and repeat "
+    "electrodiagnostic studies before escalating immunotherapy."
+)
 
 
 @rule(IVIG_ID, hooks=("patient-view",), seed="004")
@@ -57,33 +66,54 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
     weight = facts.lab(LabKind.WEIGHT)
     standard, high = ivig_daily_dose(weight), ivig_daily_dose(weight, IVIG_HIGH_G_PER_KG_PER_DAY)
     if standard.computed:
-        dose = (f"0.4 g/kg/day x 5 days = **{number(standard.amount or 0)} g/day** or 1 g/kg/day "
-                f"x 1-2 days = **{number(high.amount or 0)} g/day** ({standard.basis})")
+        dose = (
+            f"0.4 g/kg/day x 5 days = **{number(standard.amount or 0)} g/day** or 1 g/kg/day "
+            f"x 1-2 days = **{number(high.amount or 0)} g/day** ({standard.basis})"
+        )
     else:
         dose = f"0.4 g/kg/day x 5 days or 1 g/kg/day x 1-2 days ({standard.problem})"
-    pulse = [t for t in steroids if t.ingredient == "methylprednisolone" and t.route ==
-             "intravenous"]
-    adequacy = ("" if pulse else " The recorded steroid course is not IV methylprednisolone: "
-                "check it was adequate (seed 004: 1 g daily for 3-5 days).")
+    pulse = [
+        t for t in steroids if t.ingredient == "methylprednisolone" and t.route == "intravenous"
+    ]
+    adequacy = (
+        ""
+        if pulse
+        else " The recorded steroid course is not IV methylprednisolone: "
+        "check it was adequate (seed 004: 1 g daily for 3-5 days)."
+    )
     risks = [c for cat in _IVIG_RISKS for c in facts.active(cat)]
     risk_text = ""
     if risks:
         names = ", ".join(dict.fromkeys(c.code.display or c.code.code for c in risks))
-        risk_text = (f"\n\n**IVIG risks in this patient:** {names}. IVIG can cause renal failure, "
-                     "thrombosis and headache: check renal function and IgA level, hydrate, and "
-                     "use a slow infusion rate.")
-    detail = (f"Plexopathy still active {number(days, 0)} days after steroids began.{adequacy}\n\n"
-              f"{_IMAGING}\n\nIf no compressive cause: **IVIG** as second line, {dose}. Response "
-              f"usually within 1-2 weeks. Evidence is case reports only.{risk_text}")
-    suggestion = replace_with_ivig(None, facts.patient_id, standard, IVIG_COURSE_DAYS,
-                                   plexopathy[0].reference)
-    evidence = (*(of_condition(c) for c in (*plexopathy, *risks)), *map(of_therapy, steroids),
-                *of_lab(facts, LabKind.WEIGHT))
-    yield Finding(IVIG_ID, Urgency.WARNING if risks else Urgency.INFO,
-                  "Plexopathy not better after steroids: exclude a structural cause, then "
-                  "consider IVIG", detail, PLEXOPATHY_EVIDENCE, evidence,
-                  suggestions=(suggestion,) if suggestion else (),
-                  topic=TOPIC_PLEXOPATHY, group="plexopathy")
+        risk_text = (
+            f"\n\n**IVIG risks in this patient:** {names}. IVIG can cause renal failure, "
+            "thrombosis and headache: check renal function and IgA level, hydrate, and "
+            "use a slow infusion rate."
+        )
+    detail = (
+        f"Plexopathy still active {number(days, 0)} days after steroids began.{adequacy}\n\n"
+        f"{_IMAGING}\n\nIf no compressive cause: **IVIG** as second line, {dose}. Response "
+        f"usually within 1-2 weeks. Evidence is case reports only.{risk_text}"
+    )
+    suggestion = replace_with_ivig(
+        None, facts.patient_id, standard, IVIG_COURSE_DAYS, plexopathy[0].reference
+    )
+    evidence = (
+        *(of_condition(c) for c in (*plexopathy, *risks)),
+        *map(of_therapy, steroids),
+        *of_lab(facts, LabKind.WEIGHT),
+    )
+    yield Finding(
+        IVIG_ID,
+        Urgency.WARNING if risks else Urgency.INFO,
+        "Plexopathy not better after steroids: exclude a structural cause, then consider IVIG",
+        detail,
+        PLEXOPATHY_EVIDENCE,
+        evidence,
+        suggestions=(suggestion,) if suggestion else (),
+        topic=TOPIC_PLEXOPATHY,
+        group="plexopathy",
+    )
 
 
 @rule(IMMUNOSUPPRESSANT_ID, hooks=("patient-view",), seed="004")
@@ -95,17 +125,26 @@ def is_an_immunosuppressant_the_next_step_after_ivig(facts: PatientFacts) -> Ite
     days = days_since(facts, earliest_start(ivig))
     if days is None or days < IVIG_RESPONSE_REVIEW_DAYS:
         return
-    detail = (f"Plexopathy still active {number(days, 0)} days after IVIG.\n\n{_IMAGING}\n\n"
-              "Options if IVIG was ineffective (seed 004; no trial evidence): "
-              f"**azathioprine** 25-50 mg/day, up by 25 mg every 7-14 days to 1-2 mg/kg/day, "
-              f"maximum {AZATHIOPRINE_MAX_MG_PER_DAY} mg/day; **cyclophosphamide** 1-2 mg/kg/day "
-              "orally or 0.3-1 g/m2 IV every 2-4 weeks (presumed microvasculitis); "
-              f"**mycophenolate mofetil** {MYCOPHENOLATE_MOFETIL_MG_PER_DOSE} mg twice daily; "
-              "**cyclosporin** 5 mg/kg/day, then 2.5-3 mg/kg/day. Allow 3-6 months for effect; "
-              "monitor blood counts (azathioprine, cyclophosphamide) and renal function "
-              "(cyclosporin). Treat neuropathic pain alongside.")
+    detail = (
+        f"Plexopathy still active {number(days, 0)} days after IVIG.\n\n{_IMAGING}\n\n"
+        "Options if IVIG was ineffective (seed 004; no trial evidence): "
+        f"**azathioprine** 25-50 mg/day, up by 25 mg every 7-14 days to 1-2 mg/kg/day, "
+        f"maximum {AZATHIOPRINE_MAX_MG_PER_DAY} mg/day; **cyclophosphamide** 1-2 mg/kg/day "
+        "orally or 0.3-1 g/m2 IV every 2-4 weeks (presumed microvasculitis); "
+        f"**mycophenolate mofetil** {MYCOPHENOLATE_MOFETIL_MG_PER_DOSE} mg twice daily; "
+        "**cyclosporin** 5 mg/kg/day, then 2.5-3 mg/kg/day. Allow 3-6 months for effect; "
+        "monitor blood counts (azathioprine, cyclophosphamide) and renal function "
+        "(cyclosporin). Treat neuropathic pain alongside."
+    )
     evidence = (*(of_condition(c) for c in plexopathy), *map(of_therapy, ivig))
-    yield Finding(IMMUNOSUPPRESSANT_ID, Urgency.INFO,
-                  "Plexopathy not better after IVIG: consider azathioprine, mycophenolate or "
-                  "cyclophosphamide", detail, PLEXOPATHY_EVIDENCE, evidence,
-                  topic=TOPIC_PLEXOPATHY, group="plexopathy")
+    yield Finding(
+        IMMUNOSUPPRESSANT_ID,
+        Urgency.INFO,
+        "Plexopathy not better after IVIG: consider azathioprine, mycophenolate or "
+        "cyclophosphamide",
+        detail,
+        PLEXOPATHY_EVIDENCE,
+        evidence,
+        topic=TOPIC_PLEXOPATHY,
+        group="plexopathy",
+    )

@@ -24,8 +24,9 @@ ALL_HOOKS = ("patient-view", *ORDER_HOOKS)
 # in-progress): what "currently receiving" means in the pitfall rules.
 RUNNING_STATUSES = frozenset({"active", "in-progress", "on-hold"})
 _NOT_GIVEN = frozenset({"cancelled", "entered-in-error", "revoked", "not-done", "stopped-before"})
-SYSTEMIC_ROUTES_EXCLUDED = frozenset({"topical", "inhaled", "ophthalmic", "otic", "nasal",
-                                      "intra-articular", "cutaneous", "rectal"})
+SYSTEMIC_ROUTES_EXCLUDED = frozenset(
+    {"topical", "inhaled", "ophthalmic", "otic", "nasal", "intra-articular", "cutaneous", "rectal"}
+)
 
 
 def orders_under_review(facts: PatientFacts) -> tuple[TherapyFact, ...]:
@@ -47,8 +48,11 @@ def all_drafts(facts: PatientFacts, *therapies: Therapy) -> tuple[TherapyFact, .
 
 def given(facts: PatientFacts, *therapies: Therapy) -> tuple[TherapyFact, ...]:
     """History entries of these therapies that were not cancelled or entered in error."""
-    return tuple(t for t in facts.therapy_history
-                 if t.therapy in therapies and (t.status or "") not in _NOT_GIVEN)
+    return tuple(
+        t
+        for t in facts.therapy_history
+        if t.therapy in therapies and (t.status or "") not in _NOT_GIVEN
+    )
 
 
 def first_line_given(facts: PatientFacts) -> tuple[TherapyFact, ...]:

@@ -18,27 +18,58 @@ _V = Verification.VERIFIED
 
 RESULT_VALUE_CODES: dict[Qualitative, tuple[CodeEntry, ...]] = {
     Qualitative.POSITIVE: (
-        CodeEntry(SNOMED, "10828004", "Positive (qualifier value)", _V,
-                  "tx.fhir.org $validate-code SNOMED Intl 20240801; Logica PosNegVS"),
-        CodeEntry(SNOMED, "260373001", "Detected (qualifier value)", _V,
-                  "Logica DetNotDetEqInVS; HL7 home-lab-report IG example"),
+        CodeEntry(
+            SNOMED,
+            "10828004",
+            "Positive (qualifier value)",
+            _V,
+            "tx.fhir.org $validate-code SNOMED Intl 20240801; Logica PosNegVS",
+        ),
+        CodeEntry(
+            SNOMED,
+            "260373001",
+            "Detected (qualifier value)",
+            _V,
+            "Logica DetNotDetEqInVS; HL7 home-lab-report IG example",
+        ),
     ),
     Qualitative.NEGATIVE: (
-        CodeEntry(SNOMED, "260385009", "Negative (qualifier value)", _V,
-                  "CSTE/VSAC 2.16.840.1.113762.1.4.1146.1034 (HL7 eCR); Logica PosNegVS"),
-        CodeEntry(SNOMED, "260415000", "Not detected (qualifier value)", _V,
-                  "CSTE/VSAC 2.16.840.1.113762.1.4.1146.1034 (HL7 eCR); Logica DetNotDetEqInVS"),
-        CodeEntry(SNOMED, "264868006", "No growth (qualifier value)", _V,
-                  "CSTE/VSAC 2.16.840.1.113762.1.4.1146.1034 (HL7 eCR); MII microbiology VS"),
+        CodeEntry(
+            SNOMED,
+            "260385009",
+            "Negative (qualifier value)",
+            _V,
+            "CSTE/VSAC 2.16.840.1.113762.1.4.1146.1034 (HL7 eCR); Logica PosNegVS",
+        ),
+        CodeEntry(
+            SNOMED,
+            "260415000",
+            "Not detected (qualifier value)",
+            _V,
+            "CSTE/VSAC 2.16.840.1.113762.1.4.1146.1034 (HL7 eCR); Logica DetNotDetEqInVS",
+        ),
+        CodeEntry(
+            SNOMED,
+            "264868006",
+            "No growth (qualifier value)",
+            _V,
+            "CSTE/VSAC 2.16.840.1.113762.1.4.1146.1034 (HL7 eCR); MII microbiology VS",
+        ),
     ),
 }
 
 # v3 ObservationInterpretation: POS/DET and NEG/ND are explicit; A (abnormal) and N (normal) are
 # read as positive/negative only for qualitative kinds, where no other reading is possible.
 INTERPRETATION_CODES: dict[str, Qualitative] = {
-    "POS": Qualitative.POSITIVE, "DET": Qualitative.POSITIVE, "A": Qualitative.POSITIVE,
-    "AA": Qualitative.POSITIVE, "NEG": Qualitative.NEGATIVE, "ND": Qualitative.NEGATIVE,
-    "N": Qualitative.NEGATIVE, "IND": Qualitative.INDETERMINATE, "E": Qualitative.INDETERMINATE,
+    "POS": Qualitative.POSITIVE,
+    "DET": Qualitative.POSITIVE,
+    "A": Qualitative.POSITIVE,
+    "AA": Qualitative.POSITIVE,
+    "NEG": Qualitative.NEGATIVE,
+    "ND": Qualitative.NEGATIVE,
+    "N": Qualitative.NEGATIVE,
+    "IND": Qualitative.INDETERMINATE,
+    "E": Qualitative.INDETERMINATE,
 }
 
 _BY_SNOMED: dict[str, Qualitative] = {
@@ -49,10 +80,12 @@ _BY_SNOMED: dict[str, Qualitative] = {
 # ("not detected" contains "detected"); all patterns match whole words only.
 _NEGATIVE_TEXT = re.compile(
     r"\b(negative|neg|not detected|none detected|undetected|no growth|no organisms?"
-    r"( seen)?|no bacteria( seen)?|nonreactive|non-reactive|absent)\b")
+    r"( seen)?|no bacteria( seen)?|nonreactive|non-reactive|absent)\b"
+)
 _POSITIVE_TEXT = re.compile(
     r"\b(positive|pos|detected|reactive|present|growth|organisms? seen|"
-    r"gram[- ](positive|negative|variable)|cocci|bacilli|rods|diplococci|yeast)\b")
+    r"gram[- ](positive|negative|variable)|cocci|bacilli|rods|diplococci|yeast)\b"
+)
 _INDETERMINATE_TEXT = re.compile(r"\b(indeterminate|equivocal|inconclusive|borderline)\b")
 
 

@@ -93,57 +93,92 @@ CLINICAL_DRUG_CODES: dict[T, tuple[CodeEntry, ...]] = {
 
 # Which ingredient a code stands for where the therapy has several (TherapyFact.ingredient).
 INGREDIENT_NAME_BY_CODE: dict[str, str] = {
-    "6902": "methylprednisolone", "203189": "methylprednisolone", "203856": "methylprednisolone",
-    "1743726": "methylprednisolone", "1743720": "methylprednisolone",
-    "1743704": "methylprednisolone", "311659": "methylprednisolone",
-    "1743729": "methylprednisolone", "1743707": "methylprednisolone",
-    "8640": "prednisone", "8638": "prednisolone", "3264": "dexamethasone",
-    "5492": "hydrocortisone", "485020": "mycophenolic acid", "485023": "mycophenolic acid",
+    "6902": "methylprednisolone",
+    "203189": "methylprednisolone",
+    "203856": "methylprednisolone",
+    "1743726": "methylprednisolone",
+    "1743720": "methylprednisolone",
+    "1743704": "methylprednisolone",
+    "311659": "methylprednisolone",
+    "1743729": "methylprednisolone",
+    "1743707": "methylprednisolone",
+    "8640": "prednisone",
+    "8638": "prednisolone",
+    "3264": "dexamethasone",
+    "5492": "hydrocortisone",
+    "485020": "mycophenolic acid",
+    "485023": "mycophenolic acid",
 }
 
 # Names for the text fallback, matched as whole words (see facts.therapies). Each maps to the
 # ingredient it names. Brand names appear only where their ingredient was verified (see sources).
 TEXT_TERMS: dict[T, dict[str, str]] = {
     T.CORTICOSTEROID: {
-        "methylprednisolone": "methylprednisolone", "solu-medrol": "methylprednisolone",
-        "solumedrol": "methylprednisolone", "prednisone": "prednisone",
-        "prednisolone": "prednisolone", "dexamethasone": "dexamethasone",
+        "methylprednisolone": "methylprednisolone",
+        "solu-medrol": "methylprednisolone",
+        "solumedrol": "methylprednisolone",
+        "prednisone": "prednisone",
+        "prednisolone": "prednisolone",
+        "dexamethasone": "dexamethasone",
         "hydrocortisone": "hydrocortisone",
     },
     T.IVIG: {
-        "ivig": "immune globulin", "igiv": "immune globulin",
+        "ivig": "immune globulin",
+        "igiv": "immune globulin",
         "intravenous immunoglobulin": "immune globulin",
         "intravenous immune globulin": "immune globulin",
         "immune globulin intravenous": "immune globulin",
-        **dict.fromkeys(("privigen", "gammagard", "gamunex", "gamunex-c", "octagam",
-                         "gammaplex", "panzyga", "kiovig", "intratect", "bivigam",
-                         "flebogamma", "gammaked", "asceniv"), "immune globulin"),
+        **dict.fromkeys(
+            (
+                "privigen",
+                "gammagard",
+                "gamunex",
+                "gamunex-c",
+                "octagam",
+                "gammaplex",
+                "panzyga",
+                "kiovig",
+                "intratect",
+                "bivigam",
+                "flebogamma",
+                "gammaked",
+                "asceniv",
+            ),
+            "immune globulin",
+        ),
     },
-    T.RITUXIMAB: dict.fromkeys(("rituximab", "rituxan", "truxima", "ruxience", "riabni"),
-                               "rituximab"),
+    T.RITUXIMAB: dict.fromkeys(
+        ("rituximab", "rituxan", "truxima", "ruxience", "riabni"), "rituximab"
+    ),
     T.CYCLOPHOSPHAMIDE: {"cyclophosphamide": "cyclophosphamide"},
-    T.TOCILIZUMAB: dict.fromkeys(("tocilizumab", "actemra", "tofidence", "avtozma"),
-                                 "tocilizumab"),
+    T.TOCILIZUMAB: dict.fromkeys(("tocilizumab", "actemra", "tofidence", "avtozma"), "tocilizumab"),
     T.BORTEZOMIB: {"bortezomib": "bortezomib", "velcade": "bortezomib"},
     T.AZATHIOPRINE: {"azathioprine": "azathioprine"},
     T.MYCOPHENOLATE: {
-        "mycophenolate": "mycophenolate mofetil", "mycophenolate mofetil": "mycophenolate mofetil",
-        "mycophenolic acid": "mycophenolic acid", "cellcept": "mycophenolate mofetil",
+        "mycophenolate": "mycophenolate mofetil",
+        "mycophenolate mofetil": "mycophenolate mofetil",
+        "mycophenolic acid": "mycophenolic acid",
+        "cellcept": "mycophenolate mofetil",
     },
-    T.CYCLOSPORINE: dict.fromkeys(("cyclosporine", "ciclosporin", "cyclosporin", "sandimmune",
-                                   "neoral", "gengraf"), "cyclosporine"),
+    T.CYCLOSPORINE: dict.fromkeys(
+        ("cyclosporine", "ciclosporin", "cyclosporin", "sandimmune", "neoral", "gengraf"),
+        "cyclosporine",
+    ),
 }
 
 # Where each brand name in TEXT_TERMS was checked (generic names need no source).
 BRAND_NAME_SOURCES: dict[str, str] = {
-    "solu-medrol": _PDDI + " (BN 203856)", "solumedrol": _PDDI + " (BN 203856, unhyphenated)",
+    "solu-medrol": _PDDI + " (BN 203856)",
+    "solumedrol": _PDDI + " (BN 203856, unhyphenated)",
     "velcade": "CIBMTR med-bortezomib value set (BN 356733)",
     "privigen": "DailyMed label 'PRIVIGEN, Immune Globulin Intravenous (Human), 10% Liquid'",
     "gammagard": "DailyMed label 'GAMMAGARD LIQUID, Immune Globulin Infusion (Human)' (IV or SC)",
     "kiovig": "EU package leaflet 'KIOVIG ... Human normal immunoglobulin'; " + _MEDSCAPE,
     "intratect": "EU package leaflet 'Intratect ... Human normal immunoglobulin (IVIg)'",
-    **dict.fromkeys(("gamunex", "gamunex-c", "octagam", "gammaplex", "panzyga"),
-                    _MEDSCAPE + "; EU package leaflets (IVIg)"),
+    **dict.fromkeys(
+        ("gamunex", "gamunex-c", "octagam", "gammaplex", "panzyga"),
+        _MEDSCAPE + "; EU package leaflets (IVIg)",
+    ),
     **dict.fromkeys(("bivigam", "flebogamma", "gammaked", "asceniv"), _MEDSCAPE),
     **dict.fromkeys(("rituxan", "truxima", "ruxience", "riabni"), _FDA),
     **dict.fromkeys(("actemra", "tofidence", "avtozma"), _FDA),
@@ -153,21 +188,51 @@ BRAND_NAME_SOURCES: dict[str, str] = {
 
 # Generic immune globulin names: IVIG only when none of NOT_IVIG_WORDS is present as a whole word.
 IVIG_GENERIC_TERMS: tuple[str, ...] = (
-    "immune globulin", "immunoglobulin", "immune globulin g", "immunoglobulin g",
-    "human normal immunoglobulin", "normal immunoglobulin",
+    "immune globulin",
+    "immunoglobulin",
+    "immune globulin g",
+    "immunoglobulin g",
+    "human normal immunoglobulin",
+    "normal immunoglobulin",
 )
 
 # Specific (hyperimmune) immune globulins and non-IV products that are not IVIG; a text naming one
 # of these words is never read as IVIG even if it says "immune globulin".
-NOT_IVIG_WORDS = frozenset({
-    "hepatitis", "tetanus", "rabies", "rho", "rh", "anti-d", "thymocyte", "anti-thymocyte",
-    "antithymocyte", "lymphocyte", "botulism", "varicella", "zoster", "cytomegalovirus", "cmv",
-    "vaccinia", "anthrax", "subcutaneous", "subcut", "sc", "scig", "intramuscular", "im",
-})
+NOT_IVIG_WORDS = frozenset(
+    {
+        "hepatitis",
+        "tetanus",
+        "rabies",
+        "rho",
+        "rh",
+        "anti-d",
+        "thymocyte",
+        "anti-thymocyte",
+        "antithymocyte",
+        "lymphocyte",
+        "botulism",
+        "varicella",
+        "zoster",
+        "cytomegalovirus",
+        "cmv",
+        "vaccinia",
+        "anthrax",
+        "subcutaneous",
+        "subcut",
+        "sc",
+        "scig",
+        "intramuscular",
+        "im",
+    }
+)
 
 DROPPED_RXNORM_CODES: tuple[DroppedCode, ...] = (
-    DroppedCode(RXNORM, "(none)", "IVIG ingredient and IVIG SCD/SBDs",
-                "no RxCUI found in any verified value set; matched by name instead"),
+    DroppedCode(
+        RXNORM,
+        "(none)",
+        "IVIG ingredient and IVIG SCD/SBDs",
+        "no RxCUI found in any verified value set; matched by name instead",
+    ),
     DroppedCode(RXNORM, "7145", "mycophenolic acid ingredient", "candidate not confirmed"),
 )
 

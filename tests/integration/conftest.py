@@ -44,16 +44,22 @@ class FhirTestServer:
 def sekmet_executable() -> Path:
     """`.fhir-venv/bin/sekmet`, installing the pinned sekmet-fhir first if it is not there."""
     exe = VENV / "bin" / "sekmet"
-    if exe.exists() and list(VENV.glob(
-            f"lib/python*/site-packages/sekmet_fhir-{SEKMET.partition('==')[2]}.dist-info")):
+    if exe.exists() and list(
+        VENV.glob(f"lib/python*/site-packages/sekmet_fhir-{SEKMET.partition('==')[2]}.dist-info")
+    ):
         return exe
     python = shutil.which("python3") or sys.executable
-    for step in ([python, "-m", "venv", str(VENV)],
-                 [str(VENV / "bin" / "pip"), "install", "--quiet", SEKMET]):
+    for step in (
+        [python, "-m", "venv", str(VENV)],
+        [str(VENV / "bin" / "pip"), "install", "--quiet", SEKMET],
+    ):
         done = subprocess.run(step, capture_output=True, text=True, timeout=600, check=False)
         if done.returncode != 0:
-            pytest.fail(f"cannot install the FHIR test server ({' '.join(step)}):\n"
-                        f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}", pytrace=False)
+            pytest.fail(
+                f"cannot install the FHIR test server ({' '.join(step)}):\n"
+                f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}",
+                pytrace=False,
+            )
     return exe
 
 
@@ -74,17 +80,25 @@ def start_sekmet(workdir: Path, token: str | None) -> Iterator[FhirTestServer]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         while True:
             if process.poll() is not None:
-                pytest.fail(f"sekmet-fhir exited with {process.returncode}; its log:\n"
-                            f"{log_path.read_text()[-4000:]}", pytrace=False)
+                pytest.fail(
+                    f"sekmet-fhir exited with {process.returncode}; its log:\n"
+                    f"{log_path.read_text()[-4000:]}",
+                    pytrace=False,
+                )
             try:
-                if requests.get(f"{base_url}/metadata", headers=headers,
-                                timeout=2).status_code == 200:
+                if (
+                    requests.get(f"{base_url}/metadata", headers=headers, timeout=2).status_code
+                    == 200
+                ):
                     break
             except requests.ConnectionError:
                 pass
             if time.monotonic() - started > READY_SECONDS:
-                pytest.fail(f"sekmet-fhir did not answer /fhir/metadata in {READY_SECONDS:g} s; "
-                            f"its log:\n{log_path.read_text()[-4000:]}", pytrace=False)
+                pytest.fail(
+                    f"sekmet-fhir did not answer /fhir/metadata in {READY_SECONDS:g} s; "
+                    f"its log:\n{log_path.read_text()[-4000:]}",
+                    pytrace=False,
+                )
             time.sleep(0.2)
         server = FhirTestServer(base_url, token, round(time.monotonic() - started, 2))
         seed(server)
@@ -108,8 +122,7 @@ def seed(server: FhirTestServer) -> None:
             args += ["--token", server.token]
         result = CliRunner().invoke(load_fixtures, args)
         if result.exit_code != 0:
-            pytest.fail(f"load-fixtures {directory.name} failed:\n{result.output}",
-                        pytrace=False)
+            pytest.fail(f"load-fixtures {directory.name} failed:\n{result.output}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

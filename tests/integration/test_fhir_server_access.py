@@ -28,38 +28,53 @@ SERVICE = "immunotherapy-guidance"
 
 @pytest.fixture(scope="module")
 def app() -> Flask:
-    return create_app({"TESTING": True, "AUTH_ENABLED": False, "DATABASE_URL": "sqlite://",
-                       "FHIR_ALLOWLIST": ["http://127.0.0.1"], "FHIR_BUDGET_SECONDS": 1.0})
+    return create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": False,
+            "DATABASE_URL": "sqlite://",
+            "FHIR_ALLOWLIST": ["http://127.0.0.1"],
+            "FHIR_BUDGET_SECONDS": 1.0,
+        }
+    )
 
 
 def call(app: Flask, fhir_server: str, token: str | None) -> Any:
     body: dict[str, Any] = {
-        "hook": "patient-view", "hookInstance": "0c3a7f21-55d4-4b7e-8f0e-3d2b1a9c8e77",
+        "hook": "patient-view",
+        "hookInstance": "0c3a7f21-55d4-4b7e-8f0e-3d2b1a9c8e77",
         "fhirServer": fhir_server,
         "context": {"userId": "Practitioner/res-u1", "patientId": "res-p1"},
     }
     if token is not None:
-        body["fhirAuthorization"] = {"access_token": token, "token_type": "Bearer",
-                                     "expires_in": 300, "scope": "patient/*.read",
-                                     "subject": "cds-service"}
+        body["fhirAuthorization"] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "cds-service",
+        }
     return app.test_client().post(f"/cds-services/{SERVICE}", json=body)
 
 
 def test_the_right_token_gives_the_same_cards_as_the_open_server(
-        app: Flask, fhir_server: FhirTestServer,
-        protected_fhir_server: FhirTestServer) -> None:
+    app: Flask, fhir_server: FhirTestServer, protected_fhir_server: FhirTestServer
+) -> None:
     protected = call(app, protected_fhir_server.base_url, PROTECTED_TOKEN)
     open_server = call(app, fhir_server.base_url, None)
     assert protected.status_code == 200, protected.get_json()
-    strip = [{k: v for k, v in card.items() if k != "uuid"} for card in
-             protected.get_json()["cards"]]
-    assert strip == [{k: v for k, v in card.items() if k != "uuid"}
-                     for card in open_server.get_json()["cards"]]
+    strip = [
+        {k: v for k, v in card.items() if k != "uuid"} for card in protected.get_json()["cards"]
+    ]
+    assert strip == [
+        {k: v for k, v in card.items() if k != "uuid"} for card in open_server.get_json()["cards"]
+    ]
 
 
 @pytest.mark.parametrize("token", ["wrong-token-0000", None])
 def test_a_wrong_or_missing_token_is_412_naming_the_required_key(
-        app: Flask, protected_fhir_server: FhirTestServer, token: str | None) -> None:
+    app: Flask, protected_fhir_server: FhirTestServer, token: str | None
+) -> None:
     response = call(app, protected_fhir_server.base_url, token)
     assert response.status_code == 412
     body = response.get_json()
@@ -72,10 +87,19 @@ def test_a_wrong_or_missing_token_is_412_naming_the_required_key(
 
 
 def test_load_fixtures_with_a_wrong_token_fails_loudly(
-        protected_fhir_server: FhirTestServer) -> None:
-    result = CliRunner().invoke(load_fixtures, [
-        "--fhir-base", protected_fhir_server.base_url, "--dir", str(FIXTURE_DIRS[1]),
-        "--token", "wrong-token-0000"])
+    protected_fhir_server: FhirTestServer,
+) -> None:
+    result = CliRunner().invoke(
+        load_fixtures,
+        [
+            "--fhir-base",
+            protected_fhir_server.base_url,
+            "--dir",
+            str(FIXTURE_DIRS[1]),
+            "--token",
+            "wrong-token-0000",
+        ],
+    )
     assert result.exit_code != 0
     assert "401" in result.output and "wrong-token-0000" not in result.output
 
@@ -91,7 +115,8 @@ def silent_server() -> Iterator[str]:
 
 
 def test_a_server_that_never_answers_ends_in_412_within_the_budget(
-        app: Flask, silent_server: str) -> None:
+    app: Flask, silent_server: str
+) -> None:
     started = time.monotonic()
     response = call(app, silent_server, "some-token-1234")
     elapsed = time.monotonic() - started
@@ -112,9 +137,16 @@ def test_a_refused_connection_is_412_quickly(app: Flask) -> None:
 
 
 def test_a_fhir_server_off_the_allowlist_is_412_without_contact(
-        app: Flask, fhir_server: FhirTestServer) -> None:
-    strict = create_app({"TESTING": True, "AUTH_ENABLED": False, "DATABASE_URL": "sqlite://",
-                         "FHIR_ALLOWLIST": ["https://ehr.example/fhir"]})
+    app: Flask, fhir_server: FhirTestServer
+) -> None:
+    strict = create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": False,
+            "DATABASE_URL": "sqlite://",
+            "FHIR_ALLOWLIST": ["https://ehr.example/fhir"],
+        }
+    )
     response = call(strict, fhir_server.base_url, None)
     assert response.status_code == 412
     assert "allowlist" in response.get_json()["details"][0]["reason"]

@@ -36,8 +36,11 @@ def scenarios() -> list[Any]:
     for path in sorted((ROOT / "hooks").glob("*.json")):
         definition = json.loads(path.read_text(encoding="utf-8"))
         services.setdefault(definition["hook"], []).append(definition["id"])
-    cases = [pytest.param(sid, "res-p1", {}, id=f"{sid}-res-p1")
-             for ids in services.values() for sid in ids]
+    cases = [
+        pytest.param(sid, "res-p1", {}, id=f"{sid}-res-p1")
+        for ids in services.values()
+        for sid in ids
+    ]
     table = FIXTURE_DIRS[0] / "scenarios.json"
     for row in json.loads(table.read_text(encoding="utf-8")) if table.exists() else []:
         extra = {k: row[k] for k in ("draftOrders", "selections") if k in row}
@@ -48,12 +51,19 @@ def scenarios() -> list[Any]:
 
 @pytest.fixture(scope="module")
 def app() -> Flask:
-    return create_app({"TESTING": True, "AUTH_ENABLED": False, "DATABASE_URL": "sqlite://",
-                       "FHIR_ALLOWLIST": LOOPBACK})
+    return create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": False,
+            "DATABASE_URL": "sqlite://",
+            "FHIR_ALLOWLIST": LOOPBACK,
+        }
+    )
 
 
-def context_for(service: ServiceDefinition, patient_id: str,
-                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def context_for(
+    service: ServiceDefinition, patient_id: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     context: dict[str, Any] = {"userId": USER, "patientId": patient_id}
     if extra and "draftOrders" in extra:
         context.update(extra)
@@ -62,18 +72,27 @@ def context_for(service: ServiceDefinition, patient_id: str,
             context["selections"] = [f"{first['resourceType']}/{first['id']}"]
         return context
     if service.hook in ("order-select", "order-sign"):
-        draft = {"resourceType": "MedicationRequest", "id": "draft-ivig", "status": "draft",
-                 "intent": "order", "subject": {"reference": f"Patient/{patient_id}"},
-                 "medicationCodeableConcept": {"text": "Immune globulin (IVIG)"}}
-        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
-                                  "entry": [{"resource": draft}]}
+        draft = {
+            "resourceType": "MedicationRequest",
+            "id": "draft-ivig",
+            "status": "draft",
+            "intent": "order",
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "medicationCodeableConcept": {"text": "Immune globulin (IVIG)"},
+        }
+        context["draftOrders"] = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": draft}],
+        }
     if service.hook == "order-select":
         context["selections"] = ["MedicationRequest/draft-ivig"]
     return context
 
 
-def ehr_prefetch(server: FhirTestServer, service: ServiceDefinition,
-                 context: dict[str, Any]) -> dict[str, Any]:
+def ehr_prefetch(
+    server: FhirTestServer, service: ServiceDefinition, context: dict[str, Any]
+) -> dict[str, Any]:
     """What a conscientious EHR sends: each template run against its own FHIR server."""
     headers = {"Accept": "application/fhir+json", "Cache-Control": "no-cache"}
     if server.token:
@@ -90,24 +109,37 @@ def ehr_prefetch(server: FhirTestServer, service: ServiceDefinition,
         body = answer.json()
         if body.get("resourceType") == "Bundle":
             entries = list(body.get("entry", []))
-            next_url = next((ln["url"] for ln in body.get("link", [])
-                             if ln["relation"] == "next"), None)
+            next_url = next(
+                (ln["url"] for ln in body.get("link", []) if ln["relation"] == "next"), None
+            )
             while next_url:
                 page = requests.get(next_url, headers=headers, timeout=10).json()
                 entries += page.get("entry", [])
-                next_url = next((ln["url"] for ln in page.get("link", [])
-                                 if ln["relation"] == "next"), None)
-            body = {"resourceType": "Bundle", "type": "searchset", "total": len(entries),
-                    "entry": entries}
+                next_url = next(
+                    (ln["url"] for ln in page.get("link", []) if ln["relation"] == "next"), None
+                )
+            body = {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(entries),
+                "entry": entries,
+            }
         prefetch[key] = body
     return prefetch
 
 
-def three_requests(server: FhirTestServer, service: ServiceDefinition, patient_id: str,
-                   extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+def three_requests(
+    server: FhirTestServer,
+    service: ServiceDefinition,
+    patient_id: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
     context = context_for(service, patient_id, extra)
-    base = {"hook": service.hook, "hookInstance": "5b1f6a0e-8d55-4c1e-9a3e-2f7c1d9b0a11",
-            "context": context}
+    base = {
+        "hook": service.hook,
+        "hookInstance": "5b1f6a0e-8d55-4c1e-9a3e-2f7c1d9b0a11",
+        "context": context,
+    }
     full = ehr_prefetch(server, service, context)
     partial = {key: value for i, (key, value) in enumerate(full.items()) if i % 2 == 0}
     with_server = {"fhirServer": server.base_url}
@@ -127,8 +159,12 @@ def without_uuids(value: Any) -> Any:
 
 
 def resolved_ids(service: ServiceDefinition, body: dict[str, Any]) -> dict[str, Any]:
-    resolved = resolve(service, HookRequest.model_validate(body), {"FHIR_BUDGET_SECONDS": 5.0},
-                       is_allowed=lambda url: url.startswith("http://127.0.0.1"))
+    resolved = resolve(
+        service,
+        HookRequest.model_validate(body),
+        {"FHIR_BUDGET_SECONDS": 5.0},
+        is_allowed=lambda url: url.startswith("http://127.0.0.1"),
+    )
     for outcome in resolved.outcomes.values():
         assert outcome.state in (KeyState.PROVIDED, KeyState.EMPTY), outcome
         assert outcome.complete, outcome
@@ -137,8 +173,8 @@ def resolved_ids(service: ServiceDefinition, body: dict[str, Any]) -> dict[str, 
 
 @pytest.mark.parametrize(("service_id", "patient_id", "extra"), scenarios())
 def test_full_no_and_partial_prefetch_give_the_same_cards_and_data(
-        app: Flask, fhir_server: FhirTestServer, service_id: str, patient_id: str,
-        extra: dict[str, Any]) -> None:
+    app: Flask, fhir_server: FhirTestServer, service_id: str, patient_id: str, extra: dict[str, Any]
+) -> None:
     service = app.config["SERVICES"][service_id]
     requests_by_way = three_requests(fhir_server, service, patient_id, extra)
     client = app.test_client()
@@ -155,7 +191,8 @@ def test_full_no_and_partial_prefetch_give_the_same_cards_and_data(
 
 
 def test_the_seeded_test_patient_resolves_to_the_expected_resources(
-        fhir_server: FhirTestServer, app: Flask) -> None:
+    fhir_server: FhirTestServer, app: Flask
+) -> None:
     """Guards the three-way test against passing vacuously on empty data."""
     service = app.config["SERVICES"]["immunotherapy-guidance"]
     body = three_requests(fhir_server, service, "res-p1")["no prefetch"]
@@ -166,15 +203,24 @@ def test_the_seeded_test_patient_resolves_to_the_expected_resources(
     assert {"res-p1-obs-na0", "res-p1-obs-na1", "res-p1-obs-na2"} <= set(ids["observations"])
 
 
-def test_a_paged_search_on_the_real_server_is_read_to_the_end(
-        fhir_server: FhirTestServer) -> None:
-    service = ServiceDefinition(id="paging", hook="patient-view", title="t", description="d",
-                                prefetch={"all": "Observation?patient={{context.patientId}}"
-                                                 "&_count=2"},
-                                required_prefetch=frozenset({"all"}), examples=())
-    request = HookRequest.model_validate({
-        "hook": "patient-view", "hookInstance": "x", "fhirServer": fhir_server.base_url,
-        "context": {"userId": USER, "patientId": "res-p1"}})
+def test_a_paged_search_on_the_real_server_is_read_to_the_end(fhir_server: FhirTestServer) -> None:
+    service = ServiceDefinition(
+        id="paging",
+        hook="patient-view",
+        title="t",
+        description="d",
+        prefetch={"all": "Observation?patient={{context.patientId}}&_count=2"},
+        required_prefetch=frozenset({"all"}),
+        examples=(),
+    )
+    request = HookRequest.model_validate(
+        {
+            "hook": "patient-view",
+            "hookInstance": "x",
+            "fhirServer": fhir_server.base_url,
+            "context": {"userId": USER, "patientId": "res-p1"},
+        }
+    )
     outcome = resolve(service, request, {"FHIR_MAX_PAGES": 10}).outcomes["all"]
     assert outcome.complete and len(outcome.resources) == 9  # 5 pages of 2 via `_offset` links
     capped = resolve(service, request, {"FHIR_MAX_PAGES": 2}).outcomes["all"]
