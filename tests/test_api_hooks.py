@@ -204,7 +204,7 @@ def test_a_body_over_the_size_limit_is_413(tmp_path: Any) -> None:
 
 
 def test_order_select_accepts_any_r4_request_resource_in_draft_orders(client: FlaskClient) -> None:
-    orders = [
+    orders: list[dict[str, Any]] = [
         STEROID_ORDER,
         {"resourceType": "NutritionOrder", "id": "n-1", "status": "draft", "intent": "order"},
         {"resourceType": "DeviceRequest", "id": "d-1", "status": "draft", "intent": "order"},

@@ -97,8 +97,8 @@ def test_an_http_entry_off_loopback_allows_nothing() -> None:
         ("[::1]", True),
         ("10.0.0.1", False),
         ("localhost.example", False),
-        ("0.0.0.0", False),
-        ("", False),  # noqa: S104 -- a host name under test, not a bind
+        ("0.0.0.0", False),  # noqa: S104 -- a host name under test, not a bind
+        ("", False),
     ],
 )
 def test_loopback_is_recognised_from_the_text_alone(host: str, loopback: bool) -> None:

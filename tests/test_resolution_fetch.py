@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import pytest
@@ -44,7 +46,7 @@ FAST = {
 }
 
 
-def service(required: set[str] = frozenset()) -> ServiceDefinition:
+def service(required: AbstractSet[str] = frozenset()) -> ServiceDefinition:
     return ServiceDefinition(
         id="svc",
         hook="patient-view",
@@ -138,7 +140,7 @@ def test_several_missing_keys_are_fetched_concurrently(release: threading.Event)
             if resource_type == "Patient"
             else searchset(resource_type)
         )
-        return 200, {"Content-Type": "application/fhir+json"}, requests.compat.json.dumps(body)
+        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(body)
 
     with responses.RequestsMock() as mock:
         for path in ("Patient/p1", "Condition", "Observation", "MedicationRequest"):

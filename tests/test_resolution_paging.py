@@ -156,7 +156,9 @@ def test_a_410_on_a_page_restarts_the_search_once() -> None:
                 {
                     "severity": "error",
                     "code": "processing",
-                    "diagnostics": 'HAPI-0417: Search ID "0b6b1e3d" does not exist and may have expired',
+                    "diagnostics": (
+                        'HAPI-0417: Search ID "0b6b1e3d" does not exist and may have expired'
+                    ),
                 }
             ],
         },

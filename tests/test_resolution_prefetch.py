@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import pytest
@@ -36,7 +37,7 @@ CLIENT_OO = {
 
 
 def service(
-    required: set[str] = frozenset(), templates: dict[str, str] = TEMPLATES
+    required: AbstractSet[str] = frozenset(), templates: dict[str, str] = TEMPLATES
 ) -> ServiceDefinition:
     return ServiceDefinition(
         id="svc",

@@ -116,11 +116,10 @@ def test_every_suggested_resource_in_every_scenario_validates_and_deletes_name_a
             for change in finding.suggestions:
                 for action in change.actions:
                     if action.type == "create":
-                        model = {
-                            "MedicationRequest": MedicationRequest,
-                            "ServiceRequest": ServiceRequest,
-                        }[action.resource["resourceType"]]
-                        model.model_validate(action.resource)
+                        if action.resource["resourceType"] == "MedicationRequest":
+                            MedicationRequest.model_validate(action.resource)
+                        else:
+                            ServiceRequest.model_validate(action.resource)
                         seen += 1
                     else:
                         assert action.type == "delete" and action.resource_id in drafts

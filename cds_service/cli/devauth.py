@@ -73,7 +73,9 @@ def dev_keys(out_dir: Path, issuer: str, force: bool) -> None:
     issuers = {
         "issuers": {
             issuer: {
-                "comment": "development issuer from `cds-service dev-keys`; never trust it in production",
+                "comment": (
+                    "development issuer from `cds-service dev-keys`; never trust it in production"
+                ),
                 "jwks": jwks,
             }
         }

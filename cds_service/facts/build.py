@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from cds_service.facts.conditions import condition_facts
 from cds_service.facts.csf import assess_csf
@@ -34,9 +35,9 @@ def build_facts(
     patient_id: str,
     hook: str,
     now: datetime,
-    draft_orders: Sequence[dict],
+    draft_orders: Sequence[dict[str, Any]],
     selections: Sequence[str],
-) -> PatientFacts:  # type: ignore[type-arg]
+) -> PatientFacts:
     now = as_utc(now)
     selected = frozenset(selections)
     unknown = {key for key in REQUIRED_KEYS if not resolved.obtained(key)}

@@ -32,7 +32,7 @@ USER = "Practitioner/res-u1"
 def scenarios() -> list[Any]:
     """The clinical scenarios of `fhir_fixtures/scenarios.json`, plus this tier's own patient on
     every service; each as (service id, patient id, extra context)."""
-    services = {}
+    services: dict[str, list[str]] = {}
     for path in sorted((ROOT / "hooks").glob("*.json")):
         definition = json.loads(path.read_text(encoding="utf-8"))
         services.setdefault(definition["hook"], []).append(definition["id"])
