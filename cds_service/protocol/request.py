@@ -8,6 +8,7 @@ resource; the ones the rules do not read are ignored later, not refused here.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -21,14 +22,45 @@ class WireModel(BaseModel):
 
 
 class FhirAuthorization(WireModel):
-    """spec "Passing the Access Token to the CDS Service"; all fields REQUIRED but `patient`."""
+    """spec "Passing the Access Token to the CDS Service", read as the OAuth 2.0 token response
+    (RFC 6749 section 5.1) it is copied from, since real clients copy it verbatim:
+
+    - `token_type` is compared case-insensitively (RFC 6749 section 5.1: "The value is case
+      insensitive"), so `bearer` is accepted and kept as `Bearer`; any other type is refused.
+    - `expires_in` may be missing (OAuth: RECOMMENDED; the CDS Hooks sandbox copies it from a token
+      response that may lack it) or null. When present it must be a whole, non-negative number of
+      seconds: OAuth's grammar is `expires-in = 1*DIGIT` (RFC 6749 appendix A.14) and the spec
+      says integer, so `300.0` (a JSON number with a zero fraction) is accepted, while `299.5`,
+      `-1`, `"300"` and `true` are refused.
+    - `access_token`, `scope` and `subject` stay REQUIRED.
+    """
 
     access_token: str = Field(min_length=1, repr=False)
-    token_type: Literal["Bearer"]
-    expires_in: int = Field(ge=0)
+    token_type: str
+    expires_in: int | None = Field(default=None, ge=0)
     scope: str = Field(min_length=1)
     subject: str = Field(min_length=1)
     patient: str | None = None
+
+    @field_validator("token_type")
+    @classmethod
+    def _bearer(cls, value: str) -> str:
+        if value.lower() != "bearer":
+            raise ValueError("must be 'Bearer' (compared case-insensitively, RFC 6749 5.1)")
+        return "Bearer"
+
+    @field_validator("expires_in", mode="before")
+    @classmethod
+    def _whole_seconds(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be a JSON number of seconds")
+        if isinstance(value, float):
+            if not math.isfinite(value) or not value.is_integer():
+                raise ValueError("must be a whole number of seconds (RFC 6749 A.14: 1*DIGIT)")
+            return int(value)
+        return value
 
     def __repr__(self) -> str:  # never let the token reach a log through repr()
         return f"FhirAuthorization(subject={self.subject!r}, scope={self.scope!r})"
