@@ -19,15 +19,17 @@ __all__ = ["create_app"]
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from cds_service import api, auth, cors, errors, ledger, request_log
     from cds_service.config import load_config
+    from cds_service.extensions import SEAMS, SERVICES, split_test_config
     from cds_service.services import load_services
 
     app = Flask(__name__, instance_relative_config=True)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # cards read summary-first
+    settings, seams = split_test_config(test_config)
     app.config.update(load_config())
-    if test_config:
-        app.config.update(test_config)
+    app.config.update(settings)
+    app.extensions[SEAMS] = seams
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_BODY_BYTES"])
-    app.config["SERVICES"] = load_services(Path(app.config["HOOKS_DIR"]))
+    app.extensions[SERVICES] = load_services(Path(app.config["HOOKS_DIR"]))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     request_log.init_app(app)

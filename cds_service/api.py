@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
+from cds_service import extensions
 from cds_service.errors import BadRequest, UnknownService
 from cds_service.ledger import get_ledger
 from cds_service.pipeline import run_hook
@@ -63,8 +64,7 @@ def _validate(model: type[M], body: Any, prefix: str = "") -> M:
 
 
 def _service(service_id: str) -> ServiceDefinition:
-    services: dict[str, ServiceDefinition] = current_app.config["SERVICES"]
-    service = services.get(service_id)
+    service = extensions.services().get(service_id)
     if service is None:
         raise UnknownService(f"no CDS service with id {service_id!r}; see GET /cds-services")
     g.log_fields["service"] = service_id
@@ -73,8 +73,8 @@ def _service(service_id: str) -> ServiceDefinition:
 
 @blueprint.get("/cds-services")
 def discovery() -> Response:
-    services: dict[str, ServiceDefinition] = current_app.config["SERVICES"]
-    return jsonify({"services": [s.discovery_entry() for s in services.values()]})
+    entries = [s.discovery_entry() for s in extensions.services().values()]
+    return jsonify({"services": entries})
 
 
 @blueprint.post("/cds-services/<service_id>")
@@ -96,7 +96,7 @@ def call_service(service_id: str) -> Response:
         ) from None
     # CLOCK is a test seam (never an environment setting): scenario tests replay fixtures at the
     # instant they were written for; in service it is absent and the wall clock is used.
-    clock = current_app.config.get("CLOCK")
+    clock = extensions.seam("CLOCK")
     result = run_hook(
         service,
         hook_request,
@@ -125,5 +125,4 @@ def feedback(service_id: str) -> Response:
 
 @blueprint.get("/healthz")
 def healthz() -> Response:
-    services: dict[str, ServiceDefinition] = current_app.config["SERVICES"]
-    return jsonify({"status": "ok", "services": len(services)})
+    return jsonify({"status": "ok", "services": len(extensions.services())})

@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.pool import StaticPool
 
 from cds_service.cards import IssuedCard
+from cds_service.extensions import LEDGER
 from cds_service.ledger_writer import WriteBehind
 from cds_service.protocol.feedback import FeedbackItem
 
@@ -270,10 +271,9 @@ def open_ledger(database_url: str, instance_path: Path) -> Ledger:
 
 def init_app(app: Flask) -> None:
     ledger = open_ledger(app.config["DATABASE_URL"], Path(app.instance_path))
-    app.extensions["cds_ledger"] = ledger
-    app.config["LEDGER_ENGINE"] = ledger.engine  # shared with the JWT replay cache
+    app.extensions[LEDGER] = ledger  # its engine is shared with the JWT replay cache
 
 
 def get_ledger() -> Ledger:
-    ledger: Ledger = current_app.extensions["cds_ledger"]
+    ledger: Ledger = current_app.extensions[LEDGER]
     return ledger

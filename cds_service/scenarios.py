@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cds_service.config import PROJECT_ROOT
+from cds_service.hook_requests import build_request
 from cds_service.services import ServiceDefinition
 
 FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"
@@ -96,8 +97,6 @@ def scenario_request(
     scenario: Scenario, service: ServiceDefinition, *, at: datetime | None = None
 ) -> dict[str, Any]:
     """The hook request for a scenario, replayed at `at` (default: the scenario's own `now`)."""
-    from cds_service.cli.invoke import build_request
-
     delta = (at - scenario.now) if at else timedelta(0)
     return build_request(
         service,

@@ -15,7 +15,7 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from cds_service import create_app
+from cds_service import create_app, extensions
 from tests.conftest import patient_view_request
 from tests.fake_ehr import (
     EPIC_JKU,
@@ -75,7 +75,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 def _service_path(app: Flask) -> str:
-    service_id = next(s.id for s in app.config["SERVICES"].values() if s.hook == "patient-view")
+    service_id = next(s.id for s in extensions.services(app).values() if s.hook == "patient-view")
     return f"/cds-services/{service_id}"
 
 

@@ -20,6 +20,7 @@ import requests
 from click.testing import CliRunner
 from flask import Flask
 
+from cds_service import extensions
 from cds_service.benchmark import load, report, scenarios
 from cds_service.benchmark.floor import SCENARIO_HEADER, create_floor_app
 from cds_service.benchmark.latency_proxy import start_proxy
@@ -113,7 +114,7 @@ def test_the_latency_proxy_passes_error_statuses_through(upstream: str) -> None:
 
 def test_the_floor_answers_with_the_same_cards_as_the_service(app: Flask) -> None:
     scenario = scenarios.gbs_steroid_order(NOW)
-    body = scenario.request(app.config["SERVICES"])
+    body = scenario.request(extensions.services(app))
     served = app.test_client().post(f"/cds-services/{scenario.service_id}", json=body)
     assert served.status_code == 200 and len(served.get_json()["cards"]) == 1
     floor = create_floor_app({scenario.name: served.get_json()}).test_client()
@@ -131,14 +132,14 @@ def test_the_floor_answers_an_unknown_scenario_with_its_first_canned_answer() ->
 
 
 def test_growth_scenarios_carry_exactly_the_requested_observations(app: Flask) -> None:
-    services: dict[str, ServiceDefinition] = app.config["SERVICES"]
+    services: dict[str, ServiceDefinition] = extensions.services(app)
     for size in (10, 100):
         body = scenarios.encephalitis_view(NOW, size).request(services)
         assert len(body["prefetch"]["observations"]["entry"]) == size
 
 
 def test_a_call_without_prefetch_names_the_fhir_server_and_keeps_the_context(app: Flask) -> None:
-    body = scenarios.no_conditions(NOW).request(app.config["SERVICES"])
+    body = scenarios.no_conditions(NOW).request(extensions.services(app))
     bare = scenarios.without_prefetch(body, "http://127.0.0.1:9/fhir")
     assert "prefetch" not in bare
     assert bare["fhirServer"] == "http://127.0.0.1:9/fhir"

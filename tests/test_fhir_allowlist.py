@@ -13,6 +13,7 @@ import pytest
 import responses
 from flask.testing import FlaskClient
 
+from cds_service import extensions
 from cds_service.config import defaults
 from cds_service.fhir_allowlist import fhir_server_allowed, is_loopback_host
 from tests.conftest import patient_view_request
@@ -155,5 +156,5 @@ def test_a_disallowed_fhir_server_gets_no_request_and_the_call_is_412(
 
 
 def _patient_view_path(client: FlaskClient) -> str:
-    services = client.application.config["SERVICES"].values()
+    services = extensions.services(client.application).values()
     return "/cds-services/" + str(next(s.id for s in services if s.hook == "patient-view"))

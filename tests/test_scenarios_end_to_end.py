@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cds_service import create_app
+from cds_service import create_app, extensions
 from cds_service.ledger import card_rules, get_ledger
 from cds_service.protocol.response import CdsResponse
 from cds_service.scenarios import Scenario, load_scenarios, scenario_request
@@ -27,7 +27,7 @@ def test_scenario_gives_its_expected_cards(scenario: Scenario, tmp_path: Path) -
             "CLOCK": lambda: scenario.now,
         }
     )
-    service = app.config["SERVICES"][scenario.service_id]
+    service = extensions.services(app)[scenario.service_id]
     response = app.test_client().post(
         f"/cds-services/{service.id}", json=scenario_request(scenario, service)
     )

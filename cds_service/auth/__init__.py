@@ -7,8 +7,8 @@ the path, or the request's own root when that is empty; for feedback the service
 too, checklist 11.5). `/healthz` and CORS preflights pass without a token. Any failure is a 401 with
 no detail (`Unauthorized`); the reason is logged with `iss`, `kid` and `jti`, never the token.
 Verified claims are put on `flask.g.jwt_claims`. With CDS_AUTH_ENABLED=false every call passes and
-the service warns at start and on each discovery call. Tests may pass `AUTH_CLOCK` (a callable
-returning epoch seconds) and `AUTH_REPLAY_CACHE` (a `ReplayCache`) in the config overrides.
+the service warns at start and on each discovery call. Tests may pass the seams `AUTH_CLOCK` (a
+callable returning epoch seconds) and `AUTH_REPLAY_CACHE` (a `ReplayCache`) to `create_app`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any
 
 from flask import Flask, current_app, g, request
 
+from cds_service import extensions
 from cds_service.auth import headers
 from cds_service.auth.issuers import TrustConfigError, load_trusted_issuers
 from cds_service.auth.jwks import KeySets
@@ -50,15 +50,16 @@ def expected_audiences(public_base_url: str, root_url: str, path: str) -> list[s
     return audiences
 
 
-def build_verifier(config: dict[str, Any]) -> TokenVerifier:
+def build_verifier(app: Flask) -> TokenVerifier:
     """A verifier from the app's configuration; a bad trusted-issuers file stops the start."""
-    clock = config.get("AUTH_CLOCK") or time.time
-    replay_cache: ReplayCache | None = config.get("AUTH_REPLAY_CACHE")
+    config = app.config
+    clock = extensions.seam("AUTH_CLOCK", app) or time.time
+    replay_cache: ReplayCache | None = extensions.seam("AUTH_REPLAY_CACHE", app)
     if replay_cache is None and config.get("REPLAY_CACHE") == "memory":
         replay_cache = InMemoryReplayCache(clock)
     if replay_cache is None:
         # Shared by every gunicorn worker and instance through the ledger's database.
-        replay_cache = SqlReplayCache(config["LEDGER_ENGINE"], clock)
+        replay_cache = SqlReplayCache(app.extensions[extensions.LEDGER].engine, clock)
     return TokenVerifier(
         load_trusted_issuers(config["TRUSTED_ISSUERS_FILE"]),
         key_sets=KeySets(clock=clock),
@@ -90,7 +91,7 @@ def _require_jwt() -> None:
     audiences = expected_audiences(
         current_app.config["PUBLIC_BASE_URL"], request.url_root, request.path
     )
-    verifier: TokenVerifier = current_app.extensions["cds_auth"]
+    verifier: TokenVerifier = current_app.extensions[extensions.AUTH]
     try:
         claims = verifier.verify(match.group(1), audiences)
     except TokenRefused as exc:
@@ -112,7 +113,7 @@ def init_app(app: Flask) -> None:
         log.warning("%s; local use only", _AUTH_OFF)
         app.before_request(_warn_on_discovery)
         return
-    app.extensions["cds_auth"] = build_verifier(app.config)
+    app.extensions[extensions.AUTH] = build_verifier(app)
     if not app.config["PUBLIC_BASE_URL"]:
         # The Host header is the caller's to choose: a token stolen from another service whose
         # `aud` names that service would pass with `Host:` set to match.

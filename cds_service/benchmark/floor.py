@@ -1,7 +1,7 @@
 """The floor: a minimal Flask app, served exactly as the service is, that answers with fixed cards.
 
 It is the physical limit of the stack (issue 6, part 1): the same gunicorn configuration
-(`cli.serve.gunicorn_options`, same workers and threads), the same POST path, the request body
+(`server.gunicorn_options`, same workers and threads), the same POST path, the request body
 read and parsed as JSON, and an answer holding the very card list the service returned for that
 call, so both send the same number of cards and the same bytes. The canned answers are keyed by
 scenario name; the load generator names the scenario in the `X-Benchmark-Scenario` header, which
@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from cds_service.cli.serve import (
+from cds_service.server import (
     DEFAULT_THREADS,
     DEFAULT_WORKERS,
     GunicornServer,

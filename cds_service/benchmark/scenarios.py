@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cds_service.cli.invoke import build_request
+from cds_service.hook_requests import build_request
 from cds_service.services import ServiceDefinition
 from cds_service.terminology import ICD10CM, LOINC, RXNORM, SNOMED, UCUM
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from cds_service.cli.serve import DEFAULT_THREADS, DEFAULT_WORKERS
+from cds_service.server import DEFAULT_THREADS, DEFAULT_WORKERS
 
 
 def _default_output() -> Path:

@@ -79,7 +79,7 @@ def find_problems(hooks_dir: Path) -> list[str]:
 
 def run_examples(hooks_dir: Path) -> list[str]:
     """POST every example to an in-process app; anything but 200 is a problem."""
-    from cds_service import create_app
+    from cds_service import create_app, extensions
 
     app = create_app(
         {
@@ -91,7 +91,7 @@ def run_examples(hooks_dir: Path) -> list[str]:
     )
     client = app.test_client()
     problems = []
-    for service in app.config["SERVICES"].values():
+    for service in extensions.services(app).values():
         for example in service.examples:
             response = client.post(
                 f"/cds-services/{service.id}", json=json.loads((hooks_dir / example).read_text())

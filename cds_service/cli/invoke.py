@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,60 +19,8 @@ import click
 import requests
 
 from cds_service.config import load_config
-from cds_service.services import ServiceDefinition, load_services
-
-
-def _resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e["resource"] for e in bundle.get("entry", []) if isinstance(e.get("resource"), dict)]
-
-
-def build_request(
-    service: ServiceDefinition,
-    bundle: dict[str, Any],
-    *,
-    patient_id: str | None = None,
-    draft_orders: list[dict[str, Any]] | None = None,
-    selections: list[str] | None = None,
-) -> dict[str, Any]:
-    """A hook request whose prefetch holds every bundle resource of each template's type."""
-    resources = _resources(bundle)
-    if patient_id is None:
-        patients = [r["id"] for r in resources if r.get("resourceType") == "Patient"]
-        if len(patients) != 1:
-            raise click.UsageError("the bundle must hold exactly one Patient, or pass --patient")
-        patient_id = patients[0]
-    prefetch: dict[str, Any] = {}
-    for key, template in service.prefetch.items():
-        path = template.split("?", 1)[0]
-        resource_type = path.split("/", 1)[0]
-        matching = [r for r in resources if r.get("resourceType") == resource_type]
-        if "/" in path:  # a read: the one resource (the patient), or null when absent
-            prefetch[key] = next((r for r in matching if r.get("id") == patient_id), None)
-        else:
-            prefetch[key] = {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": len(matching),
-                "entry": [{"resource": r} for r in matching],
-            }
-            if not matching:
-                del prefetch[key]["entry"]
-    context: dict[str, Any] = {"userId": "Practitioner/cds-invoke", "patientId": patient_id}
-    if service.hook in ("order-select", "order-sign"):
-        orders = draft_orders or []
-        context["draftOrders"] = {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": r} for r in orders],
-        }
-        if service.hook == "order-select":
-            context["selections"] = selections or [f"{r['resourceType']}/{r['id']}" for r in orders]
-    return {
-        "hook": service.hook,
-        "hookInstance": str(uuid.uuid4()),
-        "context": context,
-        "prefetch": prefetch,
-    }
+from cds_service.hook_requests import build_request, bundle_entries
+from cds_service.services import load_services
 
 
 def _scenario_body(name: str) -> tuple[dict[str, Any], str]:
@@ -192,14 +139,17 @@ def invoke(
         orders: list[dict[str, Any]] = []
         if draft_orders:
             loaded = json.loads(Path(draft_orders).read_text())
-            orders = _resources(loaded) if isinstance(loaded, dict) else loaded
-        body = build_request(
-            services[service_id],
-            json.loads(Path(bundle).read_text()),
-            patient_id=patient_id,
-            draft_orders=orders,
-            selections=list(selections) or None,
-        )
+            orders = bundle_entries(loaded) if isinstance(loaded, dict) else loaded
+        try:
+            body = build_request(
+                services[service_id],
+                json.loads(Path(bundle).read_text()),
+                patient_id=patient_id,
+                draft_orders=orders,
+                selections=list(selections) or None,
+            )
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     if not service_id:
         raise click.UsageError("pass --service")
     status, answer = send(service_id, body, url, token)

@@ -16,7 +16,7 @@ import pytest
 import requests
 from flask import Flask
 
-from cds_service import create_app
+from cds_service import create_app, extensions
 from cds_service.protocol.request import HookRequest
 from cds_service.resolution import resolve
 from cds_service.resolution.templates import render, token_values
@@ -175,7 +175,7 @@ def resolved_ids(service: ServiceDefinition, body: dict[str, Any]) -> dict[str, 
 def test_full_no_and_partial_prefetch_give_the_same_cards_and_data(
     app: Flask, fhir_server: FhirTestServer, service_id: str, patient_id: str, extra: dict[str, Any]
 ) -> None:
-    service = app.config["SERVICES"][service_id]
+    service = extensions.services(app)[service_id]
     requests_by_way = three_requests(fhir_server, service, patient_id, extra)
     client = app.test_client()
     cards, data = {}, {}
@@ -194,7 +194,7 @@ def test_the_seeded_test_patient_resolves_to_the_expected_resources(
     fhir_server: FhirTestServer, app: Flask
 ) -> None:
     """Guards the three-way test against passing vacuously on empty data."""
-    service = app.config["SERVICES"]["immunotherapy-guidance"]
+    service = extensions.services(app)["immunotherapy-guidance"]
     body = three_requests(fhir_server, service, "res-p1")["no prefetch"]
     ids = resolved_ids(service, body)
     assert ids["patient"] == ["res-p1"]
