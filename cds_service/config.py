@@ -122,6 +122,14 @@ def defaults() -> dict[str, Any]:
     return {s.name: s.default for s in SETTINGS}
 
 
+def default(name: str) -> Any:
+    """The one default of setting `name` (modules needing a fallback read it here)."""
+    for setting in SETTINGS:
+        if setting.name == name:
+            return setting.default
+    raise KeyError(name)
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every `CDS_*` setting from the environment; a bad value names its variable."""
     environ = os.environ if environ is None else environ

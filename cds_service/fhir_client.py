@@ -27,12 +27,14 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from cds_service.config import default
 
 log = logging.getLogger("cds_service.fhir_client")
 
@@ -115,8 +117,9 @@ def session_for(base_url: str, pool_size: int = 16) -> requests.Session:
 
 @dataclass(frozen=True)
 class Timeouts:
-    connect: float = 1.0
-    read: float = 2.5
+    # Defaults are the settings' own (config.py holds the one default per setting).
+    connect: float = field(default_factory=lambda: float(default("FHIR_CONNECT_TIMEOUT_SECONDS")))
+    read: float = field(default_factory=lambda: float(default("FHIR_READ_TIMEOUT_SECONDS")))
     attempts: int = 3  # one try and at most two retries
     backoff: float = 0.1  # first pause; doubles, with jitter
 

@@ -8,7 +8,7 @@ import pytest
 
 from cds_service.facts.build import build_facts
 from cds_service.facts.model import ConditionCategory, CsfInfectionStatus, LabKind, Therapy
-from cds_service.resolved import KeyOutcome, KeyState, ResolvedData
+from cds_service.resolution.resolved import KeyOutcome, KeyState, ResolvedData
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RXN = "http://www.nlm.nih.gov/research/umls/rxnorm"

@@ -13,10 +13,11 @@ import pytest
 import requests
 import responses
 
+from cds_service.config import defaults
 from cds_service.errors import DataUnavailable
 from cds_service.protocol.request import HookRequest
 from cds_service.resolution import resolve
-from cds_service.resolved import KeyState
+from cds_service.resolution.resolved import KeyState
 from cds_service.services import ServiceDefinition
 from tests.resolution_requests import hook_request
 
@@ -39,6 +40,7 @@ HAPI_OO = {
     ],
 }
 FAST = {
+    **defaults(),
     "FHIR_BUDGET_SECONDS": 3.0,
     "FHIR_CONNECT_TIMEOUT_SECONDS": 0.5,
     "FHIR_READ_TIMEOUT_SECONDS": 2.0,

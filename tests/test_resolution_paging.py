@@ -7,16 +7,17 @@ from typing import Any
 import responses
 from responses import matchers
 
+from cds_service.config import defaults
 from cds_service.protocol.request import HookRequest
 from cds_service.resolution import resolve
-from cds_service.resolved import KeyState
+from cds_service.resolution.resolved import KeyState
 from cds_service.services import ServiceDefinition
 from tests.resolution_requests import hook_request
 
 FHIR = "https://ehr.example/fhir"
 TOKEN = "secret-access-token-123"
 TEMPLATE = "Observation?patient={{context.patientId}}&code=http://loinc.org|2951-2"
-CONFIG = {"FHIR_BUDGET_SECONDS": 3.0, "FHIR_MAX_PAGES": 10}
+CONFIG = {**defaults(), "FHIR_BUDGET_SECONDS": 3.0, "FHIR_MAX_PAGES": 10}
 
 
 def service() -> ServiceDefinition:

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import responses
 
+from cds_service.config import defaults
 from cds_service.errors import DataUnavailable
 from cds_service.protocol.request import HookRequest
 from cds_service.resolution import resolve
-from cds_service.resolved import KeyState
+from cds_service.resolution.resolved import KeyState
 from cds_service.services import ServiceDefinition
 from tests.resolution_requests import hook_request
 
@@ -78,7 +79,9 @@ def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_prefetched_resource_and_searchset_are_provided_and_need_no_server() -> None:
-    resolved = resolve(service(), request({"patient": PATIENT, "sodium": searchset(SODIUM)}), {})
+    resolved = resolve(
+        service(), request({"patient": PATIENT, "sodium": searchset(SODIUM)}), defaults()
+    )
     assert resolved.outcomes["patient"].state is KeyState.PROVIDED
     assert resolved.resources("patient") == (PATIENT,)
     assert resolved.outcomes["sodium"].state is KeyState.PROVIDED
@@ -90,7 +93,7 @@ def test_a_prefetched_resource_and_searchset_are_provided_and_need_no_server() -
     "empty", [None, {"resourceType": "Bundle", "type": "searchset", "total": 0}]
 )
 def test_null_and_an_empty_searchset_are_known_empty(empty: Any) -> None:
-    resolved = resolve(service({"sodium"}), request({"sodium": empty}), {})
+    resolved = resolve(service({"sodium"}), request({"sodium": empty}), defaults())
     assert resolved.outcomes["sodium"].state is KeyState.EMPTY
     assert resolved.obtained("sodium")
 
@@ -99,7 +102,7 @@ def test_null_and_an_empty_searchset_are_known_empty(empty: Any) -> None:
 def test_an_operation_outcome_without_a_server_stays_failed_with_the_outcome_as_data(
     failed: dict[str, Any],
 ) -> None:
-    resolved = resolve(service(), request({"sodium": failed}), {})
+    resolved = resolve(service(), request({"sodium": failed}), defaults())
     outcome = resolved.outcomes["sodium"]
     assert outcome.state is KeyState.FAILED
     assert outcome.operation_outcomes == (CLIENT_OO,)
@@ -107,7 +110,7 @@ def test_an_operation_outcome_without_a_server_stays_failed_with_the_outcome_as_
 
 def test_a_required_key_failed_at_the_client_without_a_server_is_412() -> None:
     with pytest.raises(DataUnavailable) as caught:
-        resolve(service({"sodium"}), request({"sodium": CLIENT_OO}), {})
+        resolve(service({"sodium"}), request({"sodium": CLIENT_OO}), defaults())
     assert caught.value.status == 412
     assert [d["key"] for d in caught.value.details] == ["sodium"]
 
@@ -115,7 +118,7 @@ def test_a_required_key_failed_at_the_client_without_a_server_is_412() -> None:
 @responses.activate
 def test_an_operation_outcome_is_refetched_when_a_server_is_available() -> None:
     responses.get(f"{FHIR}/Observation", json=searchset(SODIUM))
-    resolved = resolve(service({"sodium"}), request({"sodium": CLIENT_OO}, server=True), {})
+    resolved = resolve(service({"sodium"}), request({"sodium": CLIENT_OO}, server=True), defaults())
     assert resolved.outcomes["sodium"].state is KeyState.PROVIDED
     assert resolved.outcomes["sodium"].source == "fhir-server"
     assert resolved.resources("sodium") == (SODIUM,)
@@ -123,14 +126,14 @@ def test_an_operation_outcome_is_refetched_when_a_server_is_available() -> None:
 
 def test_missing_required_prefetch_without_fhir_server_is_412_naming_each_key() -> None:
     with pytest.raises(DataUnavailable) as caught:
-        resolve(service({"patient", "sodium"}), request({}), {})
+        resolve(service({"patient", "sodium"}), request({}), defaults())
     details = {d["key"]: d["reason"] for d in caught.value.details}
     assert set(details) == {"patient", "sodium"}
     assert all("no fhirServer" in reason for reason in details.values())
 
 
 def test_a_missing_optional_key_is_unavailable_not_an_error() -> None:
-    resolved = resolve(service({"patient"}), request({"patient": PATIENT}), {})
+    resolved = resolve(service({"patient"}), request({"patient": PATIENT}), defaults())
     assert resolved.outcomes["sodium"].state is KeyState.UNAVAILABLE
     assert resolved.outcomes["sodium"].reason
     assert not resolved.obtained("sodium")
@@ -142,7 +145,7 @@ def test_a_missing_optional_key_is_unavailable_not_an_error() -> None:
 )
 def test_unusable_prefetch_values_count_as_missing(unusable: Any) -> None:
     with pytest.raises(DataUnavailable) as caught:
-        resolve(service({"patient"}), request({"patient": unusable}), {})
+        resolve(service({"patient"}), request({"patient": unusable}), defaults())
     assert caught.value.details[0]["key"] == "patient"
 
 
@@ -153,14 +156,14 @@ def test_over_delivered_prefetch_keeps_only_the_templates_resource_type() -> Non
         "issue": [{"severity": "warning", "code": "informational"}],
     }
     bundle = searchset(SODIUM, *noise, warning, PATIENT)
-    resolved = resolve(service(), request({"sodium": bundle}), {})
+    resolved = resolve(service(), request({"sodium": bundle}), defaults())
     assert resolved.resources("sodium") == (SODIUM,)
     assert resolved.outcomes["sodium"].operation_outcomes == (warning,)
 
 
 def test_a_bundle_of_only_unrelated_types_is_known_empty() -> None:
     bundle = searchset({"resourceType": "Condition", "id": "c1"})
-    assert resolve(service(), request({"sodium": bundle}), {}).outcomes["sodium"].state is (
+    assert resolve(service(), request({"sodium": bundle}), defaults()).outcomes["sodium"].state is (
         KeyState.EMPTY
     )
 
@@ -169,7 +172,7 @@ def test_a_bundle_of_only_unrelated_types_is_known_empty() -> None:
 def test_user_tokens_are_derived_from_user_id() -> None:
     responses.get(f"{FHIR}/Practitioner/u1", json={"resourceType": "Practitioner", "id": "u1"})
     templates = {"user": "Practitioner/{{userPractitionerId}}"}
-    resolved = resolve(service(templates=templates), request({}, server=True), {})
+    resolved = resolve(service(templates=templates), request({}, server=True), defaults())
     assert resolved.resources("user")[0]["id"] == "u1"
 
 
@@ -179,7 +182,7 @@ def test_a_template_with_an_unresolvable_token_is_skipped_and_never_sent_half_fi
         "encounter": "Encounter/{{context.encounterId}}",
         "role": "PractitionerRole?_id={{userPractitionerRoleId}}",
     }
-    resolved = resolve(service(templates=templates), request({}, server=True), {})
+    resolved = resolve(service(templates=templates), request({}, server=True), defaults())
     for key in templates:
         assert resolved.outcomes[key].state is KeyState.UNAVAILABLE
         assert resolved.outcomes[key].reason == "token not available"
@@ -189,7 +192,7 @@ def test_a_template_with_an_unresolvable_token_is_skipped_and_never_sent_half_fi
 def test_a_prefetched_value_is_used_even_when_the_service_cannot_render_its_template() -> None:
     templates = {"role": "PractitionerRole?_id={{userPractitionerRoleId}}"}
     role = {"resourceType": "PractitionerRole", "id": "r1"}
-    resolved = resolve(service({"role"}, templates), request({"role": searchset(role)}), {})
+    resolved = resolve(service({"role"}, templates), request({"role": searchset(role)}), defaults())
     assert resolved.resources("role") == (role,)
 
 
@@ -197,6 +200,6 @@ def test_a_prefetched_value_is_used_even_when_the_service_cannot_render_its_temp
 def test_the_412_details_never_contain_the_access_token() -> None:
     responses.get(f"{FHIR}/Patient/p1", status=401)
     with pytest.raises(DataUnavailable) as caught:
-        resolve(service({"patient"}), request({}, server=True), {})
+        resolve(service({"patient"}), request({}, server=True), defaults())
     assert TOKEN not in repr(caught.value.details) and TOKEN not in str(caught.value)
     assert "401" in caught.value.details[0]["reason"]

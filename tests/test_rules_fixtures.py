@@ -18,7 +18,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from cds_service.facts.build import build_facts
-from cds_service.resolved import KeyOutcome, KeyState, ResolvedData
+from cds_service.resolution.resolved import KeyOutcome, KeyState, ResolvedData
 from cds_service.rules import REGISTRY, evaluate
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fhir_fixtures"

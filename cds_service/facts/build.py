@@ -22,7 +22,7 @@ from cds_service.facts.observations import lab_facts
 from cds_service.facts.patient import age_years, first_patient, sex
 from cds_service.facts.therapies import therapy_facts
 from cds_service.facts.timestamps import as_utc
-from cds_service.resolved import ResolvedData
+from cds_service.resolution.resolved import ResolvedData
 
 REQUIRED_KEYS = ("patient", "conditions", "observations", "medications")
 OPTIONAL_KEYS = ("administrations", "procedures", "serviceRequests")

@@ -36,8 +36,8 @@ from cds_service.resolution.prefetch import (
     keep,
     next_link,
 )
+from cds_service.resolution.resolved import KeyOutcome, KeyState
 from cds_service.resolution.templates import is_read
-from cds_service.resolved import KeyOutcome, KeyState
 
 log = logging.getLogger("cds_service.resolution")
 
@@ -71,12 +71,12 @@ def fetch_all(
 ) -> dict[str, KeyOutcome]:
     """One outcome per job; returns by `deadline` whatever the server does."""
     timeouts = Timeouts(
-        connect=float(config.get("FHIR_CONNECT_TIMEOUT_SECONDS", 1.0)),
-        read=float(config.get("FHIR_READ_TIMEOUT_SECONDS", 2.5)),
+        connect=float(config["FHIR_CONNECT_TIMEOUT_SECONDS"]),
+        read=float(config["FHIR_READ_TIMEOUT_SECONDS"]),
     )
     client = FhirClient(fhir_server, token=token, timeouts=timeouts)
-    max_pages = int(config.get("FHIR_MAX_PAGES", 10))
-    budget = float(config.get("FHIR_BUDGET_SECONDS", 3.0))
+    max_pages = int(config["FHIR_MAX_PAGES"])
+    budget = float(config["FHIR_BUDGET_SECONDS"])
     request_deadline = deadline - REQUEST_MARGIN_SECONDS
     pool = ThreadPoolExecutor(
         max_workers=min(len(jobs), MAX_WORKERS), thread_name_prefix="fhir-fetch"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.resolved import KeyState
+from cds_service.resolution.resolved import KeyState
 
 OPERATION_OUTCOME = "OperationOutcome"
 

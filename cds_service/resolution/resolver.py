@@ -21,8 +21,8 @@ from cds_service.errors import DataUnavailable
 from cds_service.protocol.request import HookRequest
 from cds_service.resolution.fetch import FetchJob, fetch_all
 from cds_service.resolution.prefetch import Classified, classify
+from cds_service.resolution.resolved import KeyOutcome, KeyState, ResolvedData
 from cds_service.resolution.templates import render, resource_type_of, token_values
-from cds_service.resolved import KeyOutcome, KeyState, ResolvedData
 from cds_service.services import ServiceDefinition
 
 TOKEN_NOT_AVAILABLE = "token not available"  # noqa: S105 (a prefetch token, not a secret)
@@ -37,7 +37,7 @@ def resolve(
     is_allowed: Callable[[str], bool] | None = None,
 ) -> ResolvedData:
     """One outcome per declared key; raises DataUnavailable (412) if a required key is lacking."""
-    deadline = time.monotonic() + float(config.get("FHIR_BUDGET_SECONDS", 3.0))
+    deadline = time.monotonic() + float(config["FHIR_BUDGET_SECONDS"])
     values = token_values(request.context)
     prefetch = request.prefetch or {}
     server_problem = _server_problem(request.fhirServer, is_allowed)

@@ -17,10 +17,11 @@ import requests
 from flask import Flask
 
 from cds_service import create_app, extensions
+from cds_service.config import defaults
 from cds_service.protocol.request import HookRequest
 from cds_service.resolution import resolve
+from cds_service.resolution.resolved import KeyState
 from cds_service.resolution.templates import render, token_values
-from cds_service.resolved import KeyState
 from cds_service.services import ServiceDefinition
 from tests.integration.conftest import FIXTURE_DIRS, ROOT, FhirTestServer
 
@@ -162,7 +163,7 @@ def resolved_ids(service: ServiceDefinition, body: dict[str, Any]) -> dict[str, 
     resolved = resolve(
         service,
         HookRequest.model_validate(body),
-        {"FHIR_BUDGET_SECONDS": 5.0},
+        {**defaults(), "FHIR_BUDGET_SECONDS": 5.0},
         is_allowed=lambda url: url.startswith("http://127.0.0.1"),
     )
     for outcome in resolved.outcomes.values():
@@ -221,7 +222,7 @@ def test_a_paged_search_on_the_real_server_is_read_to_the_end(fhir_server: FhirT
             "context": {"userId": USER, "patientId": "res-p1"},
         }
     )
-    outcome = resolve(service, request, {"FHIR_MAX_PAGES": 10}).outcomes["all"]
+    outcome = resolve(service, request, {**defaults(), "FHIR_MAX_PAGES": 10}).outcomes["all"]
     assert outcome.complete and len(outcome.resources) == 9  # 5 pages of 2 via `_offset` links
-    capped = resolve(service, request, {"FHIR_MAX_PAGES": 2}).outcomes["all"]
+    capped = resolve(service, request, {**defaults(), "FHIR_MAX_PAGES": 2}).outcomes["all"]
     assert not capped.complete and len(capped.resources) == 4
