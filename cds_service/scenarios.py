@@ -4,7 +4,8 @@
 freshness windows and "hours since onset" are measured from it. `shift_dates` moves every FHIR
 date and dateTime in a scenario by the same amount, so a scenario can be replayed at another
 instant (`cds-service invoke --scenario`, the examples in `hooks/examples/`) and still mean the
-same thing clinically. `scenario_request` builds the hook request an over-delivering EHR would send.
+same thing clinically (`Scenario.shifted`). `Scenario.request` builds the hook request an
+over-delivering EHR would send. The benchmark's built scenarios are `Scenario`s too.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cds_service.config import PROJECT_ROOT
-from cds_service.hook_requests import build_request
+from cds_service.hook_requests import build_request, bundle_entries
 from cds_service.services import ServiceDefinition
 
 FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"
@@ -33,21 +35,44 @@ _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-
 
 @dataclass(frozen=True)
 class Scenario:
+    """A patient's record and the call made about it, written for the instant `now`.
+
+    Fixture scenarios also carry what must come back (`expected_*`, `forbidden_rules`); the
+    benchmark's built scenarios leave those empty.
+    """
+
     name: str
-    title: str
+    service_id: str
     hook: str
     patient_id: str
     now: datetime
-    bundle: dict[str, Any]
-    draft_orders: list[dict[str, Any]]
-    selections: list[str]
-    expected_rules: tuple[str, ...]
-    expected_indicators: dict[str, str]
-    forbidden_rules: tuple[str, ...]
+    bundle: dict[str, Any]  # FHIR transaction Bundle (PUT Type/id) with the patient's record
+    draft_orders: tuple[dict[str, Any], ...] = ()
+    selections: tuple[str, ...] = ()
+    title: str = ""
+    expected_rules: tuple[str, ...] = ()
+    expected_indicators: dict[str, str] = field(default_factory=dict)
+    forbidden_rules: tuple[str, ...] = ()
 
-    @property
-    def service_id(self) -> str:
-        return HOOK_SERVICES[self.hook]
+    def shifted(self, at: datetime) -> Scenario:
+        """The same scenario happening at `at`: every date moved by `at - now`."""
+        delta = at - self.now
+        return replace(
+            self,
+            now=at,
+            bundle=shift_dates(self.bundle, delta),
+            draft_orders=tuple(shift_dates(list(self.draft_orders), delta)),
+        )
+
+    def request(self, services: Mapping[str, ServiceDefinition]) -> dict[str, Any]:
+        """The hook request an over-delivering EHR would send (every prefetch key filled)."""
+        return build_request(
+            services[self.service_id],
+            self.bundle,
+            patient_id=self.patient_id,
+            draft_orders=self.draft_orders,
+            selections=self.selections or None,
+        )
 
 
 def load_scenarios(fixtures_dir: Path = FIXTURES_DIR) -> dict[str, Scenario]:
@@ -57,13 +82,14 @@ def load_scenarios(fixtures_dir: Path = FIXTURES_DIR) -> dict[str, Scenario]:
         drafts = row.get("draftOrders") or {}
         scenarios[row["name"]] = Scenario(
             name=row["name"],
-            title=row["title"],
+            service_id=row.get("service") or HOOK_SERVICES[row["hook"]],
             hook=row["hook"],
             patient_id=row["patientId"],
             now=datetime.fromisoformat(row["now"].replace("Z", "+00:00")),
             bundle=json.loads((fixtures_dir / row["bundle"]).read_text()),
-            draft_orders=[e["resource"] for e in drafts.get("entry", [])],
-            selections=list(row.get("selections") or []),
+            draft_orders=tuple(bundle_entries(drafts)),
+            selections=tuple(row.get("selections") or ()),
+            title=row["title"],
             expected_rules=tuple(row.get("expectedRules", ())),
             expected_indicators=dict(row.get("expectedIndicators", {})),
             forbidden_rules=tuple(row.get("forbiddenRules", ())),
@@ -91,17 +117,3 @@ def shift_dates(data: Any, delta: timedelta) -> Any:
     if isinstance(data, str):
         return _shift(data, delta)
     return copy.copy(data)
-
-
-def scenario_request(
-    scenario: Scenario, service: ServiceDefinition, *, at: datetime | None = None
-) -> dict[str, Any]:
-    """The hook request for a scenario, replayed at `at` (default: the scenario's own `now`)."""
-    delta = (at - scenario.now) if at else timedelta(0)
-    return build_request(
-        service,
-        shift_dates(scenario.bundle, delta),
-        patient_id=scenario.patient_id,
-        draft_orders=shift_dates(scenario.draft_orders, delta),
-        selections=scenario.selections or None,
-    )

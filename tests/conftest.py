@@ -3,6 +3,7 @@ only for one test to prove the pipeline end to end."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from cds_service import create_app
+from cds_service.hook_requests import hook_request
 
 pytest_plugins = ["tests.log_hygiene_plugin"]
 
@@ -46,19 +48,24 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
+HOOK_INSTANCE = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"
+EMPTY_PREFETCH: dict[str, Any] = {
+    "patient": {"resourceType": "Patient", "id": "pat-1", "birthDate": "1980-01-01"},
+    "conditions": {"resourceType": "Bundle", "type": "searchset", "total": 0},
+    "observations": None,
+    "medications": None,
+    "procedures": None,
+}
+
+
 def patient_view_request(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "hook": "patient-view",
-        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": {"userId": "Practitioner/example", "patientId": "pat-1"},
-        "prefetch": {
-            "patient": {"resourceType": "Patient", "id": "pat-1", "birthDate": "1980-01-01"},
-            "conditions": {"resourceType": "Bundle", "type": "searchset", "total": 0},
-            "observations": None,
-            "medications": None,
-            "procedures": None,
-        },
-    }
+    body = hook_request(
+        "patient-view",
+        "pat-1",
+        user_id="Practitioner/example",
+        hook_instance=HOOK_INSTANCE,
+        prefetch=copy.deepcopy(EMPTY_PREFETCH),
+    )
     body.update(overrides)
     return body
 
@@ -72,15 +79,17 @@ def draft_orders(*resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def order_request(hook: str, orders: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
-    body = patient_view_request(hook=hook)
-    body["context"] = {
-        "userId": "Practitioner/example",
-        "patientId": "pat-1",
-        "draftOrders": draft_orders(*orders),
-        **context,
-    }
-    if hook == "order-select" and "selections" not in context:
-        body["context"]["selections"] = [f"{o['resourceType']}/{o['id']}" for o in orders[:1]]
+    """An order hook on the empty record; order-select selects the first order by default."""
+    body = hook_request(
+        hook,
+        "pat-1",
+        user_id="Practitioner/example",
+        hook_instance=HOOK_INSTANCE,
+        prefetch=copy.deepcopy(EMPTY_PREFETCH),
+        draft_orders=orders,
+        selections=[f"{o['resourceType']}/{o['id']}" for o in orders[:1]],
+    )
+    body["context"].update(context)
     return body
 
 

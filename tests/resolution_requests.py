@@ -1,4 +1,4 @@
-"""The hook request the resolution tests send: one builder, so the body shape lives in one place.
+"""The hook request the resolution tests send, through the library's one request builder.
 
 Each resolution test module wraps it with its own defaults (which FHIR server, whether a token).
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cds_service.hook_requests import hook_request as lib_hook_request
 from cds_service.protocol.request import HookRequest
 
 
@@ -18,21 +19,25 @@ def hook_request(
     context: dict[str, Any] | None = None,
 ) -> HookRequest:
     """A patient-view request; `prefetch=None` leaves the member out, a token needs a server."""
-    body: dict[str, Any] = {
-        "hook": "patient-view",
-        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": context or {"userId": "Practitioner/u1", "patientId": "p1"},
-    }
-    if prefetch is not None:
-        body["prefetch"] = prefetch
-    if fhir_server:
-        body["fhirServer"] = fhir_server
-    if token:
-        body["fhirAuthorization"] = {
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "scope": "patient/*.read",
-            "subject": "cds-service",
-        }
+    body = lib_hook_request(
+        "patient-view",
+        "p1",
+        user_id="Practitioner/u1",
+        hook_instance="d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        prefetch=prefetch,
+        fhir_server=fhir_server or None,
+        fhir_authorization=(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "scope": "patient/*.read",
+                "subject": "cds-service",
+            }
+            if token
+            else None
+        ),
+    )
+    if context is not None:
+        body["context"] = context
     return HookRequest.model_validate(body)

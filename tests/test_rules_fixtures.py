@@ -9,9 +9,6 @@ the forbidden ones. The lead's end-to-end tests run the same table through the H
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +17,9 @@ from fhir.resources.R4B.bundle import Bundle
 from cds_service.facts.build import build_facts
 from cds_service.resolution.resolved import KeyOutcome, KeyState, ResolvedData
 from cds_service.rules import REGISTRY, evaluate
+from cds_service.scenarios import Scenario, load_scenarios
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fhir_fixtures"
-SCENARIOS: list[dict[str, Any]] = json.loads((FIXTURES / "scenarios.json").read_text())
+SCENARIOS = list(load_scenarios().values())
 KEYS = {
     "Patient": "patient",
     "Condition": "conditions",
@@ -46,18 +43,18 @@ def _resolved(bundle: dict[str, Any]) -> ResolvedData:
     )
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_fixture_bundle_is_a_valid_r4_transaction_with_stable_prefixed_ids(
-    scenario: dict[str, Any],
+    scenario: Scenario,
 ) -> None:
-    raw = json.loads((FIXTURES / scenario["bundle"]).read_text())
+    raw = scenario.bundle
     Bundle.model_validate(raw)
     assert raw["type"] == "transaction"
     types = set()
     for entry in raw["entry"]:
         resource = entry["resource"]
         types.add(resource["resourceType"])
-        assert resource["id"].startswith(scenario["patientId"]) and not resource["id"].isdigit()
+        assert resource["id"].startswith(scenario.patient_id) and not resource["id"].isdigit()
         assert entry["request"] == {
             "method": "PUT",
             "url": f"{resource['resourceType']}/{resource['id']}",
@@ -68,30 +65,27 @@ def test_fixture_bundle_is_a_valid_r4_transaction_with_stable_prefixed_ids(
 def test_fixture_ids_never_collide_across_scenarios() -> None:
     seen: set[str] = set()
     for scenario in SCENARIOS:
-        raw = json.loads((FIXTURES / scenario["bundle"]).read_text())
-        urls = {e["request"]["url"] for e in raw["entry"]}
+        urls = {e["request"]["url"] for e in scenario.bundle["entry"]}
         assert not urls & seen
         seen |= urls
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_fixture_scenario_fires_expected_rules_and_no_forbidden_ones(
-    scenario: dict[str, Any],
+    scenario: Scenario,
 ) -> None:
-    raw = json.loads((FIXTURES / scenario["bundle"]).read_text())
-    drafts = [e["resource"] for e in scenario.get("draftOrders", {}).get("entry", [])]
     facts = build_facts(
-        _resolved(raw),
-        patient_id=scenario["patientId"],
-        hook=scenario["hook"],
-        now=datetime.fromisoformat(scenario["now"]),
-        draft_orders=drafts,
-        selections=scenario.get("selections", []),
+        _resolved(scenario.bundle),
+        patient_id=scenario.patient_id,
+        hook=scenario.hook,
+        now=scenario.now,
+        draft_orders=list(scenario.draft_orders),
+        selections=list(scenario.selections),
     )
     fired: dict[str, set[str]] = {}
     for finding in evaluate(facts):
         fired.setdefault(finding.rule_id, set()).add(finding.urgency.value)
-    for rule_id, indicator in scenario["expectedIndicators"].items():
+    for rule_id, indicator in scenario.expected_indicators.items():
         assert indicator in fired.get(rule_id, set()), (rule_id, fired)
-    assert not set(scenario["forbiddenRules"]) & set(fired), fired
-    assert set(scenario["expectedRules"]) <= set(REGISTRY)
+    assert not set(scenario.forbidden_rules) & set(fired), fired
+    assert set(scenario.expected_rules) <= set(REGISTRY)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from cds_service import create_app, extensions
 from cds_service.ledger import card_rules, get_ledger
 from cds_service.protocol.response import CdsResponse
-from cds_service.scenarios import Scenario, load_scenarios, scenario_request
+from cds_service.scenarios import Scenario, load_scenarios
 
 SCENARIOS = load_scenarios()
 
@@ -27,9 +27,8 @@ def test_scenario_gives_its_expected_cards(scenario: Scenario, tmp_path: Path) -
             "CLOCK": lambda: scenario.now,
         }
     )
-    service = extensions.services(app)[scenario.service_id]
     response = app.test_client().post(
-        f"/cds-services/{service.id}", json=scenario_request(scenario, service)
+        f"/cds-services/{scenario.service_id}", json=scenario.request(extensions.services(app))
     )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()

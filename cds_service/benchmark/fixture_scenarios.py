@@ -3,7 +3,7 @@
 `fhir_fixtures/scenarios.json` lists each scenario's bundle, patient, hook, draft orders and the
 `now` its dates were written for. The service judges freshness against the real clock, so every
 date and dateTime in the bundle and the draft orders is moved by (now - the scenario's `now`),
-with `cds_service.scenarios.shift_dates`; otherwise a benchmark run months later would measure
+with `Scenario.shifted`; otherwise a benchmark run months later would measure
 stale-data cards instead of the intended ones. The no-conditions patient-view and the
 Guillain-Barre steroid order-select come from here when their fixtures exist (`none-pv`,
 `gbs-mp`); the encephalitis patient-view stays the one built in `scenarios`, because the fixture
@@ -12,10 +12,10 @@ patients carry only the four or five labs their rule needs, not a realistic work
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from cds_service.benchmark.scenarios import Scenario
-from cds_service.scenarios import FIXTURES_DIR, load_scenarios, shift_dates
+from cds_service.scenarios import FIXTURES_DIR, Scenario, load_scenarios
 
 FIXTURE_FOR = {"no-conditions": "none-pv", "gbs-steroid-order-select": "gbs-mp"}
 
@@ -30,12 +30,5 @@ def from_fixtures(now: datetime) -> dict[str, Scenario]:
         fixture = fixtures.get(name)
         if fixture is None:
             continue
-        delta = now - fixture.now
-        found[ours] = Scenario(
-            f"{ours} ({name})",
-            fixture.service_id,
-            fixture.patient_id,
-            shift_dates(fixture.bundle, delta),
-            tuple(shift_dates(fixture.draft_orders, delta)),
-        )
+        found[ours] = replace(fixture.shifted(now), name=f"{ours} ({name})")
     return found

@@ -35,6 +35,7 @@ from cds_service.benchmark.servers import (
     start_service,
 )
 from cds_service.config import load_config
+from cds_service.scenarios import Scenario
 from cds_service.services import ServiceDefinition, load_services
 
 ROUND_TRIP_SAMPLES = 7
@@ -61,7 +62,7 @@ class Target:
     measurement: Measurement
 
 
-def representative(now: datetime) -> list[scenarios.Scenario]:
+def representative(now: datetime) -> list[Scenario]:
     """The three calls of part 2, from the clinical fixtures where they exist."""
     fixtures = fixture_scenarios.from_fixtures(now)
     return [fixtures.get(sc.name, sc) for sc in scenarios.representative(now)]

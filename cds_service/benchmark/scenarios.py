@@ -4,8 +4,8 @@ Three patients (issue 6, part 2): one with none of the conditions the service tr
 one with Guillain-Barre syndrome whose clinician selects IV methylprednisolone (order-select), and
 one with autoimmune encephalitis and a realistic set of CSF, blood and vital-sign results
 (patient-view). Each is a transaction Bundle with stable `PUT Type/id` entries, so the same data
-seeds the loopback FHIR server (no-prefetch runs) and fills the prefetch through `invoke`'s
-`build_request` (an over-delivering EHR). Condition, LOINC and RxNorm codes come from
+seeds the loopback FHIR server (no-prefetch runs) and fills the prefetch through
+`Scenario.request` (an over-delivering EHR). Condition, LOINC and RxNorm codes come from
 `cds_service.terminology`. Dates are relative to `now`, so results stay fresh whenever the
 benchmark runs. The growth series pads the encephalitis patient's observations to a given count
 with unrelated results and older values of the codes the rules read, as EHRs that ignore `_count`
@@ -14,12 +14,10 @@ send them; the filler codes only need to be absent from the rules' code sets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cds_service.hook_requests import build_request
-from cds_service.services import ServiceDefinition
+from cds_service.scenarios import HOOK_SERVICES, Scenario
 from cds_service.terminology import ICD10CM, LOINC, RXNORM, SNOMED, UCUM
 
 GROWTH_SIZES = (10, 100, 1_000, 10_000)
@@ -46,27 +44,28 @@ NEGATIVE = (SNOMED, "260385009", "Negative (qualifier value)")
 POSITIVE = (SNOMED, "10828004", "Positive (qualifier value)")
 
 
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    service_id: str
-    patient_id: str
-    bundle: dict[str, Any]  # FHIR transaction Bundle (PUT Type/id) with the patient's record
-    draft_orders: tuple[dict[str, Any], ...] = ()
-
-    def request(self, services: dict[str, ServiceDefinition]) -> dict[str, Any]:
-        """The hook request with every prefetch key filled from the bundle."""
-        return build_request(
-            services[self.service_id],
-            self.bundle,
-            patient_id=self.patient_id,
-            draft_orders=list(self.draft_orders),
-        )
-
-
 def without_prefetch(body: dict[str, Any], fhir_server: str) -> dict[str, Any]:
     """The same call with no prefetch: the service must read everything from `fhir_server`."""
     return {**{k: v for k, v in body.items() if k != "prefetch"}, "fhirServer": fhir_server}
+
+
+def _scenario(
+    name: str,
+    hook: str,
+    pid: str,
+    now: datetime,
+    resources: list[dict[str, Any]],
+    draft_orders: tuple[dict[str, Any], ...] = (),
+) -> Scenario:
+    return Scenario(
+        name=name,
+        service_id=HOOK_SERVICES[hook],
+        hook=hook,
+        patient_id=pid,
+        now=now,
+        bundle=_transaction(resources),
+        draft_orders=draft_orders,
+    )
 
 
 def _stamp(moment: datetime) -> str:
@@ -170,7 +169,7 @@ def no_conditions(now: datetime) -> Scenario:
         observation(f"{pid}-na", pid, "2951-2", now - timedelta(hours=6), value=139, unit="mmol/L"),
         observation(f"{pid}-wt", pid, "29463-7", now - timedelta(days=2), value=71.5, unit="kg"),
     ]
-    return Scenario("no-conditions", "immunotherapy-guidance", pid, _transaction(resources))
+    return _scenario("no-conditions", "patient-view", pid, now, resources)
 
 
 def gbs_steroid_order(now: datetime) -> Scenario:
@@ -201,13 +200,7 @@ def gbs_steroid_order(now: datetime) -> Scenario:
         },
         "dosageInstruction": [{"text": "1 g IV once daily for 5 days"}],
     }
-    return Scenario(
-        "gbs-steroid-order-select",
-        "immunotherapy-order-select",
-        pid,
-        _transaction(resources),
-        (order,),
-    )
+    return _scenario("gbs-steroid-order-select", "order-select", pid, now, resources, (order,))
 
 
 def encephalitis_labs(pid: str, now: datetime) -> list[dict[str, Any]]:
@@ -260,7 +253,7 @@ def encephalitis_view(now: datetime, observations: int | None = None) -> Scenari
         *labs,
     ]
     name = "ae-patient-view" if observations is None else f"growth-{observations}"
-    return Scenario(name, "immunotherapy-guidance", pid, _transaction(resources))
+    return _scenario(name, "patient-view", pid, now, resources)
 
 
 def filler_observations(pid: str, now: datetime, count: int) -> list[dict[str, Any]]:

@@ -24,15 +24,14 @@ from cds_service.services import load_services
 
 
 def _scenario_body(name: str) -> tuple[dict[str, Any], str]:
-    from cds_service.scenarios import load_scenarios, scenario_request
+    from cds_service.scenarios import load_scenarios
 
     scenarios = load_scenarios()
     if name not in scenarios:
         raise click.UsageError(f"--scenario must be one of {', '.join(sorted(scenarios))}")
-    chosen = scenarios[name]
+    chosen = scenarios[name].shifted(datetime.now(UTC))
     services = load_services(Path(load_config()["HOOKS_DIR"]))
-    body = scenario_request(chosen, services[chosen.service_id], at=datetime.now(UTC))
-    return body, chosen.service_id
+    return chosen.request(services), chosen.service_id
 
 
 def example_service_id(path: Path) -> str | None:
@@ -149,7 +148,7 @@ def invoke(
                 selections=list(selections) or None,
             )
         except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise click.UsageError(f"{exc}, or pass --patient") from None
     if not service_id:
         raise click.UsageError("pass --service")
     status, answer = send(service_id, body, url, token)

@@ -10,6 +10,7 @@ must be identical (uuids aside), and so must the resolved data (resource ids per
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -18,10 +19,12 @@ from flask import Flask
 
 from cds_service import create_app, extensions
 from cds_service.config import defaults
+from cds_service.hook_requests import hook_request
 from cds_service.protocol.request import HookRequest
 from cds_service.resolution import resolve
 from cds_service.resolution.resolved import KeyState
 from cds_service.resolution.templates import render, token_values
+from cds_service.scenarios import load_scenarios
 from cds_service.services import ServiceDefinition
 from tests.integration.conftest import FIXTURE_DIRS, ROOT, FhirTestServer
 
@@ -32,21 +35,28 @@ USER = "Practitioner/res-u1"
 
 def scenarios() -> list[Any]:
     """The clinical scenarios of `fhir_fixtures/scenarios.json`, plus this tier's own patient on
-    every service; each as (service id, patient id, extra context)."""
+    every service; each as (service id, patient id, draft orders, selections)."""
     services: dict[str, list[str]] = {}
     for path in sorted((ROOT / "hooks").glob("*.json")):
         definition = json.loads(path.read_text(encoding="utf-8"))
         services.setdefault(definition["hook"], []).append(definition["id"])
     cases = [
-        pytest.param(sid, "res-p1", {}, id=f"{sid}-res-p1")
+        pytest.param(sid, "res-p1", (), (), id=f"{sid}-res-p1")
         for ids in services.values()
         for sid in ids
     ]
     table = FIXTURE_DIRS[0] / "scenarios.json"
-    for row in json.loads(table.read_text(encoding="utf-8")) if table.exists() else []:
-        extra = {k: row[k] for k in ("draftOrders", "selections") if k in row}
-        for sid in services.get(row["hook"], []):
-            cases.append(pytest.param(sid, row["patientId"], extra, id=f"{sid}-{row['name']}"))
+    for scenario in load_scenarios(FIXTURE_DIRS[0]).values() if table.exists() else []:
+        for sid in services.get(scenario.hook, []):
+            cases.append(
+                pytest.param(
+                    sid,
+                    scenario.patient_id,
+                    scenario.draft_orders,
+                    scenario.selections,
+                    id=f"{sid}-{scenario.name}",
+                )
+            )
     return cases
 
 
@@ -62,33 +72,32 @@ def app() -> Flask:
     )
 
 
-def context_for(
-    service: ServiceDefinition, patient_id: str, extra: dict[str, Any] | None = None
+def base_request(
+    service: ServiceDefinition,
+    patient_id: str,
+    orders: Sequence[dict[str, Any]] = (),
+    selections: Sequence[str] = (),
 ) -> dict[str, Any]:
-    context: dict[str, Any] = {"userId": USER, "patientId": patient_id}
-    if extra and "draftOrders" in extra:
-        context.update(extra)
-        if service.hook == "order-select" and "selections" not in context:
-            first = context["draftOrders"]["entry"][0]["resource"]
-            context["selections"] = [f"{first['resourceType']}/{first['id']}"]
-        return context
-    if service.hook in ("order-select", "order-sign"):
-        draft = {
-            "resourceType": "MedicationRequest",
-            "id": "draft-ivig",
-            "status": "draft",
-            "intent": "order",
-            "subject": {"reference": f"Patient/{patient_id}"},
-            "medicationCodeableConcept": {"text": "Immune globulin (IVIG)"},
-        }
-        context["draftOrders"] = {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": draft}],
-        }
-    if service.hook == "order-select":
-        context["selections"] = ["MedicationRequest/draft-ivig"]
-    return context
+    """The call without prefetch; order hooks without scenario orders place one IVIG order."""
+    if service.hook in ("order-select", "order-sign") and not orders:
+        orders = [
+            {
+                "resourceType": "MedicationRequest",
+                "id": "draft-ivig",
+                "status": "draft",
+                "intent": "order",
+                "subject": {"reference": f"Patient/{patient_id}"},
+                "medicationCodeableConcept": {"text": "Immune globulin (IVIG)"},
+            }
+        ]
+    return hook_request(
+        service.hook,
+        patient_id,
+        user_id=USER,
+        hook_instance="5b1f6a0e-8d55-4c1e-9a3e-2f7c1d9b0a11",
+        draft_orders=orders,
+        selections=selections or [f"{o['resourceType']}/{o['id']}" for o in orders[:1]],
+    )
 
 
 def ehr_prefetch(
@@ -133,15 +142,11 @@ def three_requests(
     server: FhirTestServer,
     service: ServiceDefinition,
     patient_id: str,
-    extra: dict[str, Any] | None = None,
+    orders: Sequence[dict[str, Any]] = (),
+    selections: Sequence[str] = (),
 ) -> dict[str, dict[str, Any]]:
-    context = context_for(service, patient_id, extra)
-    base = {
-        "hook": service.hook,
-        "hookInstance": "5b1f6a0e-8d55-4c1e-9a3e-2f7c1d9b0a11",
-        "context": context,
-    }
-    full = ehr_prefetch(server, service, context)
+    base = base_request(service, patient_id, orders, selections)
+    full = ehr_prefetch(server, service, base["context"])
     partial = {key: value for i, (key, value) in enumerate(full.items()) if i % 2 == 0}
     with_server = {"fhirServer": server.base_url}
     return {
@@ -172,12 +177,17 @@ def resolved_ids(service: ServiceDefinition, body: dict[str, Any]) -> dict[str, 
     return {key: sorted(r["id"] for r in o.resources) for key, o in resolved.outcomes.items()}
 
 
-@pytest.mark.parametrize(("service_id", "patient_id", "extra"), scenarios())
+@pytest.mark.parametrize(("service_id", "patient_id", "orders", "selections"), scenarios())
 def test_full_no_and_partial_prefetch_give_the_same_cards_and_data(
-    app: Flask, fhir_server: FhirTestServer, service_id: str, patient_id: str, extra: dict[str, Any]
+    app: Flask,
+    fhir_server: FhirTestServer,
+    service_id: str,
+    patient_id: str,
+    orders: tuple[dict[str, Any], ...],
+    selections: tuple[str, ...],
 ) -> None:
     service = extensions.services(app)[service_id]
-    requests_by_way = three_requests(fhir_server, service, patient_id, extra)
+    requests_by_way = three_requests(fhir_server, service, patient_id, orders, selections)
     client = app.test_client()
     cards, data = {}, {}
     for way, body in requests_by_way.items():
