@@ -82,8 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "TRUSTED_ISSUERS_FILE",
         "",
-        "JSON file of trusted JWT issuers (per `iss`: JWKS, JWKS URL or allowed `jku` URLs, "
-        "optional tenants).",
+        "JSON file of trusted JWT issuers (per `iss`: inline JWKS, JWKS URL and/or allowed `jku` "
+        "URLs, optional tenants and audiences).",
     ),
     Setting("JWT_LEEWAY_SECONDS", 30, "Clock skew allowed on `exp`, `iat` and `nbf`.", int),
     Setting(

@@ -5,8 +5,12 @@ URLs and that, without `jku`, the JWK Set is exchanged out of band; trust is the
 never discovered. The file named by CDS_TRUSTED_ISSUERS_FILE is a JSON object
 `{"issuers": {"<iss>": {...}}}`; each issuer gives at least one key source: `jwks` (an inline JWK
 Set), `jwks_url` (a JWK Set URL), or `jku` (the list of `jku` header URLs it may use), and may give
-`tenants` (the `tenant` claim values accepted from it). Key-set URLs must be https (loopback
-excepted) and are compared exactly; a `jku` not listed here is never fetched.
+`tenants` (the `tenant` claim values accepted from it) and `audiences` (exact `aud` URLs accepted
+from it besides the called endpoint's own URL, for EHRs whose `aud` is configured by the health
+system rather than derived from the endpoint). Key-set URLs must be https (loopback excepted) and
+are compared exactly; a `jku` not listed here is never fetched. An issuer may give inline keys and
+`jku`/`jwks_url` together: a `kid` found inline is used without any fetch (pinned keys for a site
+without outbound access), and only a `kid` not inline sends the service to a listed URL.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from urllib.parse import urlsplit
 
 from cds_service.fhir_allowlist import is_loopback_host
 
-_KNOWN_FIELDS = frozenset({"jwks", "jwks_url", "jku", "tenants", "comment"})
+_KNOWN_FIELDS = frozenset({"jwks", "jwks_url", "jku", "tenants", "audiences", "comment"})
 
 
 class TrustConfigError(ValueError):
@@ -34,6 +38,7 @@ class TrustedIssuer:
     jwks_url: str | None = None
     jku: frozenset[str] = frozenset()
     tenants: frozenset[str] | None = None  # None: the issuer is not multi-tenant here
+    audiences: frozenset[str] = frozenset()  # extra exact `aud` values accepted from this issuer
 
     def allowed_key_set_urls(self) -> frozenset[str]:
         """URLs a token's `jku` may name: the listed ones, and the configured JWKS URL."""
@@ -49,6 +54,22 @@ def _key_set_url(iss: str, url: Any) -> str:
         raise TrustConfigError(f"issuer {iss!r}: {url!r} must be https (http only on loopback)")
     if not parts.hostname or parts.username or parts.password:
         raise TrustConfigError(f"issuer {iss!r}: {url!r} is not a plain key set URL")
+    return url
+
+
+def _audience(iss: str, url: Any) -> str:
+    # Exact URLs only: no wildcard, pattern, query or fragment, so that a configured audience can
+    # never widen into "any URL on this host".
+    if not isinstance(url, str) or not url:
+        raise TrustConfigError(f"issuer {iss!r}: `audiences` must be non-empty URL strings")
+    parts = urlsplit(url)
+    if any(c in url for c in "*?#\\ ") or parts.username or parts.password:
+        raise TrustConfigError(f"issuer {iss!r}: audience {url!r} must be one exact URL")
+    loopback = parts.scheme == "http" and is_loopback_host(parts.hostname or "")
+    if (parts.scheme != "https" and not loopback) or not parts.hostname:
+        raise TrustConfigError(
+            f"issuer {iss!r}: audience {url!r} must be an https URL (http only on loopback)"
+        )
     return url
 
 
@@ -79,7 +100,20 @@ def _issuer(iss: str, entry: Any) -> TrustedIssuer:
         if not tenants:
             raise TrustConfigError(f"issuer {iss!r}: `tenants` is empty; omit it to allow any")
         tenants = frozenset(tenants)
-    return TrustedIssuer(iss=iss, jwks=jwks, jwks_url=jwks_url, jku=jku, tenants=tenants)
+    audience_list = entry.get("audiences", [])
+    if not isinstance(audience_list, list):
+        raise TrustConfigError(f"issuer {iss!r}: `audiences` must be a list of URLs")
+    if "audiences" in entry and not audience_list:
+        raise TrustConfigError(f"issuer {iss!r}: `audiences` is empty; omit it")
+    audiences = frozenset(_audience(iss, url) for url in audience_list)
+    return TrustedIssuer(
+        iss=iss,
+        jwks=jwks,
+        jwks_url=jwks_url,
+        jku=jku,
+        tenants=tenants,
+        audiences=audiences,
+    )
 
 
 def parse_trusted_issuers(document: Any) -> dict[str, TrustedIssuer]:

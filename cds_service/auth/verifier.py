@@ -4,7 +4,9 @@
 Header: `alg` one of the asymmetric algorithms below (never `none`, never HMAC: the allowlist is
 checked before any key is touched, so a token "signed" with an issuer's public key as an HMAC secret
 is refused without reading a key), `typ` = JWT, `kid` required, `jku` optional and only honoured
-when the issuer lists it, no `crit`. Claims: `iss` trusted, `aud` one of the expected endpoint URLs,
+when the issuer lists it, no `crit`. The key: the issuer's inline (pinned) key for `kid` if it has
+one, with no fetch; otherwise from the `jku` or the issuer's JWKS URL. Claims: `iss` trusted, `aud`
+one of the expected endpoint URLs or of the issuer's configured `audiences`,
 `exp` in the future, `iat` not in the future, `nbf` (if present) passed, all with a small leeway,
 a lifetime no longer than configured, `jti` unseen, `tenant` allowed when the issuer lists tenants.
 Every failure raises `TokenRefused` whose message is a reason for the log and never contains the
@@ -113,20 +115,20 @@ class TokenVerifier:
         if issuer is None:
             raise TokenRefused("`iss` is not a trusted issuer")
         jku = header.get("jku")
-        if jku is not None:
-            if not isinstance(jku, str) or jku not in issuer.allowed_key_set_urls():
-                raise TokenRefused("`jku` is not on the issuer's list; not fetched")
-            source: str | None = jku
-        elif issuer.jwks_url is not None:
-            source = issuer.jwks_url
-        elif issuer.jwks is not None:
-            source = None
-        else:
+        listed = issuer.allowed_key_set_urls()
+        if jku is not None and (not isinstance(jku, str) or jku not in listed):
+            raise TokenRefused("`jku` is not on the issuer's list; not fetched")
+        source: str | None = jku if jku is not None else issuer.jwks_url
+        if source is None and issuer.jwks is None:
             raise TokenRefused("no `jku` and the issuer has no out-of-band key set")
-        try:
-            key = self.key_sets.key_for(issuer, source, kid)
-        except UnknownKey as exc:
-            raise TokenRefused(f"no key: {exc}") from None
+        key = self._pinned_key(issuer, kid)
+        if key is None:
+            if source is None:
+                raise TokenRefused("no key: kid not in the issuer's inline key set")
+            try:
+                key = self.key_sets.key_for(issuer, source, kid)
+            except UnknownKey as exc:
+                raise TokenRefused(f"no key: {exc}") from None
         if key.alg is not None and key.alg != alg:
             raise TokenRefused(f"the key is for {key.alg}, the token says {alg}")
         if alg.startswith(("RS", "PS")) != isinstance(key.key, RSAPublicKey):
@@ -134,6 +136,15 @@ class TokenVerifier:
         if alg.startswith("ES") and getattr(key.key, "curve").name != _EC_CURVE_FOR_ALG[alg]:  # noqa: B009
             raise TokenRefused(f"{alg} does not fit the key's curve")
         return key
+
+    def _pinned_key(self, issuer: TrustedIssuer, kid: str) -> VerifyingKey | None:
+        """The issuer's inline key for `kid`, used before (and instead of) any fetch."""
+        if issuer.jwks is None:
+            return None
+        try:
+            return self.key_sets.key_for(issuer, None, kid)
+        except UnknownKey:
+            return None
 
     def _verified_claims(self, token: str, alg: str, key: VerifyingKey) -> dict[str, Any]:
         # Time, audience and issuer are checked below with the injected clock; PyJWT checks the
@@ -173,13 +184,13 @@ class TokenVerifier:
         token_auds = [aud] if isinstance(aud, str) else aud
         if not isinstance(token_auds, list) or not all(isinstance(a, str) for a in token_auds):
             raise TokenRefused("`aud` is missing or not a string")
-        expected = {_normalised(a) for a in audiences}
+        issuer = self.issuers[claims["iss"]]
+        expected = {_normalised(a) for a in (*audiences, *issuer.audiences)}
         if not expected & {_normalised(a) for a in token_auds}:
-            raise TokenRefused("`aud` is not this endpoint's URL")
+            raise TokenRefused("`aud` is not this endpoint's URL nor a configured audience")
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti:
             raise TokenRefused("`jti` is missing")
-        issuer = self.issuers[claims["iss"]]
         tenant = claims.get("tenant")
         allowed = issuer.tenants
         if allowed is not None and not (isinstance(tenant, str) and tenant in allowed):
