@@ -15,7 +15,7 @@ RUN groupadd --system --gid 10001 cds \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY cds_service ./cds_service
-RUN pip install . && rm -rf build cds_service.egg-info
+RUN pip install '.[postgres]' && rm -rf build cds_service.egg-info
 
 COPY hooks ./hooks
 COPY fhir_fixtures ./fhir_fixtures

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -32,15 +31,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     func,
     insert,
     select,
 )
-from sqlalchemy.pool import StaticPool
 
 from cds_service.cards import IssuedCard
+from cds_service.database import open_engine
 from cds_service.extensions import LEDGER
 from cds_service.ledger_writer import WriteBehind
 from cds_service.protocol.feedback import FeedbackItem
@@ -237,36 +234,8 @@ def _patient_key(instance_path: Path) -> bytes:
     return bytes.fromhex(key_file.read_text().strip())
 
 
-_ENGINES: list[Engine] = []
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL: readers never block the writer; NORMAL sync is durable across process crashes
-    # (only an OS crash can lose the last commits); busy_timeout waits instead of failing.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
-def dispose_all_pools() -> None:
-    """Drop pooled connections inherited through fork(); each process opens its own."""
-    for engine in _ENGINES:
-        engine.dispose(close=False)
-
-
 def open_ledger(database_url: str, instance_path: Path) -> Ledger:
-    url = database_url or f"sqlite:///{instance_path / 'cds-ledger.sqlite3'}"
-    if url in ("sqlite://", "sqlite:///:memory:"):
-        # One shared in-memory database across threads (tests, `invoke` in-process).
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-        if url.startswith("sqlite"):
-            event.listen(engine, "connect", _sqlite_pragmas)
-    _ENGINES.append(engine)
-    return Ledger(engine, _patient_key(instance_path))
+    return Ledger(open_engine(database_url, instance_path), _patient_key(instance_path))
 
 
 def init_app(app: Flask) -> None:

@@ -42,7 +42,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships n
 
 def _prepare_worker(server: Any, worker: Any) -> None:
     """gunicorn post_fork hook: fresh DB connections, and GC tuned for request work."""
-    from cds_service.ledger import dispose_all_pools
+    from cds_service.database import dispose_all_pools
 
     dispose_all_pools()  # a forked worker must not reuse the master's pooled connections
     gc.freeze()  # what the app built at start-up is never collected again

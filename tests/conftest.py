@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy.engine import URL
 
 from cds_service import create_app
 from cds_service.hook_requests import hook_request
+from tests import databases
 
 pytest_plugins = ["tests.log_hygiene_plugin"]
 
@@ -36,6 +38,28 @@ def app(tmp_path: Path) -> Flask:
             "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
         }
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[URL]:
+    """A database of this session's own on the PostgreSQL server of CDS_TEST_DATABASE_URL."""
+    server = databases.server_url()
+    if server is None:
+        pytest.skip(databases.SKIP_REASON)
+    with databases.session_database(server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """CDS_DATABASE_URL for a test that must pass on both backends: a fresh SQLite file, and a
+    fresh PostgreSQL schema (skipped, with the reason, when no server is configured)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+        return
+    database: URL = request.getfixturevalue("postgres_database")
+    with databases.fresh_schema(database) as url:
+        yield url
 
 
 @pytest.fixture

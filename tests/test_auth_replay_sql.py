@@ -1,28 +1,31 @@
-"""The database-backed `jti` replay cache: shared by every worker, atomic, expiring."""
+"""The database-backed `jti` replay cache, on SQLite and on PostgreSQL: shared by every worker,
+atomic, expiring."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import Engine
 
 from cds_service.auth.replay_sql import SqlReplayCache
+from cds_service.database import open_engine
 
 
-def test_a_token_replayed_to_another_worker_is_refused(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    worker_a = SqlReplayCache(create_engine(url), clock=lambda: 1000.0)
-    worker_b = SqlReplayCache(create_engine(url), clock=lambda: 1000.0)
+def engine(database_url: str, tmp_path: Path) -> Engine:
+    return open_engine(database_url, tmp_path)
+
+
+def test_a_token_replayed_to_another_worker_is_refused(database_url: str, tmp_path: Path) -> None:
+    worker_a = SqlReplayCache(engine(database_url, tmp_path), clock=lambda: 1000.0)
+    worker_b = SqlReplayCache(engine(database_url, tmp_path), clock=lambda: 1000.0)
     assert worker_a.first_use("https://ehr.example|jti-1", expires_at=1300.0) is True
     assert worker_b.first_use("https://ehr.example|jti-1", expires_at=1300.0) is False
     assert worker_b.first_use("https://ehr.example|jti-2", expires_at=1300.0) is True
 
 
-def test_an_expired_entry_no_longer_blocks_its_key(tmp_path: Path) -> None:
+def test_an_expired_entry_no_longer_blocks_its_key(database_url: str, tmp_path: Path) -> None:
     now = [1000.0]
-    cache = SqlReplayCache(
-        create_engine(f"sqlite:///{tmp_path / 'l.sqlite3'}"), clock=lambda: now[0]
-    )
+    cache = SqlReplayCache(engine(database_url, tmp_path), clock=lambda: now[0])
     assert cache.first_use("k", expires_at=1010.0)
     now[0] = 1005.0
     assert not cache.first_use("k", expires_at=1010.0)
@@ -32,7 +35,7 @@ def test_an_expired_entry_no_longer_blocks_its_key(tmp_path: Path) -> None:
 
 
 def test_a_token_replayed_to_another_app_instance_on_the_same_database_is_401(
-    tmp_path: Path,
+    database_url: str, tmp_path: Path
 ) -> None:
     import time
 
@@ -44,7 +47,7 @@ def test_a_token_replayed_to_another_app_instance_on_the_same_database_is_401(
         "AUTH_ENABLED": True,
         "TRUSTED_ISSUERS_FILE": str(issuers),
         "PUBLIC_BASE_URL": "https://cds.example.org",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        "DATABASE_URL": database_url,
     }
     worker_a, worker_b = create_app(config).test_client(), create_app(config).test_client()
     token = hospital_group().token(

@@ -16,10 +16,11 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from cds_service import create_app
 from cds_service.cli import main
 from cds_service.cli.check import find_problems
 from cds_service.config import load_config, markdown_table
-from tests.conftest import ROOT
+from tests.conftest import ROOT, patient_view_request
 
 EXAMPLES = sorted((ROOT / "hooks" / "examples").glob("*.json"))
 
@@ -102,11 +103,31 @@ def test_invoke_shows_the_error_envelope_and_fails() -> None:
     assert "HTTP 404" in result.output
 
 
-def test_feedback_report_prints_a_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("CDS_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+def test_feedback_report_prints_a_table(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, temporary_rule: str
+) -> None:
+    monkeypatch.setenv("CDS_DATABASE_URL", database_url)
     result = CliRunner().invoke(main, ["feedback-report"])
     assert result.exit_code == 0, result.output
     assert "issued" in result.output and "(no cards issued yet)" in result.output
+
+    app = create_app({"AUTH_ENABLED": False, "DATABASE_URL": database_url})
+    client = app.test_client()
+    service = "/cds-services/immunotherapy-guidance"
+    [card] = client.post(service, json=patient_view_request()).get_json()["cards"]
+    item = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-21T10:05:31Z",
+        "overrideReason": {"userComment": "Patient declined"},
+    }
+    feedback = client.post(service + "/feedback", json={"feedback": [item]})
+    assert feedback.status_code == 200
+    result = CliRunner().invoke(main, ["feedback-report", "--json"])
+    assert result.exit_code == 0, result.output
+    [row] = [r for r in json.loads(result.output) if r["rule_id"] == temporary_rule]
+    assert (row["issued"], row["accepted"], row["overridden"]) == (1, 0, 1)
+    assert row["override_reasons"] == {"comment only": 1}
 
 
 def _free_port() -> int:

@@ -58,3 +58,8 @@ def test_the_image_serves_with_cds_service_serve() -> None:
     assert "USER cds" in dockerfile
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0 and "--host" in result.output
+
+
+def test_the_image_installs_the_postgresql_driver() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install '.[postgres]'" in dockerfile

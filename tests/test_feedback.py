@@ -1,5 +1,5 @@
-"""The feedback endpoint and the card ledger: validation per spec, storage joined to the cards
-issued, unknown cards flagged, and the per-rule report."""
+"""The feedback endpoint and the card ledger, on SQLite and on PostgreSQL: validation per spec,
+storage joined to the cards issued, unknown cards flagged, and the per-rule report."""
 
 from __future__ import annotations
 
@@ -10,11 +10,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from cds_service import create_app
 from cds_service.ledger import feedback, get_ledger, issued_cards
 from tests.conftest import patient_view_request
 
 GUIDANCE = "/cds-services/immunotherapy-guidance"
 FEEDBACK = GUIDANCE + "/feedback"
+
+
+@pytest.fixture
+def app(database_url: str) -> Flask:
+    """Every test here runs on SQLite and on PostgreSQL (see tests/databases.py)."""
+    return create_app({"TESTING": True, "AUTH_ENABLED": False, "DATABASE_URL": database_url})
 
 
 def issue_card(client: FlaskClient) -> dict[str, Any]:

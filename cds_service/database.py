@@ -1,0 +1,91 @@
+"""The ledger's database engine: SQLite embedded by default, PostgreSQL for several instances.
+
+`CDS_DATABASE_URL` is an SQLAlchemy URL; empty means the SQLite file `cds-ledger.sqlite3` in the
+instance folder. `postgresql://` and `postgres://` URLs are served by psycopg 3 (the
+`cds-service[postgres]` extra); a PostgreSQL URL without that driver installed is a configuration
+error named as such, not a `ModuleNotFoundError` at the first query. One engine per process and URL
+is kept, so that a forked gunicorn worker can drop the pooled connections it inherited.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+SQLITE_FILE = "cds-ledger.sqlite3"
+POSTGRES_EXTRA = "pip install 'cds-service[postgres]'"
+_ENGINES: list[Engine] = []
+
+
+class DatabaseConfigError(ValueError):
+    """CDS_DATABASE_URL cannot be used (bad URL, unsupported database, driver missing)."""
+
+
+def database_url(configured: str, instance_path: Path) -> URL:
+    """The URL to connect to, with PostgreSQL URLs pointed at psycopg 3."""
+    raw = configured or f"sqlite:///{instance_path / SQLITE_FILE}"
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise DatabaseConfigError(
+            "CDS_DATABASE_URL is not a database URL (expected e.g. "
+            "postgresql://user@host:5432/dbname or sqlite:////path/ledger.sqlite3)"
+        ) from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend == "postgres":
+        backend = "postgresql"
+    if backend == "postgresql":
+        if driver not in ("", "psycopg"):
+            raise DatabaseConfigError(
+                f"CDS_DATABASE_URL names the driver {driver!r}; use postgresql:// (psycopg 3)"
+            )
+        if importlib.util.find_spec("psycopg") is None:
+            raise DatabaseConfigError(
+                "CDS_DATABASE_URL is a PostgreSQL URL but psycopg is not installed: "
+                + POSTGRES_EXTRA
+            )
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return url
+    raise DatabaseConfigError(
+        f"CDS_DATABASE_URL: unsupported database {backend!r} (supported: sqlite, postgresql)"
+    )
+
+
+def is_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers never block the writer; NORMAL sync is durable across process crashes
+    # (only an OS crash can lose the last commits); busy_timeout waits instead of failing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def open_engine(configured: str, instance_path: Path) -> Engine:
+    url = database_url(configured, instance_path)
+    if url.drivername == "sqlite" and url.database in (None, "", ":memory:"):
+        # One shared in-memory database across threads (tests, `invoke` in-process).
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+        if url.drivername == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+    _ENGINES.append(engine)
+    return engine
+
+
+def dispose_all_pools() -> None:
+    """Drop pooled connections inherited through fork(); each process opens its own."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
