@@ -101,8 +101,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FHIR_ALLOWLIST",
         ["http://127.0.0.1", "http://localhost", "http://[::1]", "https://hapi.fhir.org/baseR4"],
-        "Comma-separated FHIR base URLs the service may contact (loopback URLs match any "
-        "port); any other `fhirServer` is treated as unreachable.",
+        "Comma-separated FHIR base URLs the service may contact (a loopback URL without a port "
+        "matches any port, one with a port only that port); any other `fhirServer` is treated "
+        "as unreachable.",
         _list,
     ),
     Setting(

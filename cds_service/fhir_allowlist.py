@@ -5,7 +5,10 @@ https when production data is exchanged"; a service that followed every URL it w
 steered at internal hosts (server-side request forgery). Operators therefore list FHIR base URLs
 (CDS_FHIR_ALLOWLIST). A URL is allowed when it equals an entry or lies under it by whole path
 segments, on the same scheme, host and port; https is required except on loopback (127.0.0.0/8,
-`localhost`, `[::1]`), where an entry matches any port. Decisions use the URL text only: no DNS
+`localhost`, `[::1]`). A loopback entry without a port (`http://127.0.0.1`) matches any port, for
+development servers on changing ports; an entry with an explicit port (`http://127.0.0.1:5000/fhir`)
+means that port only, so listing one local FHIR server does not open every other local service.
+Decisions use the URL text only: no DNS
 lookup, no connection. Anything odd (credentials, query, fragment, dot segments, encoded slashes)
 is refused rather than interpreted.
 """
@@ -40,7 +43,7 @@ def is_loopback_host(host: str) -> bool:
 class _Base:
     scheme: str
     host: str
-    port: int | None  # None: any port (loopback entries)
+    port: int | None  # None: any port (loopback entries written without a port)
     path: str  # without a trailing slash; "" is the host's root
 
 
@@ -66,7 +69,7 @@ def _parse(url: str, *, any_port_on_loopback: bool) -> _Base | None:
     loopback = is_loopback_host(host)
     if scheme != "https" and not loopback:
         return None
-    if loopback and any_port_on_loopback:
+    if loopback and any_port_on_loopback and port is None:
         effective_port = None
     else:
         effective_port = port if port is not None else _DEFAULT_PORTS[scheme]

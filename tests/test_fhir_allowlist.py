@@ -5,7 +5,10 @@ were unreachable."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +16,7 @@ import pytest
 import responses
 from flask.testing import FlaskClient
 
-from cds_service import extensions
+from cds_service import create_app, extensions
 from cds_service.config import defaults
 from cds_service.fhir_allowlist import fhir_server_allowed, is_loopback_host
 from tests.conftest import patient_view_request
@@ -35,7 +38,11 @@ ALLOWED = [
     ("http://localhost/fhir", DEFAULTS),
     ("https://hapi.fhir.org/baseR4", DEFAULTS),
     ("http://127.0.0.5:9000/fhir", ["http://127.0.0.5"]),
-    ("http://localhost:9999/fhir", ["http://localhost:8080/fhir"]),
+    ("http://localhost:8080/fhir/r4", ["http://localhost:8080/fhir"]),
+    ("http://127.0.0.1:5000/fhir", ["http://127.0.0.1:5000/fhir"]),
+    ("http://localhost/fhir", ["http://localhost:80/fhir"]),
+    ("http://localhost:80/fhir", ["http://localhost/fhir"]),
+    ("https://localhost:8443/fhir", ["https://localhost/fhir"]),  # no port: any loopback port
 ]
 
 REFUSED = [
@@ -70,6 +77,12 @@ REFUSED = [
     ("", DEFAULTS),
     ("not a url", DEFAULTS),
     ("https://hapi.fhir.org/baseR4", []),
+    # A loopback entry with an explicit port means that port only (issue 16).
+    ("http://localhost:9999/fhir", ["http://localhost:8080/fhir"]),
+    ("http://127.0.0.1:5001/fhir", ["http://127.0.0.1:5000/fhir"]),
+    ("http://127.0.0.1/fhir", ["http://127.0.0.1:5000/fhir"]),
+    ("http://[::1]:5001/fhir", ["http://[::1]:5000/fhir"]),
+    ("http://localhost:8080/fhir", ["http://localhost:80/fhir"]),
 ]
 
 
@@ -158,3 +171,61 @@ def test_a_disallowed_fhir_server_gets_no_request_and_the_call_is_412(
 def _patient_view_path(client: FlaskClient) -> str:
     services = extensions.services(client.application).values()
     return "/cds-services/" + str(next(s.id for s in services if s.hook == "patient-view"))
+
+
+class _CountingFhir:
+    """A loopback HTTP server that answers every GET with an empty searchset and counts them."""
+
+    def __init__(self) -> None:
+        hits: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                hits.append(self.path)
+                body = json.dumps({"resourceType": "Bundle", "type": "searchset", "total": 0})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.hits = hits
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_loopback_entry_with_a_port_lets_no_request_reach_another_port(tmp_path: Any) -> None:
+    listed, other = _CountingFhir(), _CountingFhir()
+    try:
+        app = create_app(
+            {
+                "TESTING": True,
+                "AUTH_ENABLED": False,
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+                "FHIR_ALLOWLIST": [f"http://127.0.0.1:{listed.port}/fhir"],
+            }
+        )
+        client = app.test_client()
+        answers = {}
+        for server in (other, listed):
+            body = patient_view_request(fhirServer=f"http://127.0.0.1:{server.port}/fhir")
+            del body["prefetch"]["conditions"]  # required: the service must fetch it
+            answers[server.port] = client.post(_patient_view_path(client), json=body)
+        assert other.hits == []
+        assert answers[other.port].status_code == 412
+        assert "allowlist" in answers[other.port].get_data(as_text=True)
+        # The control: the listed port is reached, so the zero above is not a broken probe.
+        assert listed.hits and all(h.startswith("/fhir/") for h in listed.hits)
+        assert answers[listed.port].status_code == 200
+    finally:
+        listed.close()
+        other.close()
