@@ -122,19 +122,24 @@ def load_directory(
     *,
     token: str | None = None,
     on_loaded: Callable[[LoadResult], None] | None = None,
+    prepare: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
 ) -> list[LoadResult]:
     """Load every FHIR `*.json` in `directory`, in name order; stops at the first refusal.
 
     JSON files that are not FHIR resources (scenario tables) are skipped; a file that is a FHIR
-    resource but not a transaction Bundle is an error.
+    resource but not a transaction Bundle is an error. `prepare(file name, bundle)` may return a
+    changed bundle to load instead (e.g. with its dates moved).
     """
-    files = [p for p in sorted(directory.glob("*.json")) if is_fhir_resource(read_fixture(p))]
-    if not files:
+    documents = [(p, read_fixture(p)) for p in sorted(directory.glob("*.json"))]
+    bundles = [(p, d) for p, d in documents if is_fhir_resource(d)]
+    if not bundles:
         raise FixtureError(f"no FHIR *.json fixtures in {directory}")
     results = []
     with requests.Session() as session:
-        for path in files:
-            result = load_file(base_url, path, token=token, session=session)
+        for path, bundle in bundles:
+            if prepare is not None:
+                bundle = prepare(path.name, bundle)
+            result = load_bundle(base_url, bundle, name=path.name, token=token, session=session)
             results.append(result)
             if on_loaded:
                 on_loaded(result)

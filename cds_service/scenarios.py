@@ -97,6 +97,20 @@ def load_scenarios(fixtures_dir: Path = FIXTURES_DIR) -> dict[str, Scenario]:
     return scenarios
 
 
+def bundle_instants(fixtures_dir: Path = FIXTURES_DIR) -> dict[str, datetime]:
+    """Bundle file name -> the instant its scenarios were written for (`scenarios.json`'s `now`);
+    empty when the folder has no scenario table."""
+    table = fixtures_dir / "scenarios.json"
+    if not table.is_file():
+        return {}
+    instants: dict[str, datetime] = {}
+    for row in json.loads(table.read_text()):
+        instant = datetime.fromisoformat(row["now"].replace("Z", "+00:00"))
+        if instants.setdefault(row["bundle"], instant) != instant:
+            raise ValueError(f"{row['bundle']} is written for two different instants")
+    return instants
+
+
 def _shift(value: str, delta: timedelta) -> str:
     """Move one date or dateTime, keeping the form it was written in (date, Z, or offset)."""
     if not _DATE_TIME.match(value):

@@ -32,6 +32,16 @@ def test_fixtures_are_loaded_by_the_services_own_command_once_hapi_is_healthy() 
     assert "load-fixtures" in main.commands
 
 
+def test_the_compose_loader_moves_the_fixture_dates_to_now_with_options_the_command_knows() -> None:
+    from cds_service.cli.fixtures import load_fixtures
+
+    args = SERVICES["load-fixtures"]["command"][2:]
+    args[args.index("--dir") + 1] = str(ROOT / "fhir_fixtures")
+    context = load_fixtures.make_context("load-fixtures", args)
+    assert context.params["shift_to_now"] is True
+    assert context.params["fhir_base"] == "http://localhost:8080/fhir"
+
+
 def test_the_service_runs_with_authentication_on_and_a_development_issuer() -> None:
     service = SERVICES["cds-service"]
     environment = service["environment"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +20,36 @@ import requests
 
 from cds_service.config import load_config
 from cds_service.hook_requests import build_request, bundle_entries
+from cds_service.scenarios import shift_dates
 from cds_service.services import load_services
 
 
-def _scenario_body(name: str) -> tuple[dict[str, Any], str]:
+def _scenario_body(name: str, at: datetime) -> tuple[dict[str, Any], str]:
     from cds_service.scenarios import load_scenarios
 
     scenarios = load_scenarios()
     if name not in scenarios:
         raise click.UsageError(f"--scenario must be one of {', '.join(sorted(scenarios))}")
-    chosen = scenarios[name].shifted(datetime.now(UTC))
+    chosen = scenarios[name].shifted(at)
     services = load_services(Path(load_config()["HOOKS_DIR"]))
     return chosen.request(services), chosen.service_id
+
+
+def parse_as_of(text: str | None) -> datetime | None:
+    """`now` (or nothing): the wall clock; a date: 12:00 UTC that day (the instant the fixtures
+    are written for); a dateTime: that instant (UTC when it names no zone)."""
+    if text is None or text.strip().lower() == "now":
+        return None
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(12), tzinfo=UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not 'now', a date (YYYY-MM-DD) or a dateTime", param_hint="--as-of"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def example_service_id(path: Path) -> str | None:
@@ -41,9 +59,18 @@ def example_service_id(path: Path) -> str | None:
 
 
 def send(
-    service_id: str, body: dict[str, Any], url: str | None, token: str | None
+    service_id: str,
+    body: dict[str, Any],
+    url: str | None,
+    token: str | None,
+    as_of: datetime | None = None,
 ) -> tuple[int, dict[str, Any]]:
+    """POST `body` to a running service (`url`) or to an in-process one. `as_of` is the instant the
+    call is judged at: in process the service's clock reads it; a running service has its own
+    clock, so every date in the request is moved by (now - as_of) instead."""
     if url:
+        if as_of is not None:
+            body = shift_dates(body, datetime.now(UTC) - as_of)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         answer = requests.post(
             f"{url.rstrip('/')}/cds-services/{service_id}", json=body, headers=headers, timeout=30
@@ -51,7 +78,14 @@ def send(
         return answer.status_code, answer.json()
     from cds_service import create_app
 
-    app = create_app({"AUTH_ENABLED": False, "DATABASE_URL": "sqlite://", "LOG_LEVEL": "WARNING"})
+    settings: dict[str, Any] = {
+        "AUTH_ENABLED": False,
+        "DATABASE_URL": "sqlite://",
+        "LOG_LEVEL": "WARNING",
+    }
+    if as_of is not None:
+        settings["CLOCK"] = lambda: as_of
+    app = create_app(settings)
     response = app.test_client().post(f"/cds-services/{service_id}", json=body)
     return response.status_code, response.get_json()
 
@@ -104,6 +138,18 @@ def format_cards(status: int, answer: dict[str, Any]) -> str:
     help="JSON Bundle or list of the draft orders (order-select / order-sign).",
 )
 @click.option("--select", "selections", multiple=True, help="order-select selection, Type/id.")
+@click.option(
+    "--as-of",
+    "as_of_text",
+    metavar="DATE|now",
+    help="Judge the call at this instant (YYYY-MM-DD means 12:00 UTC; default now). "
+    "--scenario is moved to it; a bundle or request file keeps its dates.",
+)
+@click.option(
+    "--fhir-server",
+    help="Send no prefetch: the service reads the record from this FHIR base instead "
+    "(e.g. one seeded with `load-fixtures --shift-to-now`).",
+)
 @click.option("--url", help="Base URL of a running service (default: in-process).")
 @click.option("--token", envvar="CDS_INVOKE_TOKEN", help="JWT for --url (or CDS_INVOKE_TOKEN).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON response.")
@@ -115,6 +161,8 @@ def invoke(
     patient_id: str | None,
     draft_orders: str | None,
     selections: tuple[str, ...],
+    as_of_text: str | None,
+    fhir_server: str | None,
     url: str | None,
     token: str | None,
     as_json: bool,
@@ -122,8 +170,9 @@ def invoke(
     """Send a hook request and pretty-print the cards that come back."""
     if sum(map(bool, (request_file, bundle, scenario))) != 1:
         raise click.UsageError("give one of REQUEST_FILE, --bundle or --scenario")
+    as_of = parse_as_of(as_of_text)
     if scenario:
-        body, service_id = _scenario_body(scenario)
+        body, service_id = _scenario_body(scenario, as_of or datetime.now(UTC))
     elif request_file:
         body = json.loads(Path(request_file).read_text())
         service_id = service_id or example_service_id(Path(request_file))
@@ -151,7 +200,9 @@ def invoke(
             raise click.UsageError(f"{exc}, or pass --patient") from None
     if not service_id:
         raise click.UsageError("pass --service")
-    status, answer = send(service_id, body, url, token)
+    if fhir_server:
+        body = {k: v for k, v in body.items() if k != "prefetch"} | {"fhirServer": fhir_server}
+    status, answer = send(service_id, body, url, token, as_of)
     click.echo(json.dumps(answer, indent=2) if as_json else format_cards(status, answer))
     if status != 200:
         raise SystemExit(1)
