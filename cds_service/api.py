@@ -19,6 +19,7 @@ from cds_service.errors import BadRequest, UnknownService
 from cds_service.ledger import get_ledger
 from cds_service.pipeline import run_hook
 from cds_service.protocol.feedback import FeedbackRequest
+from cds_service.protocol.fhir_version import pre_r4_resources, refusal
 from cds_service.protocol.request import HookRequest, parse_context
 from cds_service.services import ServiceDefinition
 
@@ -88,6 +89,9 @@ def call_service(service_id: str) -> Response:
             f"service {service.id!r} answers hook {service.hook!r}, not {hook_request.hook!r}",
             [{"field": "hook", "problem": f"expected {service.hook!r}"}],
         )
+    pre_r4 = pre_r4_resources(hook_request.context, hook_request.prefetch)
+    if pre_r4:
+        raise BadRequest(*refusal(pre_r4))
     try:
         context = parse_context(service.hook, hook_request.context)
     except ValidationError as exc:
