@@ -66,7 +66,7 @@ def run_hook(
         selections=selections,
     )
     timer.lap("facts")
-    findings = rules.evaluate(facts)
+    findings = rules.evaluate(facts, service.rules)
     timer.lap("rules")
     response, issued = cards.render(findings)
     wire = response.to_wire()

@@ -3,7 +3,10 @@
 Each file holds one service's discovery entry (spec "Discovery": `id`, `hook`, `title`,
 `description`, `prefetch`, `usageRequirements`) plus a `metadata` object that discovery never
 exposes: which prefetch keys are required (a missing required key the service cannot fetch is a
-412) and which example requests in `hooks/examples/` exercise it.
+412), which example requests in `hooks/examples/` exercise it, and the ids of the rules it runs
+(`cds_service.rules`). The files are the contract on disk: integrators read them and discovery
+serves them, so they stay hand-readable JSON, but their prefetch templates are generated from
+`cds_service.contracts.PREFETCH_TEMPLATES` (`cds-service check --write`) and checked against it.
 Discovery is these files, collected.
 """
 
@@ -17,7 +20,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-SUPPORTED_HOOKS = ("patient-view", "order-select", "order-sign")
+from cds_service import rules
+from cds_service.contracts import Hook, PrefetchKey
+
+SUPPORTED_HOOKS = tuple(Hook)
 # spec "Prefetch tokens": context fields that are tokens for the three hooks, and user tokens.
 CONTEXT_TOKENS = frozenset({"context.userId", "context.patientId", "context.encounterId"})
 USER_TOKENS = frozenset(
@@ -31,8 +37,9 @@ ALLOWED_CONTROL_PARAMS = frozenset({"_count", "_sort", "_id"})
 class ServiceMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    requiredPrefetch: tuple[str, ...] = ()
+    requiredPrefetch: tuple[PrefetchKey, ...] = ()
     examples: tuple[str, ...] = ()
+    rules: tuple[str, ...] = Field(min_length=1)
 
 
 class ServiceFile(BaseModel):
@@ -44,7 +51,7 @@ class ServiceFile(BaseModel):
     hook: str
     title: str = Field(min_length=1)
     description: str = Field(min_length=1)
-    prefetch: dict[str, str] = Field(default_factory=dict)
+    prefetch: dict[PrefetchKey, str] = Field(default_factory=dict)
     usageRequirements: str | None = Field(default=None, min_length=1)
     metadata: ServiceMetadata
 
@@ -52,6 +59,8 @@ class ServiceFile(BaseModel):
     def _consistent(self) -> ServiceFile:
         if self.hook not in SUPPORTED_HOOKS:
             raise ValueError(f"hook {self.hook!r} is not one of {', '.join(SUPPORTED_HOOKS)}")
+        if len(set(self.metadata.rules)) != len(self.metadata.rules):
+            raise ValueError("metadata.rules lists a rule twice")
         undeclared = set(self.metadata.requiredPrefetch) - set(self.prefetch)
         if undeclared:
             raise ValueError(f"requiredPrefetch names undeclared keys: {sorted(undeclared)}")
@@ -89,6 +98,8 @@ class ServiceDefinition:
     required_prefetch: frozenset[str]
     examples: tuple[str, ...]
     usage_requirements: str | None = None
+    # The rules this service runs, in order (metadata.rules), resolved and checked at load.
+    rules: tuple[rules.Rule, ...] = ()
     source_file: Path | None = field(default=None, compare=False)
 
     def discovery_entry(self) -> dict[str, Any]:
@@ -122,15 +133,20 @@ def load_services(hooks_dir: Path) -> dict[str, ServiceDefinition]:
             raise RegistryError(f"{path.name}: {exc}") from exc
         if parsed.id != path.stem:
             raise RegistryError(f"{path.name}: id {parsed.id!r} must match the file name")
+        try:
+            chosen = rules.resolve_rules(parsed.metadata.rules, parsed.hook)
+        except LookupError as exc:
+            raise RegistryError(f"{path.name}: metadata.rules: {exc.args[0]}") from exc
         services[parsed.id] = ServiceDefinition(
             id=parsed.id,
             hook=parsed.hook,
             title=parsed.title,
             description=parsed.description,
-            prefetch=dict(parsed.prefetch),
-            required_prefetch=frozenset(parsed.metadata.requiredPrefetch),
+            prefetch={str(key): template for key, template in parsed.prefetch.items()},
+            required_prefetch=frozenset(str(k) for k in parsed.metadata.requiredPrefetch),
             examples=parsed.metadata.examples,
             usage_requirements=parsed.usageRequirements,
+            rules=chosen,
             source_file=path,
         )
     return services

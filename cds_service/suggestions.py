@@ -4,7 +4,7 @@ A suggestion is what a clinician can accept in one click (CDS Hooks 2.0 "Suggest
 replacing a draft order is a `delete` of the draft by its resourceId plus a `create` of the new
 resource. Resources carry only codes verified in the terminology package; IVIG and plasma exchange
 have no verified RxNorm / SNOMED CT / CPT code (terminology.md Addendum 4), so they are named in
-text, with the words the facts layer recognises (cds_service.terminology.rxnorm TEXT_TERMS and
+text, with the words the facts layer recognises (cds_service.knowledge.rxnorm TEXT_TERMS and
 procedures PLEX_TEXT_TERMS). An IVIG dose is written only when it was computed from a current
 weight; with no usable weight there is no IVIG suggestion, and the card says why.
 """
@@ -24,7 +24,7 @@ from cds_service.dosing import (
 )
 from cds_service.facts.model import TherapyFact
 from cds_service.findings import ProposedAction, ProposedChange
-from cds_service.terminology import UCUM
+from cds_service.knowledge import UCUM
 
 IVIG_TEXT = "Intravenous immune globulin (IVIG)"
 PLEX_TEXT = "Therapeutic plasma exchange"

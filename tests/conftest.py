@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.engine import URL
 
 from cds_service import create_app
+from cds_service.contracts import Hook
+from cds_service.extensions import SERVICES
 from cds_service.hook_requests import hook_request
 from tests import databases
 
@@ -117,9 +121,8 @@ def order_request(hook: str, orders: list[dict[str, Any]], **context: Any) -> di
     return body
 
 
-@pytest.fixture
-def temporary_rule() -> Iterator[str]:
-    """Register a simple rule for patient-view for one test, then remove it."""
+def patient_seen_rule() -> Any:
+    """A simple patient-view rule for tests: one info card saying the pipeline ran."""
     from cds_service import rules
     from cds_service.facts.model import PatientFacts
     from cds_service.findings import Citation, Coding, Evidence, Finding, Urgency
@@ -139,8 +142,24 @@ def temporary_rule() -> Iterator[str]:
             )
         ]
 
-    rules.REGISTRY[rule_id] = rules.Rule(rule_id, frozenset({"patient-view"}), patient_seen, "000")
+    return rules.Rule(rule_id, frozenset({Hook.PATIENT_VIEW}), patient_seen, "000")
+
+
+@pytest.fixture
+def temporary_rule(app: Flask) -> Iterator[str]:
+    """Let the `app` fixture's patient-view service run a simple test rule for one test."""
+    rule = patient_seen_rule()
+    with service_running(app, "immunotherapy-guidance", rule):
+        yield rule.id
+
+
+@contextmanager
+def service_running(app: Flask, service_id: str, *extra: Any) -> Iterator[None]:
+    """Let one service of `app` run extra rules (a test's own) after its listed ones."""
+    services = app.extensions[SERVICES]
+    original = services[service_id]
+    services[service_id] = replace(original, rules=(*original.rules, *extra))
     try:
-        yield rule_id
+        yield
     finally:
-        del rules.REGISTRY[rule_id]
+        services[service_id] = original

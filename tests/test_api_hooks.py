@@ -7,9 +7,11 @@ import json
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import order_request, patient_view_request, spec_example
+from cds_service.contracts import Hook
+from tests.conftest import order_request, patient_view_request, service_running, spec_example
 
 GUIDANCE = "/cds-services/immunotherapy-guidance"
 ORDER_SELECT = "/cds-services/immunotherapy-order-select"
@@ -260,7 +262,7 @@ def test_health_check_answers(client: FlaskClient) -> None:
 
 
 def test_an_unexpected_failure_is_500_with_the_envelope_and_no_stack_trace(
-    client: FlaskClient, caplog: pytest.LogCaptureFixture
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     from cds_service import rules
     from cds_service.facts.model import PatientFacts
@@ -268,13 +270,9 @@ def test_an_unexpected_failure_is_500_with_the_envelope_and_no_stack_trace(
     def broken(facts: PatientFacts) -> list[Any]:
         raise RuntimeError("rule bug with secret detail")
 
-    rules.REGISTRY["test-broken"] = rules.Rule(
-        "test-broken", frozenset({"patient-view"}), broken, "000"
-    )
-    try:
+    broken_rule = rules.Rule("test-broken", frozenset({Hook.PATIENT_VIEW}), broken, "000")
+    with service_running(app, "immunotherapy-guidance", broken_rule):
         response = client.post(GUIDANCE, json=patient_view_request())
-    finally:
-        del rules.REGISTRY["test-broken"]
     body = assert_envelope(response, 500, "internal-error")
     assert "secret detail" not in response.get_data(as_text=True)
     assert "RuntimeError" not in body["message"]

@@ -20,7 +20,7 @@ from cds_service import create_app
 from cds_service.cli import main
 from cds_service.cli.check import find_problems
 from cds_service.config import load_config, markdown_table
-from tests.conftest import ROOT, patient_view_request
+from tests.conftest import ROOT, patient_seen_rule, patient_view_request, service_running
 
 EXAMPLES = sorted((ROOT / "hooks" / "examples").glob("*.json"))
 
@@ -60,7 +60,7 @@ def test_check_refuses_a_prefetch_token_outside_the_spec(tmp_path: Path) -> None
     shutil.copytree(ROOT / "hooks", hooks)
     definition = hooks / "immunotherapy-guidance.json"
     service = json.loads(definition.read_text())
-    service["prefetch"]["orders"] = "MedicationRequest?_id={{context.draftOrders.id}}"
+    service["prefetch"]["medications"] = "MedicationRequest?_id={{context.draftOrders.id}}"
     definition.write_text(json.dumps(service))
     assert "not a first-level context field" in "\n".join(find_problems(hooks))
 
@@ -103,9 +103,7 @@ def test_invoke_shows_the_error_envelope_and_fails() -> None:
     assert "HTTP 404" in result.output
 
 
-def test_feedback_report_prints_a_table(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, temporary_rule: str
-) -> None:
+def test_feedback_report_prints_a_table(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
     monkeypatch.setenv("CDS_DATABASE_URL", database_url)
     result = CliRunner().invoke(main, ["feedback-report"])
     assert result.exit_code == 0, result.output
@@ -114,7 +112,8 @@ def test_feedback_report_prints_a_table(
     app = create_app({"AUTH_ENABLED": False, "DATABASE_URL": database_url})
     client = app.test_client()
     service = "/cds-services/immunotherapy-guidance"
-    [card] = client.post(service, json=patient_view_request()).get_json()["cards"]
+    with service_running(app, "immunotherapy-guidance", patient_seen_rule()):
+        [card] = client.post(service, json=patient_view_request()).get_json()["cards"]
     item = {
         "card": card["uuid"],
         "outcome": "overridden",
@@ -125,7 +124,7 @@ def test_feedback_report_prints_a_table(
     assert feedback.status_code == 200
     result = CliRunner().invoke(main, ["feedback-report", "--json"])
     assert result.exit_code == 0, result.output
-    [row] = [r for r in json.loads(result.output) if r["rule_id"] == temporary_rule]
+    [row] = [r for r in json.loads(result.output) if r["rule_id"] == "test-patient-seen"]
     assert (row["issued"], row["accepted"], row["overridden"]) == (1, 0, 1)
     assert row["override_reasons"] == {"comment only": 1}
 

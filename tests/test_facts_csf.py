@@ -8,7 +8,11 @@ import pytest
 
 from cds_service.facts.csf import assess_csf, csf_infection_status
 from cds_service.facts.model import CsfInfectionStatus as S
-from cds_service.facts.observations import CSF_FRESHNESS_DAYS, lab_facts
+from cds_service.facts.model import LabKind as _LabKind
+from cds_service.facts.observations import lab_facts
+from cds_service.knowledge.labs import lab_definition
+
+CSF_FRESHNESS_DAYS = lab_definition(_LabKind.CSF_CULTURE).freshness_hours / 24
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CULTURE, GRAM, HSV1, HSV2, PANEL = "606-4", "14357-8", "16952-4", "16960-7", "108157-9"

@@ -9,10 +9,9 @@ import pytest
 
 from cds_service.facts.model import LabKind, Qualitative
 from cds_service.facts.observations import (
-    COAGULATION_FRESHNESS_HOURS,
-    SODIUM_FRESHNESS_HOURS,
     lab_facts,
 )
+from cds_service.knowledge.labs import lab_definition
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -56,8 +55,8 @@ def obs(
         ("8302-2", LabKind.HEIGHT, 67, "[in_i]", 170.18),
         ("2160-0", LabKind.CREATININE, 1.2, "mg/dL", 1.2),
         ("2160-0", LabKind.CREATININE, 88.42, "umol/L", 1.0),
-        ("2342-4", LabKind.CSF_GLUCOSE, 3, "mmol/L", 54.048),
-        ("2880-3", LabKind.CSF_PROTEIN, 0.45, "g/L", 45.0),
+        ("3255-7", LabKind.FIBRINOGEN, 272, "mg/dL", 2.72),
+        ("8302-2", LabKind.HEIGHT, 1700, "mm", 170.0),
         ("26465-5", LabKind.CSF_WBC, 25, "{cells}/uL", 25.0),
         ("6301-6", LabKind.INR, 1.8, "{INR}", 1.8),
         ("98979-8", LabKind.EGFR, 55, "mL/min/{1.73_m2}", 55.0),
@@ -137,8 +136,8 @@ def test_the_newest_value_wins_and_history_is_newest_first():
 @pytest.mark.parametrize(
     ("code", "kind", "window_hours"),
     [
-        ("2951-2", LabKind.SODIUM, SODIUM_FRESHNESS_HOURS),
-        ("6301-6", LabKind.INR, COAGULATION_FRESHNESS_HOURS),
+        ("2951-2", LabKind.SODIUM, lab_definition(LabKind.SODIUM).freshness_hours),
+        ("6301-6", LabKind.INR, lab_definition(LabKind.INR).freshness_hours),
     ],
 )
 def test_a_value_older_than_its_freshness_window_is_stale_not_current(code, kind, window_hours):

@@ -22,7 +22,7 @@ from cds_service.dosing import (
     rituximab_weekly_dose,
 )
 from cds_service.facts.model import LabKind, Measurement
-from cds_service.rules import evaluate
+from cds_service.rules import evaluate, rules_for
 from cds_service.suggestions import ivig_medication_request, plex_service_request
 from tests.test_rules_scenarios import SCENARIOS
 
@@ -111,7 +111,7 @@ def test_every_suggested_resource_in_every_scenario_validates_and_deletes_name_a
     seen = 0
     for _, patient, _, _ in SCENARIOS:
         drafts = {o.reference for o in patient.draft_orders}
-        for finding in evaluate(patient):
+        for finding in evaluate(patient, rules_for(patient.hook)):
             assert not finding.suggestions or finding.selection_behavior == "at-most-one"
             for change in finding.suggestions:
                 for action in change.actions:

@@ -16,8 +16,10 @@ from fhir.resources.R4B.bundle import Bundle
 
 from cds_service.facts.build import build_facts
 from cds_service.resolution.resolved import KeyOutcome, KeyState, ResolvedData
-from cds_service.rules import REGISTRY, evaluate
+from cds_service.rules import evaluate, load_rules, rules_for
 from cds_service.scenarios import Scenario, load_scenarios
+
+REGISTRY = load_rules()
 
 SCENARIOS = list(load_scenarios().values())
 KEYS = {
@@ -83,7 +85,7 @@ def test_fixture_scenario_fires_expected_rules_and_no_forbidden_ones(
         selections=list(scenario.selections),
     )
     fired: dict[str, set[str]] = {}
-    for finding in evaluate(facts):
+    for finding in evaluate(facts, rules_for(facts.hook)):
         fired.setdefault(finding.rule_id, set()).add(finding.urgency.value)
     for rule_id, indicator in scenario.expected_indicators.items():
         assert indicator in fired.get(rule_id, set()), (rule_id, fired)

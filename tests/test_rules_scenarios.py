@@ -168,7 +168,9 @@ AE = cond(C.AUTOIMMUNE_ENCEPHALITIS)
 import pytest  # noqa: E402
 
 from cds_service.findings import Finding, Urgency  # noqa: E402
-from cds_service.rules import REGISTRY, evaluate  # noqa: E402
+from cds_service.rules import evaluate, load_rules, rules_for  # noqa: E402
+
+REGISTRY = load_rules()
 
 T = Therapy
 X = CsfInfectionStatus
@@ -789,7 +791,7 @@ def _by_rule(findings: list[Finding]) -> dict[str, list[Finding]]:
 def test_scenario_fires_expected_rules_and_no_forbidden_ones(
     name: str, patient: PatientFacts, expected: dict[str, Urgency], forbidden: set[str]
 ) -> None:
-    fired = _by_rule(evaluate(patient))
+    fired = _by_rule(evaluate(patient, rules_for(patient.hook)))
     for rule_id, urgency in expected.items():
         assert rule_id in fired, f"{rule_id} did not fire; fired: {sorted(fired)}"
         assert max(f.urgency for f in fired[rule_id]) is urgency or urgency in {
@@ -809,7 +811,7 @@ def test_every_rule_is_proven_to_fire_and_to_stay_silent() -> None:
     ("name", "patient"), [(s[0], s[1]) for s in SCENARIOS], ids=[s[0] for s in SCENARIOS]
 )
 def test_findings_meet_the_card_contract(name: str, patient: PatientFacts) -> None:
-    for f in evaluate(patient):
+    for f in evaluate(patient, rules_for(patient.hook)):
         assert 0 < len(f.summary) < 140, f.summary
         assert f.citation.seed in {"000", "002", "004"} and f.citation.label
         assert f.citation.evidence_note and f.evidence and f.group

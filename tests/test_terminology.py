@@ -12,20 +12,20 @@ import pytest
 import simple_icd_10_cm as cm
 
 from cds_service.facts.model import ConditionCategory, LabKind, Therapy
-from cds_service.terminology import ICD10CM, LOINC, SNOMED, Match, Verification
-from cds_service.terminology.conditions import (
+from cds_service.knowledge import ICD10CM, LOINC, SNOMED, Match, Verification
+from cds_service.knowledge.conditions import (
     CONDITION_CODES,
     DROPPED_CONDITION_CODES,
     categories_for,
 )
-from cds_service.terminology.loinc import (
+from cds_service.knowledge.labs import observation_codes
+from cds_service.knowledge.loinc import (
     DROPPED_LOINC_CODES,
     LOINC_CODES,
-    PREFETCH_OBSERVATION_CODES,
     codes_for,
 )
-from cds_service.terminology.procedures import PLEX_CODES
-from cds_service.terminology.rxnorm import (
+from cds_service.knowledge.procedures import PLEX_CODES
+from cds_service.knowledge.rxnorm import (
     BRAND_NAME_SOURCES,
     CLINICAL_DRUG_CODES,
     INGREDIENT_CODES,
@@ -112,7 +112,8 @@ def test_every_loinc_code_has_a_valid_check_digit(entry):
 
 
 def test_prefetch_observation_codes_are_sorted_unique_and_cover_every_lab_kind():
-    assert list(PREFETCH_OBSERVATION_CODES) == sorted(set(PREFETCH_OBSERVATION_CODES))
+    codes = observation_codes()
+    assert list(codes) == sorted(set(codes))
     for kind in LabKind:
         assert codes_for(kind), kind
 

@@ -6,7 +6,7 @@ one with autoimmune encephalitis and a realistic set of CSF, blood and vital-sig
 (patient-view). Each is a transaction Bundle with stable `PUT Type/id` entries, so the same data
 seeds the loopback FHIR server (no-prefetch runs) and fills the prefetch through
 `Scenario.request` (an over-delivering EHR). Condition, LOINC and RxNorm codes come from
-`cds_service.terminology`. Dates are relative to `now`, so results stay fresh whenever the
+`cds_service.knowledge`. Dates are relative to `now`, so results stay fresh whenever the
 benchmark runs. The growth series pads the encephalitis patient's observations to a given count
 with unrelated results and older values of the codes the rules read, as EHRs that ignore `_count`
 send them; the filler codes only need to be absent from the rules' code sets.
@@ -17,8 +17,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from cds_service.knowledge import ICD10CM, LOINC, RXNORM, SNOMED, UCUM
 from cds_service.scenarios import HOOK_SERVICES, Scenario
-from cds_service.terminology import ICD10CM, LOINC, RXNORM, SNOMED, UCUM
 
 GROWTH_SIZES = (10, 100, 1_000, 10_000)
 # Codes of common results the rules do not read (chemistry, haematology, vital signs).

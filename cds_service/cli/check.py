@@ -1,10 +1,12 @@
 """`cds-service check`: prove that the service definitions, the handlers and the examples agree.
 
-Checks, for every `hooks/*.json`: it loads (ids, hooks, prefetch tokens and query subset); its
-hook has a context model and registered rules; its Observation template filters on exactly the
-LOINC codes the facts layer reads; every example it lists exists, is named for it, parses as a
-CDS Hooks request for its hook with only declared prefetch keys, and answers 200 in-process; and
-every file in `hooks/examples/` belongs to a service. Exit status 1 when anything disagrees.
+Checks, for every `hooks/*.json`: it loads (ids, hooks, prefetch tokens and query subset, rule ids
+that exist and serve its hook); its hook has a context model; its prefetch templates are the ones
+`cds_service.contracts` generates (the Observation template filters on exactly the lab table's
+LOINC codes); the fact builders read exactly the keys the services declare; every example it
+lists exists, is named for it, parses as a CDS Hooks request for its hook with only declared
+prefetch keys, and answers 200 in-process; and every file in `hooks/examples/` belongs to a
+service. Exit status 1 when anything disagrees. `--write` regenerates the templates first.
 """
 
 from __future__ import annotations
@@ -16,16 +18,63 @@ from urllib.parse import parse_qs
 import click
 from pydantic import ValidationError
 
-from cds_service import rules
 from cds_service.config import load_config
+from cds_service.contracts import PREFETCH_TEMPLATES, PrefetchKey
+from cds_service.facts.build import READS
+from cds_service.knowledge import labs
 from cds_service.protocol.request import CONTEXT_MODELS, HookRequest, parse_context
 from cds_service.services import RegistryError, ServiceDefinition, load_services
-from cds_service.terminology import loinc
 
 
 def _observation_codes(template: str) -> set[str]:
     codes = parse_qs(template.partition("?")[2]).get("code", [])
     return {c.rpartition("|")[2] for value in codes for c in value.split(",")}
+
+
+def _prefetch_problems(services: dict[str, ServiceDefinition]) -> list[str]:
+    """Templates as generated, and keys read by the fact builders = keys the services declare."""
+    problems = []
+    declared: set[str] = set()
+    wanted = set(labs.observation_codes())
+    for service in services.values():
+        declared |= set(service.prefetch)
+        for key, template in service.prefetch.items():
+            generated = PREFETCH_TEMPLATES.get(PrefetchKey(key))
+            if template.startswith("Observation?") and _observation_codes(template) != wanted:
+                missing = sorted(wanted - _observation_codes(template))
+                extra = sorted(_observation_codes(template) - wanted)
+                problems.append(
+                    f"{service.id}: prefetch {key} codes differ from the lab table's "
+                    f"(missing {missing}, not read {extra}); run `cds-service check --write`"
+                )
+            elif template != generated:
+                problems.append(
+                    f"{service.id}: prefetch {key} is not the generated template; "
+                    "run `cds-service check --write`"
+                )
+    read = {str(key) for key in READS}
+    problems += [
+        f"the fact builders read {key!r}, which no service declares"
+        for key in sorted(read - declared)
+    ]
+    problems += [
+        f"a service declares prefetch {key!r}, which nothing reads"
+        for key in sorted(declared - read)
+    ]
+    return problems
+
+
+def write_definitions(hooks_dir: Path) -> list[Path]:
+    """Regenerate every service file's prefetch from the contracts; return the files changed."""
+    changed = []
+    for path in sorted(hooks_dir.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        prefetch = {str(key): PREFETCH_TEMPLATES[key] for key in PrefetchKey if key in READS}
+        if data.get("prefetch") != prefetch:
+            data["prefetch"] = prefetch
+            path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+            changed.append(path)
+    return changed
 
 
 def _example_problems(service: ServiceDefinition, path: Path) -> list[str]:
@@ -54,18 +103,10 @@ def find_problems(hooks_dir: Path) -> list[str]:
         return [str(exc)]
     problems: list[str] = []
     listed: set[str] = set()
-    wanted = set(loinc.PREFETCH_OBSERVATION_CODES)
+    problems += _prefetch_problems(services)
     for service in services.values():
-        if service.hook not in CONTEXT_MODELS or not rules.rules_for(service.hook):
+        if service.hook not in CONTEXT_MODELS or not service.rules:
             problems.append(f"{service.id}: no handler or rules for hook {service.hook}")
-        for key, template in service.prefetch.items():
-            if template.startswith("Observation?") and _observation_codes(template) != wanted:
-                missing = sorted(wanted - _observation_codes(template))
-                extra = sorted(_observation_codes(template) - wanted)
-                problems.append(
-                    f"{service.id}: prefetch {key} codes differ from the facts "
-                    f"layer's (missing {missing}, not read {extra})"
-                )
         if not service.examples:
             problems.append(f"{service.id}: lists no examples")
         for example in service.examples:
@@ -110,9 +151,17 @@ def run_examples(hooks_dir: Path) -> list[str]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder of service definitions (default: CDS_HOOKS_DIR).",
 )
-def check(hooks_dir: Path | None) -> None:
+@click.option(
+    "--write",
+    is_flag=True,
+    help="First regenerate the prefetch templates of hooks/*.json from the contracts.",
+)
+def check(hooks_dir: Path | None, write: bool) -> None:
     """Check that hooks/, the handlers and hooks/examples/ agree."""
     hooks_dir = hooks_dir or Path(load_config()["HOOKS_DIR"])
+    if write:
+        for path in write_definitions(hooks_dir):
+            click.echo(f"wrote {path}")
     problems = find_problems(hooks_dir)
     if not problems:
         problems = run_examples(hooks_dir)

@@ -1,7 +1,7 @@
 """Building one PatientFacts from the resolved data of one hook call: the facts layer's entry point.
 
-`build_facts` reads the outcomes keyed by prefetch key ("patient", "conditions", "observations",
-"medications", and optionally "administrations", "procedures", "serviceRequests"), turns each into
+`build_facts` reads the outcomes keyed by prefetch key (`READS`: patient, conditions, observations,
+medications, and optionally administrations, procedures, serviceRequests), turns each into
 typed facts, and lists in `PatientFacts.unknown` every category whose data could not be obtained,
 so a rule can say "conditions could not be retrieved" instead of reading silence as "none". Draft
 orders (context.draftOrders) become TherapyFacts flagged `is_draft_order`; resources named in
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from cds_service.contracts import PrefetchKey
 from cds_service.facts.conditions import condition_facts
 from cds_service.facts.csf import assess_csf
 from cds_service.facts.model import PatientFacts, TherapyFact
@@ -24,9 +25,14 @@ from cds_service.facts.therapies import therapy_facts
 from cds_service.facts.timestamps import as_utc
 from cds_service.resolution.resolved import ResolvedData
 
-REQUIRED_KEYS = ("patient", "conditions", "observations", "medications")
-OPTIONAL_KEYS = ("administrations", "procedures", "serviceRequests")
-THERAPY_KEYS = ("medications", *OPTIONAL_KEYS)
+K = PrefetchKey
+# Keys whose absence is always worth saying ("could not be retrieved"), and keys reported only
+# when a service asked for them; every key read here must be declared by some service and every
+# declared key read here (`cds-service check`).
+REQUIRED_KEYS = (K.PATIENT, K.CONDITIONS, K.OBSERVATIONS, K.MEDICATIONS)
+OPTIONAL_KEYS = (K.ADMINISTRATIONS, K.PROCEDURES, K.SERVICE_REQUESTS)
+THERAPY_KEYS = (K.MEDICATIONS, *OPTIONAL_KEYS)
+READS: frozenset[PrefetchKey] = frozenset((*REQUIRED_KEYS, *OPTIONAL_KEYS))
 
 
 def build_facts(
@@ -45,7 +51,7 @@ def build_facts(
         key for key in OPTIONAL_KEYS if key in resolved.outcomes and not resolved.obtained(key)
     }
 
-    labs = lab_facts(resolved.resources("observations"), now)
+    labs = lab_facts(resolved.resources(K.OBSERVATIONS), now)
     csf = assess_csf(labs)
     drafts = therapy_facts(draft_orders, now, draft=True, selections=selected)
     draft_refs = {fact.reference for fact in drafts}
@@ -58,13 +64,13 @@ def build_facts(
                 history.append(fact)
     history.sort(key=lambda f: f.started.timestamp() if f.started else float("-inf"), reverse=True)
 
-    patient = first_patient(resolved.resources("patient"))
+    patient = first_patient(resolved.resources(K.PATIENT))
     return PatientFacts(
         patient_id=patient_id,
         now=now,
         age_years=age_years(patient, now),
         sex=sex(patient),
-        conditions=condition_facts(resolved.resources("conditions")),
+        conditions=condition_facts(resolved.resources(K.CONDITIONS)),
         labs=labs,
         csf_status=csf.status,
         csf_evidence=csf.evidence,

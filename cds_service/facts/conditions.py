@@ -16,7 +16,7 @@ from typing import Any
 
 from cds_service.facts.model import CodeRef, ConditionCategory, ConditionFact
 from cds_service.facts.timestamps import first_time
-from cds_service.terminology.conditions import categories_for
+from cds_service.knowledge.conditions import categories_for
 
 ACTIVE_CLINICAL_STATUSES = frozenset({"active", "recurrence", "relapse"})
 EXCLUDED_VERIFICATION_STATUSES = frozenset({"refuted", "entered-in-error"})

@@ -55,17 +55,13 @@ class ConditionFact:
 
 
 class LabKind(StrEnum):
-    """Kinds of observation the rules read; each has a canonical unit (see facts.observations)."""
+    """Kinds of observation the rules read; each is one row of cds_service.knowledge.labs."""
 
     SODIUM = "sodium"  # mmol/L
     INR = "inr"  # ratio, unitless
     PLATELETS = "platelets"  # 10*9/L
     FIBRINOGEN = "fibrinogen"  # g/L
-    D_DIMER = "d-dimer"
     CSF_WBC = "csf-wbc"  # cells/uL (10*6/L)
-    CSF_RBC = "csf-rbc"
-    CSF_PROTEIN = "csf-protein"  # mg/dL
-    CSF_GLUCOSE = "csf-glucose"  # mg/dL
     CSF_GRAM_STAIN = "csf-gram-stain"  # qualitative
     CSF_CULTURE = "csf-culture"  # qualitative
     CSF_HSV_PCR = "csf-hsv-pcr"  # qualitative

@@ -20,60 +20,12 @@ from typing import Any
 from cds_service.facts.model import CodeRef, LabFact, LabKind, Measurement, Qualitative
 from cds_service.facts.qualitative import read_qualitative
 from cds_service.facts.timestamps import first_time, hours_between
-from cds_service.facts.units import CANONICAL_UNITS, to_canonical
-from cds_service.terminology.loinc import QUALITATIVE_KINDS, LoincEntry, lab_entry_for
+from cds_service.facts.units import to_canonical
+from cds_service.knowledge.labs import LAB_DEFINITIONS
+from cds_service.knowledge.loinc import LoincEntry, lab_entry_for
 
 RESULT_STATUSES = frozenset({"final", "amended", "corrected"})
 PENDING_STATUSES = frozenset({"registered", "preliminary"})
-
-# Freshness windows. No guideline sets them; each is a design choice stated with its reason, to be
-# reviewed with the clinical lead.
-# Sodium moves within hours in hyponatraemia; 48 h is the acute/chronic boundary of the European
-# hyponatraemia guideline (Spasovski 2014), beyond which a value no longer describes "now".
-SODIUM_FRESHNESS_HOURS = 48.0
-# Coagulation before a central line (SIR 2019, Patel JVIR 2019) is judged on recent labs; 72 h
-# covers a weekend admission without accepting last week's values.
-COAGULATION_FRESHNESS_HOURS = 72.0
-# CSF studies belong to the current episode: escalation is judged at 2-4 weeks (seed 000), so a
-# lumbar puncture within 30 days still speaks for this episode.
-CSF_FRESHNESS_DAYS = 30.0
-# IL-6 is a prognostic marker in ANE (seed 002) read in the acute phase only.
-IL6_FRESHNESS_DAYS = 7.0
-# Weight-based dosing (IVIG g/kg, seed 000/004) needs a current weight; 30 days.
-WEIGHT_FRESHNESS_DAYS = 30.0
-# Adult height changes slowly; used only for body surface area (rituximab mg/m2).
-HEIGHT_FRESHNESS_DAYS = 365.0
-# Renal function before IVIG (seed 004: renal failure risk) should reflect the last week.
-RENAL_FRESHNESS_DAYS = 7.0
-# Antibody results (sent at presentation, seed 000) stay relevant through the episode.
-ANTIBODY_FRESHNESS_DAYS = 90.0
-
-FRESHNESS_HOURS: dict[LabKind, float] = {
-    LabKind.SODIUM: SODIUM_FRESHNESS_HOURS,
-    LabKind.INR: COAGULATION_FRESHNESS_HOURS,
-    LabKind.PLATELETS: COAGULATION_FRESHNESS_HOURS,
-    LabKind.FIBRINOGEN: COAGULATION_FRESHNESS_HOURS,
-    LabKind.D_DIMER: COAGULATION_FRESHNESS_HOURS,
-    **{
-        k: CSF_FRESHNESS_DAYS * 24
-        for k in (
-            LabKind.CSF_WBC,
-            LabKind.CSF_RBC,
-            LabKind.CSF_PROTEIN,
-            LabKind.CSF_GLUCOSE,
-            LabKind.CSF_GRAM_STAIN,
-            LabKind.CSF_CULTURE,
-            LabKind.CSF_HSV_PCR,
-            LabKind.CSF_PATHOGEN_PCR,
-        )
-    },
-    LabKind.IL6: IL6_FRESHNESS_DAYS * 24,
-    LabKind.WEIGHT: WEIGHT_FRESHNESS_DAYS * 24,
-    LabKind.HEIGHT: HEIGHT_FRESHNESS_DAYS * 24,
-    LabKind.CREATININE: RENAL_FRESHNESS_DAYS * 24,
-    LabKind.EGFR: RENAL_FRESHNESS_DAYS * 24,
-    LabKind.AUTOIMMUNE_ANTIBODY: ANTIBODY_FRESHNESS_DAYS * 24,
-}
 
 _READABLE = RESULT_STATUSES | PENDING_STATUSES
 
@@ -136,7 +88,8 @@ def measurement_from(
         "issued",
     )
     age = None if effective is None else max(0.0, hours_between(effective, now))
-    window = FRESHNESS_HOURS[entry.kind]
+    definition = LAB_DEFINITIONS[entry.kind]
+    window = definition.freshness_hours
     base: dict[str, Any] = {
         "kind": entry.kind,
         "reference": reference,
@@ -146,7 +99,7 @@ def measurement_from(
         "age_hours": age,
         "stale": age is None or age > window,
     }
-    if entry.kind in QUALITATIVE_KINDS:
+    if definition.qualitative:
         result = read_qualitative(resource)
         if status in PENDING_STATUSES and result is not Qualitative.POSITIVE:
             result = Qualitative.PENDING
@@ -161,7 +114,7 @@ def measurement_from(
     unit = quantity.get("code") or quantity.get("unit")
     value = float(quantity["value"])
     converted = to_canonical(entry.kind, value, unit)
-    canonical = CANONICAL_UNITS[entry.kind]
+    canonical = definition.unit
     if converted is None:
         return f"{reference}: unit '{unit or ''}' cannot be converted to {canonical}; not used"
     original = None if converted == value else f"{value:g} {quantity.get('unit') or unit}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from cds_service.facts.model import Qualitative
-from cds_service.terminology.results import (
+from cds_service.knowledge.results import (
     result_for_interpretation,
     result_for_snomed,
     result_for_text,

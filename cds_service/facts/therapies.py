@@ -23,9 +23,9 @@ from cds_service.facts.dosage import course_bounds, dose_from_administration, do
 from cds_service.facts.model import Therapy, TherapyFact
 from cds_service.facts.timestamps import first_time
 from cds_service.facts.word_match import first_term, words
-from cds_service.terminology import RXNORM
-from cds_service.terminology.procedures import PLEX_TEXT_TERMS, is_plex_code
-from cds_service.terminology.rxnorm import (
+from cds_service.knowledge import RXNORM
+from cds_service.knowledge.procedures import PLEX_TEXT_TERMS, is_plex_code
+from cds_service.knowledge.rxnorm import (
     IVIG_GENERIC_TERMS,
     NOT_IVIG_WORDS,
     TEXT_TERMS,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cds_service.contracts import ORDER_HOOKS, Hook
 from cds_service.dosing import (
     METHYLPREDNISOLONE_ANE_PAEDIATRIC_MG_PER_KG_PER_DAY,
     current_weight_kg,
@@ -25,17 +26,16 @@ from cds_service.facts.model import (
     Therapy,
 )
 from cds_service.findings import Finding, Urgency
-from cds_service.rules import rule
-from cds_service.rules.citations import (
+from cds_service.knowledge.citations import (
     ANE_TOCILIZUMAB,
     FISCHELL_2023_ANE,
     OVERRIDE_CLINICAL_JUDGEMENT,
     OVERRIDE_SPECIALIST_PLAN,
     TOPIC_ANE,
 )
-from cds_service.rules.evidence import of_condition, of_lab, of_therapy
-from cds_service.rules.scope import (
-    ORDER_HOOKS,
+from cds_service.rules import rule
+from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
+from cds_service.rules.support.scope import (
     all_drafts,
     days_since,
     earliest_start,
@@ -90,7 +90,13 @@ def _steroid_dose(facts: PatientFacts) -> str:
     )
 
 
-@rule(EARLY_STEROID_ID, hooks=("patient-view",), seed="002")
+@rule(
+    EARLY_STEROID_ID,
+    hooks=(Hook.PATIENT_VIEW,),
+    seed="002",
+    fires=("ane-early",),
+    silent=("ane-72h", "none-pv"),
+)
 def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterator[Finding]:
     ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
     if not ane or [t for t in given(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(t)]:
@@ -138,7 +144,13 @@ def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterat
     )
 
 
-@rule(ESCALATE_ID, hooks=("patient-view",), seed="002")
+@rule(
+    ESCALATE_ID,
+    hooks=(Hook.PATIENT_VIEW,),
+    seed="002",
+    fires=("ane-72h",),
+    silent=("ane-early", "none-pv"),
+)
 def is_ane_improving_48_to_72_hours_after_steroids(facts: PatientFacts) -> Iterator[Finding]:
     ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
     steroids = tuple(t for t in given(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(t))
@@ -172,7 +184,13 @@ def is_ane_improving_48_to_72_hours_after_steroids(facts: PatientFacts) -> Itera
     )
 
 
-@rule(IVIG_ALONE_ID, hooks=ORDER_HOOKS, seed="002")
+@rule(
+    IVIG_ALONE_ID,
+    hooks=ORDER_HOOKS,
+    seed="002",
+    fires=("ane-ivig",),
+    silent=("none-steroid",),
+)
 def is_ivig_ordered_for_ane_without_steroids(facts: PatientFacts) -> Iterator[Finding]:
     ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
     ivig = ordered(facts, Therapy.IVIG)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cds_service.contracts import ALL_HOOKS
 from cds_service.facts.model import ConditionCategory, CsfInfectionStatus, PatientFacts, Therapy
 from cds_service.findings import Evidence, Finding, Urgency
-from cds_service.rules import rule
-from cds_service.rules.citations import (
+from cds_service.knowledge.citations import (
     ABBOUD_2021_AE,
     FISCHELL_2023_ANE,
     OVERRIDE_CLINICAL_JUDGEMENT,
@@ -28,7 +28,8 @@ from cds_service.rules.citations import (
     TOPIC_AE,
     TOPIC_ANE,
 )
-from cds_service.rules.evidence import (
+from cds_service.rules import rule
+from cds_service.rules.support.evidence import (
     CSF_KINDS,
     not_retrieved,
     of_condition,
@@ -36,8 +37,7 @@ from cds_service.rules.evidence import (
     of_measurement,
     of_therapy,
 )
-from cds_service.rules.scope import (
-    ALL_HOOKS,
+from cds_service.rules.support.scope import (
     RUNNING_STATUSES,
     given,
     is_immunotherapy,
@@ -48,7 +48,22 @@ from cds_service.suggestions import remove_order
 RULE_ID = "ae-csf-infection-gate"
 
 
-@rule(RULE_ID, hooks=ALL_HOOKS, seed="000")
+@rule(
+    RULE_ID,
+    hooks=ALL_HOOKS,
+    seed="000",
+    fires=("ae-no-csf", "ae-hsv-pos"),
+    silent=(
+        "ae-hemi-clear",
+        "ae-hsv-eie",
+        "ae-combo",
+        "ae-escalate",
+        "ae-refuted",
+        "ane-early",
+        "none-pv",
+        "none-steroid",
+    ),
+)
 def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
     ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cds_service.contracts import ORDER_HOOKS
 from cds_service.dosing import (
     AZATHIOPRINE_MAX_MG_PER_DAY,
     DOSE_TOLERANCE_FRACTION,
@@ -29,8 +30,7 @@ from cds_service.dosing import (
 )
 from cds_service.facts.model import LabKind, PatientFacts, Therapy, TherapyFact
 from cds_service.findings import Citation, Finding, Urgency
-from cds_service.rules import rule
-from cds_service.rules.citations import (
+from cds_service.knowledge.citations import (
     ABBOUD_2021_AE,
     AE_SECOND_LINE,
     OVERRIDE_DATA_OUT_OF_DATE,
@@ -39,8 +39,11 @@ from cds_service.rules.citations import (
     PLEXOPATHY_EVIDENCE,
     TOPIC_ORDER_SAFETY,
 )
-from cds_service.rules.evidence import of_lab, of_therapy
-from cds_service.rules.scope import ORDER_HOOKS, orders_under_review
+from cds_service.rules import rule
+from cds_service.rules.support.evidence import of_lab, of_therapy
+from cds_service.rules.support.scope import (
+    orders_under_review,
+)
 
 RULE_ID = "immunotherapy-dose-check"
 _MASS_TO_MG = {"mg": 1.0, "g": 1000.0}
@@ -203,7 +206,13 @@ def _verdict(order: TherapyFact, facts: PatientFacts) -> Verdict | None:
     return None
 
 
-@rule(RULE_ID, hooks=ORDER_HOOKS, seed="000")
+@rule(
+    RULE_ID,
+    hooks=ORDER_HOOKS,
+    seed="000",
+    fires=("aza-200",),
+    silent=("gbs-ivig", "none-steroid"),
+)
 def is_the_ordered_dose_within_the_regimen(facts: PatientFacts) -> Iterator[Finding]:
     for order in orders_under_review(facts):
         verdict = _verdict(order, facts)

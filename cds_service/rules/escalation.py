@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cds_service.contracts import ORDER_HOOKS, Hook
 from cds_service.dosing import (
     CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY,
     RITUXIMAB_FIXED_MG,
@@ -32,17 +33,16 @@ from cds_service.facts.model import (
     Therapy,
 )
 from cds_service.findings import Coding, Finding, Urgency
-from cds_service.rules import rule
-from cds_service.rules.citations import (
+from cds_service.knowledge.citations import (
     AE_SECOND_LINE,
     OVERRIDE_CLINICAL_JUDGEMENT,
     OVERRIDE_REASON_SYSTEM,
     OVERRIDE_SPECIALIST_PLAN,
     TOPIC_AE,
 )
-from cds_service.rules.evidence import of_condition, of_lab, of_therapy
-from cds_service.rules.scope import (
-    ORDER_HOOKS,
+from cds_service.rules import rule
+from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
+from cds_service.rules.support.scope import (
     all_drafts,
     days_since,
     earliest_start,
@@ -89,7 +89,13 @@ def _second_line_text(facts: PatientFacts) -> str:
     )
 
 
-@rule(ESCALATE_ID, hooks=("patient-view",), seed="000")
+@rule(
+    ESCALATE_ID,
+    hooks=(Hook.PATIENT_VIEW,),
+    seed="000",
+    fires=("ae-escalate",),
+    silent=("ae-steroid-5d", "none-pv"),
+)
 def is_it_time_to_escalate_to_second_line(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
     first_line = first_line_given(facts)
@@ -136,7 +142,13 @@ def is_it_time_to_escalate_to_second_line(facts: PatientFacts) -> Iterator[Findi
     )
 
 
-@rule(RITUXIMAB_FIRST_ID, hooks=ORDER_HOOKS, seed="000")
+@rule(
+    RITUXIMAB_FIRST_ID,
+    hooks=ORDER_HOOKS,
+    seed="000",
+    fires=("ae-ritux-first",),
+    silent=("none-steroid",),
+)
 def is_rituximab_ordered_before_first_line(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
     rituximab = ordered(facts, Therapy.RITUXIMAB)

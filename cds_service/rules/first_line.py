@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cds_service.contracts import ALL_HOOKS, Hook
 from cds_service.dosing import (
     IVIG_COURSE_DAYS,
     METHYLPREDNISOLONE_HIGH_MG_PER_KG_PER_DAY,
@@ -30,15 +31,15 @@ from cds_service.facts.model import (
     Qualitative,
 )
 from cds_service.findings import Evidence, Finding, ProposedChange, Urgency
-from cds_service.rules import rule
-from cds_service.rules.citations import (
+from cds_service.knowledge.citations import (
     ABBOUD_2021_AE,
     OVERRIDE_CLINICAL_JUDGEMENT,
     OVERRIDE_DATA_OUT_OF_DATE,
     TOPIC_AE,
 )
-from cds_service.rules.evidence import of_condition, of_lab, of_therapy
-from cds_service.rules.ivig_or_plex import (
+from cds_service.rules import rule
+from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
+from cds_service.rules.support.factors import (
     evidence_of,
     favouring_ivig,
     favouring_plex,
@@ -46,8 +47,7 @@ from cds_service.rules.ivig_or_plex import (
     stale_inputs,
     trade_off_text,
 )
-from cds_service.rules.scope import (
-    ALL_HOOKS,
+from cds_service.rules.support.scope import (
     first_line_given,
     is_systemic_steroid,
     orders_under_review,
@@ -83,7 +83,13 @@ def _antibodies_pending(facts: PatientFacts) -> tuple[Evidence, ...]:
     return of_lab(facts, LabKind.AUTOIMMUNE_ANTIBODY) if pending else ()
 
 
-@rule(FIRST_LINE_ID, hooks=("patient-view",), seed="000")
+@rule(
+    FIRST_LINE_ID,
+    hooks=(Hook.PATIENT_VIEW,),
+    seed="000",
+    fires=("ae-hemi-clear", "ae-hsv-eie"),
+    silent=("ae-no-csf", "ae-escalate", "ae-steroid-5d", "ae-refuted", "none-pv"),
+)
 def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
     if not ae or facts.csf_status is not CsfInfectionStatus.EXCLUDED:
@@ -160,7 +166,13 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
     )
 
 
-@rule(OBSCURE_ID, hooks=ALL_HOOKS, seed="000")
+@rule(
+    OBSCURE_ID,
+    hooks=ALL_HOOKS,
+    seed="000",
+    fires=("ae-lymphoma",),
+    silent=("ae-hemi-clear", "none-pv", "none-steroid"),
+)
 def could_steroids_obscure_lymphoma_or_sarcoidosis(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
     mimics = (

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cds_service.contracts import ALL_HOOKS
 from cds_service.dosing import IVIG_COURSE_DAYS, ivig_daily_dose, number
 from cds_service.facts.model import ConditionCategory, LabKind, PatientFacts, Therapy
 from cds_service.findings import Finding, ProposedChange, Urgency
-from cds_service.rules import rule
-from cds_service.rules.citations import (
+from cds_service.knowledge.citations import (
     GBS_GUIDELINE,
     OVERRIDE_CLINICAL_JUDGEMENT,
     OVERRIDE_OTHER_STEROID_INDICATION,
     OVERRIDE_SPECIALIST_PLAN,
     TOPIC_GBS,
 )
-from cds_service.rules.evidence import of_condition, of_lab, of_therapy
-from cds_service.rules.scope import (
-    ALL_HOOKS,
+from cds_service.rules import rule
+from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
+from cds_service.rules.support.scope import (
     RUNNING_STATUSES,
     all_drafts,
     given,
@@ -38,7 +38,13 @@ from cds_service.suggestions import remove_order, replace_with_ivig, replace_wit
 RULE_ID = "gbs-corticosteroid-not-recommended"
 
 
-@rule(RULE_ID, hooks=ALL_HOOKS, seed="000")
+@rule(
+    RULE_ID,
+    hooks=ALL_HOOKS,
+    seed="000",
+    fires=("gbs-mp", "gbs-pred-nowt"),
+    silent=("gbs-resolved", "gbs-ivig", "none-pv", "none-steroid"),
+)
 def is_a_steroid_ordered_for_guillain_barre(facts: PatientFacts) -> Iterator[Finding]:
     gbs = facts.active(ConditionCategory.GUILLAIN_BARRE)
     if not gbs:

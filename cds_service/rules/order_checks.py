@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cds_service.contracts import ORDER_HOOKS
 from cds_service.dosing import IVIG_COURSE_DAYS, ivig_daily_dose, number
 from cds_service.facts.model import (
     ConditionCategory,
@@ -21,8 +22,7 @@ from cds_service.facts.model import (
     Therapy,
 )
 from cds_service.findings import Finding, ProposedChange, Urgency
-from cds_service.rules import rule
-from cds_service.rules.citations import (
+from cds_service.knowledge.citations import (
     ABBOUD_2021_AE,
     FISCHELL_2023_ANE,
     IVIG_SAFETY,
@@ -30,16 +30,16 @@ from cds_service.rules.citations import (
     TOPIC_AE,
     TOPIC_ORDER_SAFETY,
 )
-from cds_service.rules.evidence import of_condition, of_lab, of_therapy
-from cds_service.rules.ivig_or_plex import (
+from cds_service.rules import rule
+from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
+from cds_service.rules.support.factors import (
     evidence_of,
     favouring_ivig,
     favouring_plex,
     reasons,
     trade_off_text,
 )
-from cds_service.rules.scope import (
-    ORDER_HOOKS,
+from cds_service.rules.support.scope import (
     all_drafts,
     is_systemic_steroid,
     ordered,
@@ -140,17 +140,35 @@ def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Fi
     )
 
 
-@rule(IVIG_CHOICE_ID, hooks=ORDER_HOOKS, seed="000")
+@rule(
+    IVIG_CHOICE_ID,
+    hooks=ORDER_HOOKS,
+    seed="000",
+    fires=("ae-na-ivig", "ae-na-meq", "ae-tradeoff"),
+    silent=("ae-na-stale", "ae-plt-plex", "ae-combo", "none-steroid"),
+)
 def would_plasma_exchange_suit_better_than_ivig(facts: PatientFacts) -> Iterator[Finding]:
     return _alternative_first_line(facts, Therapy.IVIG)
 
 
-@rule(PLEX_CHOICE_ID, hooks=ORDER_HOOKS, seed="000")
+@rule(
+    PLEX_CHOICE_ID,
+    hooks=ORDER_HOOKS,
+    seed="000",
+    fires=("ae-plt-plex",),
+    silent=("ae-na-ivig", "ae-tradeoff", "ae-plt-ok-plex", "ae-combo", "none-steroid"),
+)
 def would_ivig_suit_better_than_plasma_exchange(facts: PatientFacts) -> Iterator[Finding]:
     return _alternative_first_line(facts, Therapy.PLEX)
 
 
-@rule(COMBINATION_ID, hooks=ORDER_HOOKS, seed="000")
+@rule(
+    COMBINATION_ID,
+    hooks=ORDER_HOOKS,
+    seed="000",
+    fires=("ae-combo",),
+    silent=("none-steroid",),
+)
 def is_this_combination_first_line_therapy(facts: PatientFacts) -> Iterator[Finding]:
     indication = _indication(facts)
     steroids = [o for o in all_drafts(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(o)]
@@ -187,7 +205,13 @@ def is_this_combination_first_line_therapy(facts: PatientFacts) -> Iterator[Find
     )
 
 
-@rule(IVIG_SAFETY_ID, hooks=ORDER_HOOKS, seed="004")
+@rule(
+    IVIG_SAFETY_ID,
+    hooks=ORDER_HOOKS,
+    seed="004",
+    fires=("ivig-iga",),
+    silent=("none-steroid",),
+)
 def is_ivig_risky_for_kidneys_or_iga(facts: PatientFacts) -> Iterator[Finding]:
     ivig = ordered(facts, Therapy.IVIG)
     if not ivig:

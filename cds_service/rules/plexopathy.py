@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cds_service.contracts import Hook
 from cds_service.dosing import (
     AZATHIOPRINE_MAX_MG_PER_DAY,
     IVIG_COURSE_DAYS,
@@ -24,10 +25,10 @@ from cds_service.dosing import (
 )
 from cds_service.facts.model import ConditionCategory, LabKind, PatientFacts, Therapy
 from cds_service.findings import Finding, Urgency
+from cds_service.knowledge.citations import PLEXOPATHY_EVIDENCE, TOPIC_PLEXOPATHY
 from cds_service.rules import rule
-from cds_service.rules.citations import PLEXOPATHY_EVIDENCE, TOPIC_PLEXOPATHY
-from cds_service.rules.evidence import of_condition, of_lab, of_therapy
-from cds_service.rules.scope import days_since, earliest_start, given, is_systemic_steroid
+from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
+from cds_service.rules.support.scope import days_since, earliest_start, given, is_systemic_steroid
 from cds_service.suggestions import replace_with_ivig
 
 IVIG_ID = "plexopathy-ivig-after-steroid-failure"
@@ -54,7 +55,13 @@ _IMAGING = (
 )
 
 
-@rule(IVIG_ID, hooks=("patient-view",), seed="004")
+@rule(
+    IVIG_ID,
+    hooks=(Hook.PATIENT_VIEW,),
+    seed="004",
+    fires=("plex-fail", "plex-ckd-nowt"),
+    silent=("plex-early", "plex-post-ivig", "none-pv"),
+)
 def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator[Finding]:
     plexopathy = facts.active(ConditionCategory.PLEXOPATHY)
     steroids = tuple(t for t in given(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(t))
@@ -116,7 +123,13 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
     )
 
 
-@rule(IMMUNOSUPPRESSANT_ID, hooks=("patient-view",), seed="004")
+@rule(
+    IMMUNOSUPPRESSANT_ID,
+    hooks=(Hook.PATIENT_VIEW,),
+    seed="004",
+    fires=("plex-post-ivig",),
+    silent=("none-pv",),
+)
 def is_an_immunosuppressant_the_next_step_after_ivig(facts: PatientFacts) -> Iterator[Finding]:
     plexopathy = facts.active(ConditionCategory.PLEXOPATHY)
     ivig = given(facts, Therapy.IVIG)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from cds_service.facts.model import Qualitative
-from cds_service.terminology import SNOMED, V3_INTERPRETATION, CodeEntry, Verification
+from cds_service.knowledge import SNOMED, V3_INTERPRETATION, CodeEntry, Verification
 
 _V = Verification.VERIFIED
 

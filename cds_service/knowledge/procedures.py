@@ -8,7 +8,7 @@ facts.therapies ("plex" never matches inside "plexopathy").
 
 from __future__ import annotations
 
-from cds_service.terminology import CPT, SNOMED, CodeEntry, DroppedCode, Verification
+from cds_service.knowledge import CPT, SNOMED, CodeEntry, DroppedCode, Verification
 
 PLEX_CODES: tuple[CodeEntry, ...] = (
     CodeEntry(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cds_service.dosing import number
 from cds_service.facts.model import ConditionCategory, LabKind, Measurement, PatientFacts
 from cds_service.findings import Evidence
-from cds_service.rules.evidence import of_condition, of_measurement
+from cds_service.rules.support.evidence import of_condition, of_measurement
 
 # "Profound" hyponatraemia: serum sodium < 125 mmol/L (Spasovski et al., European clinical
 # practice guideline on hyponatraemia, Eur J Endocrinol 2014;170:G1-G47; guidelines.md section 5).

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cds_service.facts.model import LabKind as K
-from cds_service.terminology import LOINC, DroppedCode, Verification
+from cds_service.knowledge import LOINC, DroppedCode, Verification
 
 _V, _C = Verification.VERIFIED, Verification.CORROBORATED
 
@@ -118,22 +118,6 @@ LOINC_CODES: tuple[LoincEntry, ...] = (
         "Swiss eHealth enum; GECCO enum; ARUP 0030130",
     ),
     _l(
-        "48065-7",
-        "Fibrin D-dimer FEU [Mass/volume] in Platelet poor plasma",
-        K.D_DIMER,
-        "ug/mL{FEU}",
-        _C,
-        "public repos; ARUP 0030057",
-    ),
-    _l(
-        "48066-5",
-        "Fibrin D-dimer DDU [Mass/volume] in Platelet poor plasma",
-        K.D_DIMER,
-        "ng/mL{DDU}",
-        _C,
-        "GECCO enum; FHIR FSH examples",
-    ),
-    _l(
         "26465-5",
         "Leukocytes [#/volume] in Cerebral spinal fluid",
         K.CSF_WBC,
@@ -156,38 +140,6 @@ LOINC_CODES: tuple[LoincEntry, ...] = (
         "/uL",
         _C,
         "OHDSI SQL comment; LOINC naming pattern of 806-0",
-    ),
-    _l(
-        "26454-9",
-        "Erythrocytes [#/volume] in Cerebral spinal fluid",
-        K.CSF_RBC,
-        "/uL",
-        _C,
-        "healthassure LOINC mirror; MIMIC map",
-    ),
-    _l(
-        "791-4",
-        "Erythrocytes [#/volume] in Cerebral spinal fluid by Automated count",
-        K.CSF_RBC,
-        "/uL",
-        _C,
-        "healthassure LOINC mirror",
-    ),
-    _l(
-        "2880-3",
-        "Protein [Mass/volume] in Cerebral spinal fluid",
-        K.CSF_PROTEIN,
-        "mg/dL",
-        _C,
-        "HPO GitHub issue #3614 quoting LOINC; public repos",
-    ),
-    _l(
-        "2342-4",
-        "Glucose [Mass/volume] in Cerebral spinal fluid",
-        K.CSF_GLUCOSE,
-        "mg/dL",
-        _C,
-        "FHIR ConceptMaps and public repos",
     ),
     _l(
         "14357-8",
@@ -314,6 +266,13 @@ DROPPED_LOINC_CODES: tuple[DroppedCode, ...] = (
     DroppedCode(LOINC, "5964-2", "PT in blood", "unverified, and PT is not used by the rules"),
     DroppedCode(LOINC, "778-1", "Platelets manual count", "unverified (memory only)"),
     DroppedCode(LOINC, "792-2", "CSF RBC manual count", "unverified (memory only)"),
+    # Verified or corroborated, but read by no rule: not fetched, so an EHR is not asked for them.
+    DroppedCode(LOINC, "48065-7", "D-dimer FEU", "corroborated; read by no rule"),
+    DroppedCode(LOINC, "48066-5", "D-dimer DDU", "corroborated; read by no rule"),
+    DroppedCode(LOINC, "26454-9", "CSF erythrocytes", "corroborated; read by no rule"),
+    DroppedCode(LOINC, "791-4", "CSF erythrocytes, automated", "corroborated; read by no rule"),
+    DroppedCode(LOINC, "2880-3", "CSF protein", "corroborated; read by no rule"),
+    DroppedCode(LOINC, "2342-4", "CSF glucose", "corroborated; read by no rule"),
     DroppedCode(LOINC, "16955-7", "CSF HSV-1+2 combined PCR", "candidate not confirmed"),
     DroppedCode(
         LOINC,
@@ -331,17 +290,6 @@ DROPPED_LOINC_CODES: tuple[DroppedCode, ...] = (
 )
 
 _BY_CODE: dict[str, LoincEntry] = {entry.code: entry for entry in LOINC_CODES}
-
-PREFETCH_OBSERVATION_CODES: tuple[str, ...] = tuple(sorted(_BY_CODE))
-QUALITATIVE_KINDS = frozenset(
-    {
-        K.CSF_GRAM_STAIN,
-        K.CSF_CULTURE,
-        K.CSF_HSV_PCR,
-        K.CSF_PATHOGEN_PCR,
-        K.AUTOIMMUNE_ANTIBODY,
-    }
-)
 
 
 def lab_entry_for(system: str | None, code: str | None) -> LoincEntry | None:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cds_service.contracts import Hook
 from cds_service.facts.model import (
     FIRST_LINE_THERAPIES,
-    ConditionCategory,
     PatientFacts,
     Therapy,
     TherapyFact,
 )
 
-ORDER_HOOKS = ("order-select", "order-sign")
-ALL_HOOKS = ("patient-view", *ORDER_HOOKS)
 # Statuses of a course still running (MedicationRequest active/on-hold, administration
 # in-progress): what "currently receiving" means in the pitfall rules.
 RUNNING_STATUSES = frozenset({"active", "in-progress", "on-hold"})
@@ -30,9 +28,9 @@ SYSTEMIC_ROUTES_EXCLUDED = frozenset(
 
 
 def orders_under_review(facts: PatientFacts) -> tuple[TherapyFact, ...]:
-    if facts.hook == "order-select":
+    if facts.hook == Hook.ORDER_SELECT:
         return tuple(o for o in facts.draft_orders if o.is_selected)
-    if facts.hook == "order-sign":
+    if facts.hook == Hook.ORDER_SIGN:
         return facts.draft_orders
     return ()
 
@@ -71,10 +69,6 @@ def days_since(facts: PatientFacts, when: datetime | None) -> float | None:
 def is_systemic_steroid(t: TherapyFact) -> bool:
     """A corticosteroid by a systemic route (or a route not recorded: assume systemic)."""
     return t.therapy is Therapy.CORTICOSTEROID and (t.route or "") not in SYSTEMIC_ROUTES_EXCLUDED
-
-
-def has_ae(facts: PatientFacts) -> bool:
-    return facts.has_active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
 
 
 def is_immunotherapy(t: TherapyFact) -> bool:

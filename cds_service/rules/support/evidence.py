@@ -17,24 +17,7 @@ from cds_service.facts.model import (
     TherapyFact,
 )
 from cds_service.findings import Evidence
-
-LAB_LABELS: dict[LabKind, str] = {
-    LabKind.SODIUM: "Sodium",
-    LabKind.INR: "INR",
-    LabKind.PLATELETS: "Platelets",
-    LabKind.FIBRINOGEN: "Fibrinogen",
-    LabKind.WEIGHT: "Body weight",
-    LabKind.HEIGHT: "Body height",
-    LabKind.IL6: "Interleukin-6",
-    LabKind.CREATININE: "Creatinine",
-    LabKind.EGFR: "eGFR",
-    LabKind.AUTOIMMUNE_ANTIBODY: "Autoimmune antibody test",
-    LabKind.CSF_GRAM_STAIN: "CSF Gram stain",
-    LabKind.CSF_CULTURE: "CSF culture",
-    LabKind.CSF_HSV_PCR: "CSF HSV PCR",
-    LabKind.CSF_PATHOGEN_PCR: "CSF pathogen PCR / panel",
-    LabKind.CSF_WBC: "CSF white cells",
-}
+from cds_service.knowledge.labs import lab_definition
 
 CSF_KINDS = (
     LabKind.CSF_GRAM_STAIN,
@@ -69,7 +52,7 @@ def of_measurement(m: Measurement) -> Evidence:
     if m.status not in ("final", "amended", "corrected"):
         notes.append(f"status {m.status}")
     return Evidence(
-        LAB_LABELS.get(m.kind, m.kind.value),
+        lab_definition(m.kind).label,
         measurement_value(m),
         m.effective,
         m.reference,
@@ -83,7 +66,7 @@ def of_lab(facts: PatientFacts, kind: LabKind) -> tuple[Evidence, ...]:
     if fact is None:
         return ()
     lines = [of_measurement(fact.latest)] if fact.latest else []
-    label = LAB_LABELS.get(kind, kind.value)
+    label = lab_definition(kind).label
     lines += [Evidence(label, None, None, None, f"not used: {why}") for why in fact.unusable]
     return tuple(lines)
 

@@ -11,7 +11,7 @@ CORROBORATED; descendants are not expanded here (no terminology server at run ti
 from __future__ import annotations
 
 from cds_service.facts.model import ConditionCategory as C
-from cds_service.terminology import (
+from cds_service.knowledge import (
     ICD10CM,
     SNOMED,
     CodeEntry,

@@ -10,7 +10,7 @@ code, so IVIG orders are recognised by name only (`TEXT_TERMS`), which is docume
 from __future__ import annotations
 
 from cds_service.facts.model import Therapy as T
-from cds_service.terminology import RXNORM, CodeEntry, DroppedCode, Verification
+from cds_service.knowledge import RXNORM, CodeEntry, DroppedCode, Verification
 
 _V = Verification.VERIFIED
 _CIBMTR = "tx.fhir.org $validate-code, RxNorm 09032024 (CIBMTR IG txcache; Addendum 1)"
