@@ -101,6 +101,8 @@ def call_service(service_id: str) -> Response:
     # CLOCK is a test seam (never an environment setting): scenario tests replay fixtures at the
     # instant they were written for; in service it is absent and the wall clock is used.
     clock = extensions.seam("CLOCK")
+    claims = getattr(g, "jwt_claims", None) or {}
+    caller = {k: v for k in ("iss", "tenant") if isinstance(v := claims.get(k), str)}
     result = run_hook(
         service,
         hook_request,
@@ -108,6 +110,7 @@ def call_service(service_id: str) -> Response:
         current_app.config,
         get_ledger(),
         **({"now": clock} if clock else {}),
+        caller=caller,
     )
     g.log_fields.update(cards=result.card_count, stages_ms=result.timings_ms)
     return jsonify(result.response)

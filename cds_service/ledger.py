@@ -20,70 +20,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import Engine, func, insert, select
 
+from cds_service import migrate
 from cds_service.cards import IssuedCard
 from cds_service.database import open_engine
 from cds_service.extensions import LEDGER
 from cds_service.ledger_writer import WriteBehind
 from cds_service.protocol.feedback import FeedbackItem
+from cds_service.schema import card_rules, feedback, issued_cards, issued_suggestions
 
-metadata = MetaData()
-
-issued_cards = Table(
-    "issued_cards",
-    metadata,
-    Column("card_uuid", String(64), primary_key=True),
-    Column("service_id", String(128), nullable=False, index=True),
-    Column("hook_instance", String(128), nullable=False),
-    Column("patient_hash", String(64), nullable=False),
-    Column("indicator", String(16), nullable=False),
-    Column("summary", String(140), nullable=False),
-    Column("issued_at", DateTime(timezone=True), nullable=False),
-)
-card_rules = Table(
+__all__ = [
+    "Ledger",
+    "RuleReport",
     "card_rules",
-    metadata,
-    Column("card_uuid", String(64), ForeignKey("issued_cards.card_uuid"), primary_key=True),
-    Column("rule_id", String(128), primary_key=True),
-)
-issued_suggestions = Table(
-    "issued_suggestions",
-    metadata,
-    Column("suggestion_uuid", String(64), primary_key=True),
-    Column("card_uuid", String(64), ForeignKey("issued_cards.card_uuid"), nullable=False),
-    Column("label", Text, nullable=False),
-)
-feedback = Table(
     "feedback",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("card_uuid", String(64), nullable=False, index=True),
-    Column("service_id", String(128), nullable=False),
-    Column("outcome", String(16), nullable=False),
-    Column("accepted_suggestions", Text),  # JSON list of suggestion uuids
-    Column("override_system", Text),
-    Column("override_code", Text),
-    Column("override_display", Text),
-    Column("user_comment", Text),
-    Column("outcome_timestamp", DateTime(timezone=True), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("card_known", Boolean, nullable=False),
-)
+    "get_ledger",
+    "init_app",
+    "issued_cards",
+    "issued_suggestions",
+    "open_ledger",
+]
 
 
 class Ledger:
@@ -91,7 +48,6 @@ class Ledger:
         self.engine = engine
         self._patient_key = patient_key
         self._writer = WriteBehind(engine)
-        metadata.create_all(engine)
 
     def flush(self) -> None:
         """Wait until every card recorded by this process is committed."""
@@ -101,8 +57,16 @@ class Ledger:
         return hmac.new(self._patient_key, patient_id.encode(), hashlib.sha256).hexdigest()
 
     def record_cards(
-        self, cards: Sequence[IssuedCard], *, service_id: str, hook_instance: str, patient_id: str
+        self,
+        cards: Sequence[IssuedCard],
+        *,
+        service_id: str,
+        hook_instance: str,
+        patient_id: str,
+        issuer: str | None = None,
+        tenant: str | None = None,
     ) -> None:
+        """Queue the cards of one call; `issuer` and `tenant` are the caller's JWT claims."""
         if not cards:
             return
         now = datetime.now(UTC)
@@ -116,6 +80,8 @@ class Ledger:
                 "indicator": i.card.indicator,
                 "summary": i.card.summary,
                 "issued_at": now,
+                "issuer": issuer,
+                "tenant": tenant,
             }
             for i in cards
         ]
@@ -235,7 +201,10 @@ def _patient_key(instance_path: Path) -> bytes:
 
 
 def open_ledger(database_url: str, instance_path: Path) -> Ledger:
-    return Ledger(open_engine(database_url, instance_path), _patient_key(instance_path))
+    """The ledger on CDS_DATABASE_URL, its schema checked (PostgreSQL) or upgraded (SQLite)."""
+    engine = open_engine(database_url, instance_path)
+    migrate.prepare(engine)
+    return Ledger(engine, _patient_key(instance_path))
 
 
 def init_app(app: Flask) -> None:

@@ -48,7 +48,10 @@ def run_hook(
     ledger: Ledger,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    caller: Mapping[str, str] | None = None,
 ) -> HookResult:
+    """`caller`: the verified JWT's `iss` and `tenant` (recorded with the cards), if any."""
+    caller = caller or {}
     timer = StageTimer()
     allowlist = config["FHIR_ALLOWLIST"]
     resolved = resolve(
@@ -76,6 +79,8 @@ def run_hook(
         service_id=service.id,
         hook_instance=request.hookInstance,
         patient_id=context.patientId,
+        issuer=caller.get("iss"),
+        tenant=caller.get("tenant"),
     )
     timer.lap("ledger")
     return HookResult(wire, len(issued), timer.timings_ms)

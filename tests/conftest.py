@@ -55,15 +55,28 @@ def postgres_database() -> Iterator[URL]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """CDS_DATABASE_URL for a test that must pass on both backends: a fresh SQLite file, and a
-    fresh PostgreSQL schema (skipped, with the reason, when no server is configured)."""
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """CDS_DATABASE_URL of an empty database, for a test that must pass on both backends: a fresh
+    SQLite file, and a fresh PostgreSQL schema (skipped, with the reason, when no server is
+    configured)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
         return
     database: URL = request.getfixturevalue("postgres_database")
     with databases.fresh_schema(database) as url:
         yield url
+
+
+@pytest.fixture
+def database_url(empty_database_url: str, tmp_path: Path) -> str:
+    """`empty_database_url` after `cds-service db upgrade`, as an operator leaves it."""
+    from cds_service import migrate
+    from cds_service.database import open_engine
+
+    engine = open_engine(empty_database_url, tmp_path)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return empty_database_url
 
 
 @pytest.fixture

@@ -7,12 +7,15 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from cds_service import migrate
 from cds_service.auth.replay_sql import SqlReplayCache
 from cds_service.database import open_engine
 
 
 def engine(database_url: str, tmp_path: Path) -> Engine:
-    return open_engine(database_url, tmp_path)
+    opened = open_engine(database_url, tmp_path)
+    migrate.upgrade(opened)
+    return opened
 
 
 def test_a_token_replayed_to_another_worker_is_refused(database_url: str, tmp_path: Path) -> None:

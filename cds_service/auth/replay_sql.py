@@ -4,7 +4,8 @@ gunicorn runs several worker processes, and deployments run several instances: a
 cache per process would accept a token replayed to another worker. This store makes `first_use`
 atomic with the database's primary key: the first INSERT of a key wins, any later one fails with
 an IntegrityError. Expired rows are deleted as new tokens arrive, so the table stays as small as
-the tokens alive within `CDS_JWT_MAX_LIFETIME_SECONDS`.
+the tokens alive within `CDS_JWT_MAX_LIFETIME_SECONDS`. The table is made by the migrations
+(`cds_service.schema`).
 """
 
 from __future__ import annotations
@@ -12,16 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Column, Engine, Float, MetaData, String, Table, delete, insert
+from sqlalchemy import Engine, delete, insert
 from sqlalchemy.exc import IntegrityError
 
-metadata = MetaData()
-jwt_replay = Table(
-    "jwt_replay",
-    metadata,
-    Column("token_key", String(512), primary_key=True),  # issuer + jti, never the token
-    Column("expires_at", Float, nullable=False, index=True),
-)
+from cds_service.schema import jwt_replay
+
 PRUNE_EVERY_SECONDS = 30.0
 
 
@@ -30,7 +26,6 @@ class SqlReplayCache:
         self._engine = engine
         self._clock = clock
         self._last_prune = 0.0
-        metadata.create_all(engine)
 
     def first_use(self, key: str, expires_at: float) -> bool:
         now = self._clock()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from cds_service.cli import benchmark, check, devauth, fixtures, invoke, report, serve
+from cds_service.cli import benchmark, check, db, devauth, fixtures, invoke, report, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,7 @@ for command in (
     check.check,
     report.feedback_report,
     *fixtures.commands,
+    *db.commands,
     *devauth.commands,
     *benchmark.commands,
 ):

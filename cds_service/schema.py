@@ -1,0 +1,76 @@
+"""The ledger database's tables, in one `MetaData`: what the Alembic migrations in
+`cds_service/migrations/versions/` build, revision by revision. A test compares the two on SQLite
+and PostgreSQL, so a table changed here without a migration fails the suite.
+
+- `issued_cards`, `card_rules`, `issued_suggestions`: every card issued, the rules that spoke, its
+  suggestions; `issuer` and `tenant` are the JWT `iss` and `tenant` of the call (empty with
+  authentication off), for per-tenant reports.
+- `feedback`: every feedback item received, joined to its card by uuid.
+- `jwt_replay`: `iss`+`jti` of tokens seen, until they expire (the shared replay cache).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+issued_cards = Table(
+    "issued_cards",
+    metadata,
+    Column("card_uuid", String(64), primary_key=True),
+    Column("service_id", String(128), nullable=False, index=True),
+    Column("hook_instance", String(128), nullable=False),
+    Column("patient_hash", String(64), nullable=False),
+    Column("indicator", String(16), nullable=False),
+    Column("summary", String(140), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("issuer", Text),
+    Column("tenant", Text),
+)
+card_rules = Table(
+    "card_rules",
+    metadata,
+    Column("card_uuid", String(64), ForeignKey("issued_cards.card_uuid"), primary_key=True),
+    Column("rule_id", String(128), primary_key=True),
+)
+issued_suggestions = Table(
+    "issued_suggestions",
+    metadata,
+    Column("suggestion_uuid", String(64), primary_key=True),
+    Column("card_uuid", String(64), ForeignKey("issued_cards.card_uuid"), nullable=False),
+    Column("label", Text, nullable=False),
+)
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("card_uuid", String(64), nullable=False, index=True),
+    Column("service_id", String(128), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("accepted_suggestions", Text),  # JSON list of suggestion uuids
+    Column("override_system", Text),
+    Column("override_code", Text),
+    Column("override_display", Text),
+    Column("user_comment", Text),
+    Column("outcome_timestamp", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("card_known", Boolean, nullable=False),
+)
+jwt_replay = Table(
+    "jwt_replay",
+    metadata,
+    Column("token_key", String(512), primary_key=True),  # issuer + jti, never the token
+    Column("expires_at", Float, nullable=False, index=True),
+)
