@@ -22,7 +22,7 @@ from cds_service.cli import main
 from cds_service.database import open_engine
 from cds_service.ledger import get_ledger
 from cds_service.schema import issued_cards, metadata
-from tests.conftest import patient_view_request
+from tests.conftest import patient_seen_rule, patient_view_request, service_running
 from tests.fake_ehr import GROUP_ISS, hospital_group, write_trusted_issuers
 
 HEAD = migrate.head()
@@ -142,7 +142,7 @@ def test_four_upgrades_started_at_once_on_an_empty_database_all_succeed(
 
 
 def test_each_issued_card_records_the_callers_issuer_and_tenant(
-    database_url: str, tmp_path: Path, temporary_rule: str
+    database_url: str, tmp_path: Path
 ) -> None:
     app = create_app(
         {
@@ -156,9 +156,10 @@ def test_each_issued_card_records_the_callers_issuer_and_tenant(
     token = hospital_group().token(
         "https://cds.example.org" + path, time.time(), tenant="north-hospital"
     )
-    response = app.test_client().post(
-        path, json=patient_view_request(), headers={"Authorization": f"Bearer {token}"}
-    )
+    with service_running(app, "immunotherapy-guidance", patient_seen_rule()):
+        response = app.test_client().post(
+            path, json=patient_view_request(), headers={"Authorization": f"Bearer {token}"}
+        )
     assert response.status_code == 200
     with app.app_context():
         get_ledger().flush()
