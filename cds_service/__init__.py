@@ -17,7 +17,7 @@ __all__ = ["create_app"]
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    from cds_service import api, auth, cors, errors, ledger, request_log
+    from cds_service import api, auth, cors, errors, ledger, pilot, request_log
     from cds_service.config import load_config
     from cds_service.extensions import SEAMS, SERVICES, split_test_config
     from cds_service.services import load_services
@@ -38,4 +38,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ledger.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api.blueprint)
+    pilot.init_app(app)
     return app

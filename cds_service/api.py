@@ -113,6 +113,8 @@ def call_service(service_id: str) -> Response:
         caller=caller,
     )
     g.log_fields.update(cards=result.card_count, stages_ms=result.timings_ms)
+    if result.silent:
+        g.log_fields["silent"] = True  # the cards were recorded, not sent
     return jsonify(result.response)
 
 

@@ -107,6 +107,19 @@ SETTINGS: tuple[Setting, ...] = (
         _list,
     ),
     Setting(
+        "SILENT_SERVICES",
+        [],
+        "Comma-separated service ids in shadow mode: cards are computed and recorded in the "
+        'ledger marked silent, and the EHR gets `{"cards": []}`.',
+        _list,
+    ),
+    Setting(
+        "DISABLED_RULES",
+        [],
+        "Comma-separated rule ids switched off in this deployment: their findings give no card.",
+        _list,
+    ),
+    Setting(
         "FHIR_BUDGET_SECONDS",
         3.0,
         "Time budget for fetching all missing prefetch data in one hook call.",

@@ -65,6 +65,7 @@ class Ledger:
         patient_id: str,
         issuer: str | None = None,
         tenant: str | None = None,
+        silent: bool = False,
     ) -> None:
         """Queue the cards of one call; `issuer` and `tenant` are the caller's JWT claims."""
         if not cards:
@@ -82,6 +83,8 @@ class Ledger:
                 "issued_at": now,
                 "issuer": issuer,
                 "tenant": tenant,
+                "silent": silent,
+                "selection_behavior": i.card.selectionBehavior,
             }
             for i in cards
         ]

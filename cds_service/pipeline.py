@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cds_service import cards, rules
+from cds_service import cards, pilot, rules
 from cds_service.facts.build import build_facts
 from cds_service.fhir_allowlist import fhir_server_allowed
 from cds_service.ledger import Ledger
@@ -27,6 +27,7 @@ class HookResult:
     response: dict[str, Any]
     card_count: int
     timings_ms: dict[str, float] = field(default_factory=dict)
+    silent: bool = False  # shadow mode: cards recorded, `{"cards": []}` sent (pilot.py)
 
 
 class StageTimer:
@@ -69,11 +70,12 @@ def run_hook(
         selections=selections,
     )
     timer.lap("facts")
-    findings = rules.evaluate(facts, service.rules)
+    findings = pilot.enabled_findings(rules.evaluate(facts, service.rules), config)
     timer.lap("rules")
     response, issued = cards.render(findings)
     wire = response.to_wire()
     timer.lap("render")
+    silent = pilot.is_silent(service.id, config)
     ledger.record_cards(
         issued,
         service_id=service.id,
@@ -81,6 +83,7 @@ def run_hook(
         patient_id=context.patientId,
         issuer=caller.get("iss"),
         tenant=caller.get("tenant"),
+        silent=silent,
     )
     timer.lap("ledger")
-    return HookResult(wire, len(issued), timer.timings_ms)
+    return HookResult({"cards": []} if silent else wire, len(issued), timer.timings_ms, silent)

@@ -4,7 +4,8 @@ and PostgreSQL, so a table changed here without a migration fails the suite.
 
 - `issued_cards`, `card_rules`, `issued_suggestions`: every card issued, the rules that spoke, its
   suggestions; `issuer` and `tenant` are the JWT `iss` and `tenant` of the call (empty with
-  authentication off), for per-tenant reports.
+  authentication off), for per-tenant reports; `silent` marks cards computed in shadow mode
+  (recorded, not sent) and `selection_behavior` keeps the card's selectionBehavior.
 - `feedback`: every feedback item received, joined to its card by uuid.
 - `jwt_replay`: `iss`+`jti` of tokens seen, until they expire (the shared replay cache).
 """
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -38,6 +40,10 @@ issued_cards = Table(
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("issuer", Text),
     Column("tenant", Text),
+    # Shadow mode (pilot.py): computed and recorded, not sent to the EHR (migration 0003).
+    Column("silent", Boolean, nullable=False, server_default=false()),
+    # The card's selectionBehavior (at-most-one, any); NULL when it had no suggestions (0003).
+    Column("selection_behavior", String(16)),
 )
 card_rules = Table(
     "card_rules",

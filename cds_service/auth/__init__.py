@@ -32,7 +32,8 @@ __all__ = ["TokenRefused", "TokenVerifier", "TrustConfigError", "expected_audien
 
 log = logging.getLogger("cds_service.auth")
 
-PUBLIC_PATHS = frozenset({"/healthz"})
+# /operator/pilot: shadow mode and rule switches for operators; no PHI, no secrets.
+PUBLIC_PATHS = frozenset({"/healthz", "/operator/pilot"})
 DISCOVERY_PATH = "/cds-services"
 _FEEDBACK_PATH = re.compile(r"^(/cds-services/[^/]+)/feedback$")
 _BEARER = re.compile(r"^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*) *$", re.IGNORECASE)
