@@ -3,15 +3,17 @@ the ledger, shown to operators, and kept out of the EHR's discovery."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import column, insert, select, table
 
-from cds_service import create_app, extensions
+from cds_service import create_app, extensions, migrate
 from cds_service.config import load_config
+from cds_service.database import open_engine
 from cds_service.ledger import card_rules, get_ledger, issued_cards
 from cds_service.pilot import PilotConfigError
 from cds_service.scenarios import Scenario, load_scenarios
@@ -138,3 +140,23 @@ def test_operators_see_the_controls_and_the_ehr_discovery_does_not(tmp_path: Pat
     no_auth = pilot_app(tmp_path / "open", GBS, SILENT_SERVICES=[GBS.service_id])
     text = no_auth.test_client().get("/cds-services").get_data(as_text=True)
     assert "silent" not in text and "enabled" not in text
+
+
+def test_cards_recorded_before_migration_0003_read_as_shown(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path)
+    migrate.upgrade(engine, "0002")
+    old_card = {
+        "card_uuid": "c-1",
+        "service_id": "immunotherapy-guidance",
+        "hook_instance": "h-1",
+        "patient_hash": "0" * 64,
+        "indicator": "info",
+        "summary": "s",
+        "issued_at": datetime(2026, 11, 1, tzinfo=UTC),
+    }
+    with engine.begin() as conn:
+        conn.execute(insert(table("issued_cards", *map(column, old_card))), old_card)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.execute(select(issued_cards.c.silent, issued_cards.c.selection_behavior)).one()
+    assert (row.silent, row.selection_behavior) == (False, None)
