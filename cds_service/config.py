@@ -62,6 +62,20 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "LEDGER_SPOOL_DIR",
+        "",
+        "Folder of the ledger's local spool (cards written here before the response, then "
+        "committed in batches); empty: beside the SQLite file, or `ledger-spool` in the "
+        "instance folder.",
+    ),
+    Setting(
+        "LEDGER_SPOOL_MAX_BYTES",
+        256 * 1024 * 1024,
+        "Most bytes one process keeps in the spool while the database cannot take them; "
+        "beyond it hook calls answer 503.",
+        int,
+    ),
+    Setting(
         "CORS_ORIGINS",
         ["https://sandbox.cds-hooks.org", "http://localhost:*", "http://127.0.0.1:*"],
         "Comma-separated origins allowed by CORS (`*` in a port means any port).",

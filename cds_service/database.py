@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 SQLITE_FILE = "cds-ledger.sqlite3"
 POSTGRES_EXTRA = "pip install 'cds-service[postgres]'"
 _ENGINES: list[Engine] = []
+SQLITE_BUSY_TIMEOUT_MS = 5000  # tests shorten it to fault the ledger quickly
 
 
 class DatabaseConfigError(ValueError):
@@ -68,7 +69,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
     cursor.close()
 
 

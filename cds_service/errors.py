@@ -11,7 +11,8 @@ An error is never turned into `{"cards": []}`: an empty card list means only "no
     ├── Unauthorized            401  (no detail in the body, ever)
     ├── UnknownService          404
     ├── PayloadTooLarge         413
-    └── DataUnavailable         412  (names the prefetch keys and why)
+    ├── DataUnavailable         412  (names the prefetch keys and why)
+    └── ServiceUnavailable      503  (a store the call needs cannot take a write; retry)
 
 Errors from the FHIR client have their own tree in `fhir_client`; only the data-resolution layer
 turns them into `DataUnavailable`.
@@ -69,6 +70,13 @@ class DataUnavailable(ServiceError):
 
     status = 412
     code = "precondition-failed"
+
+
+class ServiceUnavailable(ServiceError):
+    """The ledger, the feedback store or the replay cache cannot be written: retry later."""
+
+    status = 503
+    code = "service-unavailable"
 
 
 def envelope(

@@ -13,20 +13,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cds_service import migrate
 from cds_service.cards import IssuedCard
+from cds_service.config import default
 from cds_service.database import open_engine
+from cds_service.errors import ServiceUnavailable
 from cds_service.extensions import LEDGER
-from cds_service.ledger_writer import WriteBehind
+from cds_service.ledger_writer import SpoolUnavailable, WriteBehind, card_needle
 from cds_service.protocol.feedback import FeedbackItem
 from cds_service.schema import card_rules, feedback, issued_cards, issued_suggestions
 
@@ -42,16 +49,41 @@ __all__ = [
     "open_ledger",
 ]
 
+log = logging.getLogger("cds_service.ledger")
+FLUSH_TIMEOUT_SECONDS = 30.0
+
 
 class Ledger:
-    def __init__(self, engine: Engine, patient_key: bytes) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        patient_key: bytes,
+        spool_dir: Path,
+        *,
+        max_spool_bytes: int = int(default("LEDGER_SPOOL_MAX_BYTES")),
+    ) -> None:
         self.engine = engine
         self._patient_key = patient_key
-        self._writer = WriteBehind(engine)
+        self._writer = WriteBehind(
+            engine,
+            [issued_cards, card_rules, issued_suggestions],
+            spool_dir,
+            max_spool_bytes=max_spool_bytes,
+        )
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        self._writer.replay_orphans()
 
-    def flush(self) -> None:
-        """Wait until every card recorded by this process is committed."""
-        self._writer.flush()
+    @property
+    def spool_dir(self) -> Path:
+        return self._writer.spool_dir
+
+    def flush(self, timeout: float | None = FLUSH_TIMEOUT_SECONDS) -> bool:
+        """Wait until every card recorded by this process is committed; False on timeout."""
+        return self._writer.flush(timeout)
+
+    def health(self) -> dict[str, Any]:
+        """The write path's state for a readiness probe (see `WriteBehind.health`)."""
+        return self._writer.health()
 
     def patient_hash(self, patient_id: str) -> str:
         return hmac.new(self._patient_key, patient_id.encode(), hashlib.sha256).hexdigest()
@@ -98,49 +130,85 @@ class Ledger:
             for i in cards
             for s in (i.card.suggestions or ())
         ]
-        self._writer.submit(
-            [
-                (issued_cards, card_rows),
-                (card_rules, rule_rows),
-                (issued_suggestions, suggestion_rows),
-            ]
-        )
+        try:
+            self._writer.submit(
+                {
+                    issued_cards.name: card_rows,
+                    card_rules.name: rule_rows,
+                    issued_suggestions.name: suggestion_rows,
+                }
+            )
+        except SpoolUnavailable as exc:
+            # Neither the spool nor (behind it) the database can take the rows: the cards are
+            # not sent, since nobody could audit them (issue 12).
+            log.error("card ledger cannot record; hook answered 503: %s", exc)
+            raise ServiceUnavailable(
+                "the card ledger cannot record cards right now; retry later"
+            ) from None
 
     def record_feedback(self, service_id: str, items: Iterable[FeedbackItem]) -> list[bool]:
         """Store each item; return, per item, whether the card uuid was known to the ledger."""
         items = list(items)
         now = datetime.now(UTC)
-        self.flush()  # cards this process issued a moment ago must count as known
-        with self.engine.begin() as conn:
-            uuids = {item.card for item in items}
-            known = set(
+        uuids = {item.card for item in items}
+        try:
+            known = self._known_cards(uuids)
+            with self.engine.begin() as conn:
+                rows = [
+                    self._feedback_row(service_id, item, now, item.card in known) for item in items
+                ]
+                conn.execute(insert(feedback), rows)
+        except (OperationalError, InterfaceError) as exc:
+            log.error("feedback store unavailable (%s); answered 503", type(exc).__name__)
+            raise ServiceUnavailable(
+                "the feedback store is unavailable right now; retry later"
+            ) from None
+        return [item.card in known for item in items]
+
+    def _known_cards(self, uuids: set[str]) -> set[str]:
+        """Which of `uuids` this service issued: in the ledger, or still in a local spool.
+
+        Database, then the spools of every process on this host (a card another worker issued a
+        moment ago may not be committed yet), then the database again (a card committed and
+        cleared from its spool between the two looks).
+        """
+        known = self._in_database(uuids)
+        for uuid in uuids - known:
+            if self._writer.spooled(card_needle(uuid)):
+                known.add(uuid)
+        if uuids - known:
+            known |= self._in_database(uuids - known)
+        return known
+
+    def _in_database(self, uuids: set[str]) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(
                 conn.scalars(
                     select(issued_cards.c.card_uuid).where(issued_cards.c.card_uuid.in_(uuids))
                 )
             )
-            rows = []
-            for item in items:
-                override = item.overrideReason
-                reason = override.reason if override else None
-                rows.append(
-                    {
-                        "card_uuid": item.card,
-                        "service_id": service_id,
-                        "outcome": item.outcome,
-                        "accepted_suggestions": json.dumps([s.id for s in item.acceptedSuggestions])
-                        if item.acceptedSuggestions
-                        else None,
-                        "override_system": reason.system if reason else None,
-                        "override_code": reason.code if reason else None,
-                        "override_display": reason.display if reason else None,
-                        "user_comment": override.userComment if override else None,
-                        "outcome_timestamp": item.timestamp(),
-                        "received_at": now,
-                        "card_known": item.card in known,
-                    }
-                )
-            conn.execute(insert(feedback), rows)
-        return [item.card in known for item in items]
+
+    @staticmethod
+    def _feedback_row(
+        service_id: str, item: FeedbackItem, now: datetime, card_known: bool
+    ) -> dict[str, Any]:
+        override = item.overrideReason
+        reason = override.reason if override else None
+        return {
+            "card_uuid": item.card,
+            "service_id": service_id,
+            "outcome": item.outcome,
+            "accepted_suggestions": json.dumps([s.id for s in item.acceptedSuggestions])
+            if item.acceptedSuggestions
+            else None,
+            "override_system": reason.system if reason else None,
+            "override_code": reason.code if reason else None,
+            "override_display": reason.display if reason else None,
+            "user_comment": override.userComment if override else None,
+            "outcome_timestamp": item.timestamp(),
+            "received_at": now,
+            "card_known": card_known,
+        }
 
     def report(self) -> list[RuleReport]:
         """Per rule: cards issued, accepted, overridden, and the override reasons given."""
@@ -203,15 +271,48 @@ def _patient_key(instance_path: Path) -> bytes:
     return bytes.fromhex(key_file.read_text().strip())
 
 
-def open_ledger(database_url: str, instance_path: Path) -> Ledger:
+def spool_dir_for(engine: Engine, instance_path: Path, configured: str = "") -> Path:
+    """Where a ledger's spool lives: as configured, else beside a SQLite file, else in the
+    instance folder, one folder per database (PostgreSQL: per host, like the processes that
+    write it)."""
+    if configured:
+        return Path(configured)
+    url = make_url(str(engine.url))
+    if url.drivername.startswith("sqlite"):
+        if url.database in (None, "", ":memory:"):
+            # Nothing outlives an in-memory database; its spool is private to this process.
+            return Path(tempfile.mkdtemp(prefix="cds-ledger-spool-"))
+        return Path(f"{url.database}-spool")
+    # One folder per database, so that a spool is never replayed into another database.
+    digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()
+    return instance_path / "ledger-spool" / digest[:16]
+
+
+def open_ledger(
+    database_url: str,
+    instance_path: Path,
+    *,
+    spool_dir: str = "",
+    max_spool_bytes: int = int(default("LEDGER_SPOOL_MAX_BYTES")),
+) -> Ledger:
     """The ledger on CDS_DATABASE_URL, its schema checked (PostgreSQL) or upgraded (SQLite)."""
     engine = open_engine(database_url, instance_path)
     migrate.prepare(engine)
-    return Ledger(engine, _patient_key(instance_path))
+    return Ledger(
+        engine,
+        _patient_key(instance_path),
+        spool_dir_for(engine, instance_path, spool_dir),
+        max_spool_bytes=max_spool_bytes,
+    )
 
 
 def init_app(app: Flask) -> None:
-    ledger = open_ledger(app.config["DATABASE_URL"], Path(app.instance_path))
+    ledger = open_ledger(
+        app.config["DATABASE_URL"],
+        Path(app.instance_path),
+        spool_dir=app.config["LEDGER_SPOOL_DIR"],
+        max_spool_bytes=int(app.config["LEDGER_SPOOL_MAX_BYTES"]),
+    )
     app.extensions[LEDGER] = ledger  # its engine is shared with the JWT replay cache
 
 
