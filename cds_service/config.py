@@ -36,6 +36,7 @@ class Setting:
     default: Any
     meaning: str
     parse: Callable[[str], Any] = str
+    secret: bool = False  # masked wherever the configuration is shown
 
     @property
     def env(self) -> str:
@@ -55,6 +56,19 @@ SETTINGS: tuple[Setting, ...] = (
         "`cds-ledger.sqlite3` in the instance folder.",
     ),
     # 16 MiB: EHRs that ignore _count send whole histories (10,000 Observations are ~4.8 MB).
+    Setting(
+        "PATIENT_HASH_KEY",
+        "",
+        "Secret key (at least 32 characters) of the keyed hash that stands for the patient id "
+        "in the ledger; every instance must use the same. Empty: a random key kept in the "
+        "database, made by the first instance that starts.",
+        secret=True,
+    ),
+    Setting(
+        "PATIENT_HASH_KEY_FILE",
+        "",
+        "File holding `CDS_PATIENT_HASH_KEY` (a mounted secret); set one of the two, not both.",
+    ),
     Setting(
         "MAX_BODY_BYTES",
         16 * 1024 * 1024,

@@ -2,10 +2,10 @@
 
 Every card issued is recorded with its suggestions, rule ids, service id, hookInstance and time,
 so that feedback (which names only a card uuid) can be joined back to the rule that spoke. No PHI
-beyond what is needed: the patient id is stored only as a keyed hash (HMAC-SHA256 with a secret
-kept in the instance folder), enough to count distinct patients, not to identify one. Feedback for
-a card the ledger does not know is stored and flagged, never dropped. SQLite by default; any
-SQLAlchemy URL (PostgreSQL for several instances) via CDS_DATABASE_URL.
+beyond what is needed: the patient id is stored only as a keyed hash (HMAC-SHA256 with a key
+every instance shares, see `patient_key`), enough to count distinct patients, not to identify
+one. Feedback for a card the ledger does not know is stored and flagged, never dropped. SQLite by
+default; PostgreSQL for several instances (CDS_DATABASE_URL, see `database`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from cds_service.database import open_engine
 from cds_service.errors import ServiceUnavailable
 from cds_service.extensions import LEDGER
 from cds_service.ledger_writer import SpoolUnavailable, WriteBehind, card_needle
+from cds_service.patient_key import patient_hash_key
 from cds_service.protocol.feedback import FeedbackItem
 from cds_service.schema import card_rules, feedback, issued_cards, issued_suggestions
 
@@ -263,14 +263,6 @@ class RuleReport:
     unmatched_feedback: int = 0
 
 
-def _patient_key(instance_path: Path) -> bytes:
-    key_file = instance_path / "ledger-patient-key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
-    return bytes.fromhex(key_file.read_text().strip())
-
-
 def spool_dir_for(engine: Engine, instance_path: Path, configured: str = "") -> Path:
     """Where a ledger's spool lives: as configured, else beside a SQLite file, else in the
     instance folder, one folder per database (PostgreSQL: per host, like the processes that
@@ -294,13 +286,16 @@ def open_ledger(
     *,
     spool_dir: str = "",
     max_spool_bytes: int = int(default("LEDGER_SPOOL_MAX_BYTES")),
+    key_settings: Mapping[str, Any] | None = None,
 ) -> Ledger:
-    """The ledger on CDS_DATABASE_URL, its schema checked (PostgreSQL) or upgraded (SQLite)."""
+    """The ledger on CDS_DATABASE_URL, its schema checked (PostgreSQL) or upgraded (SQLite), with
+    the patient-hash key every instance shares (`key_settings`: the CDS_PATIENT_HASH_KEY(_FILE)
+    values; see `cds_service.patient_key`)."""
     engine = open_engine(database_url, instance_path)
     migrate.prepare(engine)
     return Ledger(
         engine,
-        _patient_key(instance_path),
+        patient_hash_key(key_settings or {}, engine, instance_path),
         spool_dir_for(engine, instance_path, spool_dir),
         max_spool_bytes=max_spool_bytes,
     )
@@ -312,6 +307,7 @@ def init_app(app: Flask) -> None:
         Path(app.instance_path),
         spool_dir=app.config["LEDGER_SPOOL_DIR"],
         max_spool_bytes=int(app.config["LEDGER_SPOOL_MAX_BYTES"]),
+        key_settings=app.config,
     )
     app.extensions[LEDGER] = ledger  # its engine is shared with the JWT replay cache
 

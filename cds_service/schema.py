@@ -8,6 +8,8 @@ and PostgreSQL, so a table changed here without a migration fails the suite.
   (recorded, not sent) and `selection_behavior` keeps the card's selectionBehavior.
 - `feedback`: every feedback item received, joined to its card by uuid.
 - `jwt_replay`: `iss`+`jti` of tokens seen, until they expire (the shared replay cache).
+- `service_keys`: secrets every instance must share, made once (the patient-hash key when none
+  is configured).
 """
 
 from __future__ import annotations
@@ -79,4 +81,11 @@ jwt_replay = Table(
     metadata,
     Column("token_key", String(512), primary_key=True),  # issuer + jti, never the token
     Column("expires_at", Float, nullable=False, index=True),
+)
+service_keys = Table(
+    "service_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),  # hex
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -23,7 +23,8 @@ def feedback_report(as_json: bool) -> None:
     # The same instance folder create_app uses, without building the whole app.
     instance = Path(Flask("cds_service", instance_relative_config=True).instance_path)
     instance.mkdir(parents=True, exist_ok=True)
-    rows = open_ledger(load_config()["DATABASE_URL"], instance).report()
+    config = load_config()
+    rows = open_ledger(config["DATABASE_URL"], instance, key_settings=config).report()
     if as_json:
         click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
         return
