@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cds_service import suggestions as builders
 from cds_service.findings import Evidence, Finding, ProposedAction, Urgency
 from cds_service.protocol.response import (
     Action,
@@ -22,7 +23,6 @@ from cds_service.protocol.response import (
     OverrideReason,
     Source,
     Suggestion,
-    SystemAction,
 )
 
 _URGENCY_ORDER = {Urgency.INFO: 0, Urgency.WARNING: 1, Urgency.CRITICAL: 2}
@@ -101,19 +101,23 @@ def _action(action: ProposedAction) -> Action:
     )
 
 
-def render_card(members: Sequence[Finding]) -> Card:
+def render_card(members: Sequence[Finding], patient_id: str) -> Card:
     lead = members[0]
+    changes = [builders.build(p, patient_id) for f in members for p in f.suggestions]
     suggestions = [
         Suggestion(
             label=change.label,
             isRecommended=change.is_recommended or None,
             actions=[_action(a) for a in change.actions] or None,
         )
-        for f in members
-        for change in f.suggestions
+        for change in changes
+        if change is not None
     ]
     reasons = list(dict.fromkeys(r for f in members for r in f.override_reasons))
-    links = list(dict.fromkeys(link for f in members for link in f.links))
+    # The guideline behind each finding, for the clinician who wants to read it.
+    links = list(
+        dict.fromkeys((f.citation.label, f.citation.url) for f in members if f.citation.url)
+    )
     topic = lead.topic
     return Card(
         summary=lead.summary,
@@ -132,24 +136,14 @@ def render_card(members: Sequence[Finding]) -> Card:
             OverrideReason(system=r.system, code=r.code, display=r.display) for r in reasons
         ]
         or None,
-        links=[
-            Link(label=link.label, url=link.url, type=link.type, appContext=link.app_context)
-            for link in links
-        ]
-        or None,
+        links=[Link(label=label[:140], url=url, type="absolute") for label, url in links] or None,
     )
 
 
-def render(findings: Sequence[Finding]) -> tuple[CdsResponse, list[IssuedCard]]:
+def render(findings: Sequence[Finding], patient_id: str) -> tuple[CdsResponse, list[IssuedCard]]:
     """Cards for a hook response, most urgent first, and what the ledger must record."""
     issued = [
-        IssuedCard(render_card(members), tuple(f.rule_id for f in members))
+        IssuedCard(render_card(members, patient_id), tuple(f.rule_id for f in members))
         for members in _group(findings)
     ]
-    system_actions = [
-        SystemAction.model_validate(_action(a).model_dump())
-        for f in findings
-        for a in f.system_actions
-    ]
-    response = CdsResponse(cards=[i.card for i in issued], systemActions=system_actions or None)
-    return response, issued
+    return CdsResponse(cards=[i.card for i in issued]), issued

@@ -1,112 +1,97 @@
-"""Dose regimens from the seed documents as named constants, and the arithmetic that applies them.
+"""The one dose computation: what a regimen means for this patient, advised and checked alike.
 
-Every constant carries its unit in its name and the source it was read from; the seeds are
-AI-generated secondary summaries, so where a primary source confirms a regimen the comment says so
-(shared/docs/guidelines.md). Weight-based doses are computed only from a current body weight: with
-no weight, or a stale one, the calculation returns a plain statement that the dose cannot be
-computed, never a guessed number. Body surface area uses the Mosteller formula, named wherever it
-is shown: BSA (m2) = sqrt(height (cm) x weight (kg) / 3600) (Mosteller, N Engl J Med 1987).
+Regimens are rows of `cds_service.knowledge.regimens`. `advise(agent, patient)` picks the row for
+the patient's population (under 18 years: the paediatric row) and computes the dose from current,
+plausible measurements; `check_order(order, patient)` runs the same computation on an order and
+says whether it is within the regimen, so a card never advises a dose its own check would flag.
+
+Honesty rules: a weight-based dose needs a current, plausible body weight; a dose per m2 needs a
+current height too (body surface area by the Mosteller formula, named wherever it is shown:
+BSA (m2) = sqrt(height (cm) x weight (kg) / 3600), Mosteller, N Engl J Med 1987). With an
+unknown age the dose is weight-based (the paediatric row) and capped at the adult maximum, and the
+card says the age is unknown; with neither age nor weight there is no number, said plainly.
+Nothing is guessed. The tolerance for rounding applies to per-kg and per-m2 ranges and never
+lifts a dose above an absolute maximum; more than twice the regimen's upper limit is critical.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
-from cds_service.facts.model import Measurement
+from cds_service.facts.model import Dose, LabKind, Measurement, PatientFacts, Therapy, TherapyFact
+from cds_service.knowledge.regimens import (
+    ADULT_AGE_YEARS,
+    AGENT_NAMES,
+    CRITICAL_EXCESS_FACTOR,
+    DOSE_TOLERANCE_FRACTION,
+    Agent,
+    Basis,
+    Per,
+    Population,
+    Regimen,
+    regimens_for,
+)
 
-# IVIG. Seed 000 and 002: 0.4 g/kg/day for 5 days (total 2 g/kg); Uy, Binks & Irani, Pract Neurol
-# 2021, Table 2: "2 g/kg intravenous divided over 3-5 days". Seed 004 also gives 1 g/kg/day for
-# 1-2 days (no primary dosing source for plexopathy: AANEM "little evidence ... on dosing").
-IVIG_G_PER_KG_PER_DAY = 0.4
-IVIG_COURSE_DAYS = 5
-IVIG_COURSE_TOTAL_G_PER_KG = 2.0
-IVIG_HIGH_G_PER_KG_PER_DAY = 1.0  # seed 004: 1 g/kg/day for 1-2 days
-IVIG_HIGH_COURSE_DAYS = 2
-
-# IV methylprednisolone. Seed 000: 1 g daily (or 1-2 mg/kg/day) for 3-5 days; confirmed by
-# Uy, Binks & Irani 2021, Table 2: "Methylprednisolone 1 g intravenous daily x3-5 days".
-METHYLPREDNISOLONE_PULSE_MG_PER_DAY = 1000
-METHYLPREDNISOLONE_PULSE_DAYS_MIN = 3
-METHYLPREDNISOLONE_PULSE_DAYS_MAX = 5
-METHYLPREDNISOLONE_LOW_MG_PER_KG_PER_DAY = 1
-METHYLPREDNISOLONE_HIGH_MG_PER_KG_PER_DAY = 2
-# ANE in children: pulse 30 mg/kg/day x 3 days within 24 h (single-centre series, terminology.md
-# E3); 20 vs 30 mg/kg/day compared retrospectively (Li et al., n=23). Shown as reported only.
-METHYLPREDNISOLONE_ANE_PAEDIATRIC_MG_PER_KG_PER_DAY = 30
-
-# Rituximab. Seed 000: 375 mg/m2 weekly x 4, or 1000 mg on days 1 and 15; the weekly regimen is
-# confirmed by the German table (Neurol Res Pract 2019, Table 4: "4 x 375 mg/m2 i.v., weekly").
-RITUXIMAB_MG_PER_M2 = 375
-RITUXIMAB_WEEKLY_DOSES = 4
-RITUXIMAB_FIXED_MG = 1000  # days 1 and 15
-
-# Cyclophosphamide. German table 2019: 750 mg/m2 IV monthly (AE). Seed 004: 0.3-1 g/m2 IV every
-# 2-4 weeks, or 1-2 mg/kg/day orally (plexopathy).
-CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY = 750
-
-# Seed 004: azathioprine start 25-50 mg/day, +25 mg every 7-14 days to 1-2 mg/kg/day, maximum
-# 150 mg/day. Mycophenolate mofetil 1000 mg twice daily. Cyclosporin A 5 mg/kg/day, then
-# 2.5-3 mg/kg/day. All seed-only (no primary dosing source verified).
-AZATHIOPRINE_START_MG_PER_DAY = (25, 50)
-AZATHIOPRINE_TARGET_MG_PER_KG_PER_DAY = (1, 2)
-AZATHIOPRINE_MAX_MG_PER_DAY = 150
-MYCOPHENOLATE_MOFETIL_MG_PER_DOSE = 1000
-MYCOPHENOLATE_MOFETIL_DOSES_PER_DAY = 2
-MYCOPHENOLATE_MOFETIL_MG_PER_DAY = MYCOPHENOLATE_MOFETIL_MG_PER_DOSE * 2
-
-# Plasma exchange. Seed 000/002: 5-10 sessions every other day; the suggestion orders 5 sessions.
-PLEX_SESSIONS = 5
-PLEX_INTERVAL_DAYS = 2
-
-# Design choice, not a guideline: an ordered dose within 10% of a regimen counts as that regimen
-# (vial rounding); outside it the card shows the difference and lets the clinician decide.
-DOSE_TOLERANCE_FRACTION = 0.10
-
-
-@dataclass(frozen=True)
-class DoseCalculation:
-    """A computed dose, or the plain reason it could not be computed (then `amount` is None)."""
-
-    amount: float | None
-    unit: str
-    basis: str  # how it was computed, with the measurements used
-    problem: str | None = None
-
-    @property
-    def computed(self) -> bool:
-        return self.amount is not None
+# Outside these a measurement is a recording error, not a patient: it is never dosed from.
+PLAUSIBLE_WEIGHT_KG = (0.3, 350.0)
+PLAUSIBLE_HEIGHT_CM = (25.0, 250.0)
+_MASS_TO = {("mg", "mg"): 1.0, ("g", "mg"): 1000.0, ("mg", "g"): 0.001, ("g", "g"): 1.0}
 
 
 def number(value: float, digits: int = 1) -> str:
-    """A dose for display: at most `digits` decimals, no trailing zeros."""
+    """A figure for display: at most `digits` decimals, no trailing zeros."""
     text = f"{value:.{digits}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def mass(value: float, unit: str) -> str:
+    """A mass for display: mg below 1 g, else g ("450 mg", "1 g", "1.2 g", "28 g")."""
+    if unit == "mg" and value >= 1000:
+        return f"{number(value / 1000, 2)} g"
+    return f"{number(value, 0 if unit == 'mg' else 1)} {unit}"
+
+
+@dataclass(frozen=True)
+class DosingPatient:
+    """What dosing may know about the patient: age and the latest weight and height."""
+
+    age_years: float | None
+    weight: Measurement | None
+    height: Measurement | None
+
+    @classmethod
+    def of(cls, facts: PatientFacts) -> DosingPatient:
+        return cls(facts.age_years, facts.lab(LabKind.WEIGHT), facts.lab(LabKind.HEIGHT))
+
+    @property
+    def population(self) -> Population | None:
+        if self.age_years is None or not math.isfinite(self.age_years) or self.age_years < 0:
+            return None
+        return Population.CHILD if self.age_years < ADULT_AGE_YEARS else Population.ADULT
+
+
+def _plausible(value: float | None, bounds: tuple[float, float]) -> bool:
+    return value is not None and math.isfinite(value) and bounds[0] <= value <= bounds[1]
+
+
 def current_weight_kg(weight: Measurement | None) -> tuple[float | None, str | None]:
-    """The weight to dose from, or why there is none (missing or stale: never a guess)."""
+    """The weight to dose from, or why there is none (missing, stale, implausible: no guess)."""
     if weight is None or weight.value is None:
         return None, "No body weight is recorded, so a weight-based dose cannot be computed."
     when = weight.effective.date().isoformat() if weight.effective else "an unknown date"
+    if not _plausible(weight.value, PLAUSIBLE_WEIGHT_KG):
+        return None, (
+            f"The recorded body weight ({number(weight.value)} kg, {when}) is not plausible; "
+            "correct it before computing a weight-based dose."
+        )
     if weight.stale:
         return None, (
             f"The latest body weight ({number(weight.value)} kg, {when}) is out of date; "
             "re-weigh before computing a weight-based dose."
         )
     return weight.value, None
-
-
-def ivig_daily_dose(
-    weight: Measurement | None, g_per_kg_per_day: float = IVIG_G_PER_KG_PER_DAY
-) -> DoseCalculation:
-    kg, problem = current_weight_kg(weight)
-    if kg is None:
-        return DoseCalculation(None, "g", f"{number(g_per_kg_per_day)} g/kg/day", problem)
-    assert weight is not None
-    grams = round(kg * g_per_kg_per_day, 1)
-    basis = f"{number(g_per_kg_per_day)} g/kg/day x {number(kg)} kg ({weight.reference})"
-    return DoseCalculation(grams, "g", basis)
 
 
 def mosteller_bsa_m2(height_cm: float, weight_kg: float) -> float:
@@ -123,6 +108,13 @@ def body_surface_area(
         return None, problem or ""
     if height is None or height.value is None:
         return None, "No height is recorded, so body surface area (Mosteller) cannot be computed."
+    if not _plausible(height.value, PLAUSIBLE_HEIGHT_CM):
+        return None, (
+            f"The recorded height ({number(height.value)} cm) is not plausible, so body surface "
+            "area (Mosteller) cannot be computed."
+        )
+    if height.stale:
+        return None, "The latest height is out of date, so body surface area cannot be computed."
     assert weight is not None
     bsa = mosteller_bsa_m2(height.value, kg)
     return bsa, (
@@ -131,16 +123,413 @@ def body_surface_area(
     )
 
 
-def rituximab_weekly_dose(
-    height: Measurement | None, weight: Measurement | None
-) -> DoseCalculation:
-    bsa, basis = body_surface_area(height, weight)
-    if bsa is None:
-        return DoseCalculation(None, "mg", f"{RITUXIMAB_MG_PER_M2} mg/m2", basis)
-    return DoseCalculation(
-        round(bsa * RITUXIMAB_MG_PER_M2), "mg", f"{RITUXIMAB_MG_PER_M2} mg/m2 x {basis}"
+def _per(regimen: Regimen) -> str:
+    return "/day" if regimen.per is Per.DAY else " per dose"
+
+
+def _maximum(regimen: Regimen) -> float | None:
+    return regimen.max_per_day if regimen.per is Per.DAY else regimen.max_per_dose
+
+
+def regimen_text(regimen: Regimen) -> str:
+    """The regimen as written for a clinician, without patient numbers."""
+    unit = regimen.unit
+    amount = (
+        number(regimen.low, 2)
+        if regimen.low == regimen.high
+        else f"{number(regimen.low, 2)}-{number(regimen.high, 2)}"
     )
+    basis = {Basis.FIXED: unit, Basis.PER_KG: f"{unit}/kg", Basis.PER_M2: f"{unit}/m2"}
+    text = f"{amount} {basis[regimen.basis]}{_per(regimen)}"
+    if regimen.basis is Basis.FIXED and regimen.low >= 1000 and unit == "mg":
+        text = f"{mass(regimen.low, unit)}{_per(regimen)}"
+    limit = _maximum(regimen)
+    if limit is not None and regimen.basis is not Basis.FIXED:
+        text += f" (maximum {mass(limit, unit)}{_per(regimen)})"
+    return f"{text} {regimen.course}"
 
 
-def within_tolerance(ordered: float, expected: float) -> bool:
-    return abs(ordered - expected) <= expected * DOSE_TOLERANCE_FRACTION
+@dataclass(frozen=True)
+class DoseAdvice:
+    """A regimen computed for one patient, or the plain reason no number can be given."""
+
+    agent: Agent
+    regimen: Regimen | None
+    low: float | None = None  # per `regimen.per`, in `regimen.unit`
+    high: float | None = None
+    basis: str = ""  # how it was computed, with the measurements used
+    problem: str | None = None
+    capped: bool = False
+    age_unknown: bool = False
+
+    @property
+    def computed(self) -> bool:
+        return self.high is not None
+
+    @property
+    def amount(self) -> float | None:
+        """The single advised amount (the upper end of a range), or None."""
+        return self.high
+
+    @property
+    def unit(self) -> str:
+        return self.regimen.unit if self.regimen else ""
+
+    def figure(self) -> str:
+        """ "450 mg/day", "375-750 mg per dose": the computed amount with its period."""
+        assert self.regimen is not None and self.low is not None and self.high is not None
+        unit = self.regimen.unit
+        amount = (
+            mass(self.high, unit)
+            if self.low == self.high
+            else f"{mass(self.low, unit)}-{mass(self.high, unit)}"
+        )
+        return f"{amount}{_per(self.regimen)}"
+
+    def text(self) -> str:
+        """The advice as a clinician reads it: figure, basis, cap, course, and any caveat."""
+        notes = []
+        if self.age_unknown:
+            notes.append(
+                "age not recorded: dosed by weight as for a child, capped at the adult maximum"
+            )
+        if self.regimen is not None and not self.regimen.sourced:
+            notes.append("no paediatric source: weight-based, adult maximum as the cap")
+        caveat = f" ({'; '.join(notes)})" if notes else ""
+        if self.regimen is None or self.high is None:
+            regimen = f" Regimen: {regimen_text(self.regimen)}." if self.regimen else ""
+            return f"no dose computed: {self.problem}{regimen}{caveat}"
+        basis = f"; {self.basis}" if self.basis else ""
+        return f"{self.figure()} {self.regimen.course}{basis}{caveat}"
+
+
+def _row(agent: Agent, population: Population, kg: float | None) -> Regimen | None:
+    rows = [r for r in regimens_for(agent, population) if r.advised]
+    fitting = [r for r in rows if r.applies_to_weight(kg)] or rows
+    return fitting[0] if fitting else None
+
+
+def _adult_cap(agent: Agent, per: Per) -> float | None:
+    caps = [
+        r.max_per_day if per is Per.DAY else r.max_per_dose
+        for r in regimens_for(agent, Population.ADULT)
+    ]
+    fixed = [
+        r.high
+        for r in regimens_for(agent, Population.ADULT)
+        if r.basis is Basis.FIXED and r.per is per
+    ]
+    values = [v for v in (*caps, *fixed) if v is not None]
+    return max(values) if values else None
+
+
+def compute(regimen: Regimen, patient: DosingPatient, *, age_unknown: bool = False) -> DoseAdvice:
+    """The regimen's amount for this patient (capped at its maximum), or why there is none."""
+    agent = regimen.agent
+    limit = _maximum(regimen)
+    if age_unknown:
+        adult = _adult_cap(agent, regimen.per)
+        limit = adult if limit is None else min(limit, adult) if adult is not None else limit
+    if regimen.basis is Basis.FIXED:
+        return DoseAdvice(agent, regimen, regimen.low, regimen.high, age_unknown=age_unknown)
+    if regimen.basis is Basis.PER_KG:
+        kg, problem = current_weight_kg(patient.weight)
+        if kg is None:
+            return DoseAdvice(agent, regimen, problem=problem, age_unknown=age_unknown)
+        assert patient.weight is not None
+        factor, measured = kg, f"{number(kg)} kg ({patient.weight.reference})"
+        per_unit = f"{regimen.unit}/kg"
+    else:
+        bsa, why = body_surface_area(patient.height, patient.weight)
+        if bsa is None:
+            return DoseAdvice(agent, regimen, problem=why, age_unknown=age_unknown)
+        factor, measured, per_unit = bsa, why, f"{regimen.unit}/m2"
+    digits = 0 if regimen.unit == "mg" else 1
+    low, high = round(regimen.low * factor, digits), round(regimen.high * factor, digits)
+    capped = limit is not None and high > limit
+    if limit is not None:
+        low, high = min(low, limit), min(high, limit)
+    each = (
+        number(regimen.low, 2)
+        if regimen.low == regimen.high
+        else f"{number(regimen.low, 2)}-{number(regimen.high, 2)}"
+    )
+    basis = f"{each} {per_unit} x {measured}"
+    if limit is not None:
+        basis += (
+            f", capped at the maximum {mass(limit, regimen.unit)}{_per(regimen)}"
+            if capped
+            else f", maximum {mass(limit, regimen.unit)}{_per(regimen)}"
+        )
+    return DoseAdvice(agent, regimen, low, high, basis, capped=capped, age_unknown=age_unknown)
+
+
+def advise(agent: Agent, patient: DosingPatient) -> DoseAdvice:
+    """The advised dose of an agent for this patient: the one computation cards print."""
+    population = patient.population
+    kg, _ = current_weight_kg(patient.weight)
+    if population is None:
+        regimen = _row(agent, Population.CHILD, kg)
+        if regimen is None:
+            return DoseAdvice(agent, None, problem=f"no regimen for {AGENT_NAMES[agent]}")
+        if kg is None:
+            return DoseAdvice(
+                agent,
+                regimen,
+                problem=(
+                    "the patient's age is not recorded and there is no current body weight, "
+                    "so no dose can be computed"
+                ),
+            )
+        return compute(regimen, patient, age_unknown=True)
+    regimen = _row(agent, population, kg)
+    if regimen is None:
+        return DoseAdvice(agent, None, problem=f"no regimen for {AGENT_NAMES[agent]}")
+    return compute(regimen, patient)
+
+
+class Verdict(StrEnum):
+    WITHIN = "within"
+    BELOW = "below"
+    NOT_CHECKED = "not-checked"
+    ABOVE = "above"
+    DANGEROUS = "dangerous"  # more than twice the upper limit
+
+
+@dataclass(frozen=True)
+class DoseCheck:
+    """An order's dose against the regimens for this patient."""
+
+    agent: Agent
+    verdict: Verdict
+    ordered: str  # "1 g/day", "0.45 g/kg/day"
+    figure: str | None  # the patient's figure, "67 mg/kg/day", "1565 mg/m2 per dose"
+    regimen: str  # the regimen(s) as computed for this patient, or as written
+    regimen_row: Regimen  # the regimen the order was judged against (its citation is shown)
+    reason: str = ""  # why not checked, or what exceeded
+    unreadable: bool = False  # the order states a dose the service could not read
+
+
+def agent_of(order: TherapyFact) -> Agent | None:
+    """The agent whose regimens check this order, or None (not dose-checked)."""
+    route = order.route or ""
+    if order.therapy is Therapy.CORTICOSTEROID:
+        iv = route in ("", "intravenous")
+        return (
+            Agent.IV_METHYLPREDNISOLONE if order.ingredient == "methylprednisolone" and iv else None
+        )
+    if order.therapy is Therapy.CYCLOPHOSPHAMIDE:
+        return Agent.CYCLOPHOSPHAMIDE_ORAL if route == "oral" else Agent.CYCLOPHOSPHAMIDE_IV
+    if order.therapy is Therapy.MYCOPHENOLATE:
+        return None if order.ingredient == "mycophenolic acid" else Agent.MYCOPHENOLATE_MOFETIL
+    return {
+        Therapy.IVIG: Agent.IVIG,
+        Therapy.RITUXIMAB: Agent.RITUXIMAB,
+        Therapy.AZATHIOPRINE: Agent.AZATHIOPRINE,
+        Therapy.CYCLOSPORINE: Agent.CICLOSPORIN,
+        Therapy.TOCILIZUMAB: Agent.TOCILIZUMAB,
+    }.get(order.therapy)
+
+
+@dataclass(frozen=True)
+class _Ordered:
+    """An ordered amount in the regimen's mass unit, or per kg / per m2 as ordered."""
+
+    value: float
+    basis: Basis
+    lower_bound: bool = False  # per-day total unknown: the single dose is a lower bound
+
+
+def _ordered(dose: Dose, regimen: Regimen) -> _Ordered | None:
+    unit = dose.unit
+    base, _, per_what = unit.partition("/")
+    basis = {"": Basis.FIXED, "kg": Basis.PER_KG, "m2": Basis.PER_M2}.get(per_what)
+    factor = _MASS_TO.get((base, regimen.unit))
+    if basis is None or factor is None:
+        return None
+    if regimen.per is Per.DAY:
+        if dose.per_day is not None:
+            return _Ordered(dose.per_day * factor, basis)
+        return _Ordered(dose.quantity * factor, basis, lower_bound=True)
+    return _Ordered(dose.quantity * factor, basis)
+
+
+def _unit_text(regimen: Regimen, basis: Basis) -> str:
+    suffix = {Basis.FIXED: "", Basis.PER_KG: "/kg", Basis.PER_M2: "/m2"}[basis]
+    return f"{regimen.unit}{suffix}{_per(regimen)}"
+
+
+def check_order(
+    order: TherapyFact, patient: DosingPatient, *, started_before: bool = False
+) -> DoseCheck | None:
+    """The order's dose against its regimens for this patient; None for agents not checked."""
+    agent = agent_of(order)
+    if agent is None:
+        return None
+    population = patient.population
+    age_unknown = population is None
+    kg, kg_problem = current_weight_kg(patient.weight)
+    rows = [
+        r
+        for r in regimens_for(agent, population or Population.CHILD)
+        if r.applies_to_weight(kg) or kg is None
+    ]
+    if not rows:
+        return None
+    name = AGENT_NAMES[agent]
+    written = "; ".join(dict.fromkeys(regimen_text(r) for r in rows))
+    if order.dose is None and order.dose_text is None:
+        return None  # the order states no dose: nothing to check
+    if order.dose is None:
+        return DoseCheck(
+            agent,
+            Verdict.NOT_CHECKED,
+            order.display or name,
+            None,
+            written,
+            rows[0],
+            "the order's dose could not be read (free text only, no quantity)",
+            unreadable=True,
+        )
+    bsa, bsa_problem = body_surface_area(patient.height, patient.weight)
+    best: DoseCheck | None = None
+    uppers: list[float] = []
+    for regimen in rows:
+        ordered = _ordered(order.dose, regimen)
+        if ordered is None:
+            return DoseCheck(
+                agent,
+                Verdict.NOT_CHECKED,
+                f"{number(order.dose.quantity, 2)} {order.dose.unit}",
+                None,
+                written,
+                regimen,
+                f"the unit {order.dose.unit!r} cannot be compared with the regimen",
+                unreadable=True,
+            )
+        advice = compute(regimen, patient, age_unknown=age_unknown)
+        # The ordered amount as a total and as the patient's figure for this regimen's basis.
+        size = {Basis.FIXED: 1.0, Basis.PER_KG: kg, Basis.PER_M2: bsa}
+        if ordered.basis is Basis.FIXED:
+            total: float | None = ordered.value
+        else:
+            multiplier = size[ordered.basis]
+            total = None if multiplier is None else ordered.value * multiplier
+        shown = f"{mass(total, regimen.unit) if total is not None else ''}"
+        ordered_text = (
+            f"{shown}{_per(regimen)}"
+            if ordered.basis is Basis.FIXED
+            else f"{number(ordered.value, 2)} {_unit_text(regimen, ordered.basis)}"
+        )
+        figure = None
+        if regimen.basis is not Basis.FIXED and total is not None:
+            divisor = size[regimen.basis]
+            if divisor:
+                figure = f"{number(total / divisor, 2)} {_unit_text(regimen, regimen.basis)}"
+        limit = _maximum(regimen)
+        if age_unknown:
+            adult = _adult_cap(agent, regimen.per)
+            limit = adult if limit is None else (min(limit, adult) if adult else limit)
+        # Upper limit for this patient: the computed range with tolerance, never above the cap.
+        if regimen.basis is Basis.FIXED:
+            upper: float | None = regimen.high
+            lower: float | None = regimen.low
+        elif advice.computed:
+            assert advice.high is not None and advice.low is not None
+            upper = advice.high * (1 + DOSE_TOLERANCE_FRACTION)
+            lower = advice.low * (1 - DOSE_TOLERANCE_FRACTION)
+            if advice.capped:
+                upper = advice.high
+        else:
+            upper = lower = None
+        if upper is not None and limit is not None:
+            upper = min(upper, limit)
+        if upper is None and limit is not None:
+            upper = limit  # no weight or BSA: the absolute maximum still holds
+        if upper is not None:
+            uppers.append(upper)
+        computed_text = advice.text() if advice.computed else regimen_text(regimen)
+        if total is None or upper is None:
+            candidate = DoseCheck(
+                agent,
+                Verdict.NOT_CHECKED,
+                ordered_text,
+                figure,
+                computed_text,
+                regimen,
+                advice.problem or kg_problem or bsa_problem,
+            )
+        elif total > upper:
+            verdict = Verdict.DANGEROUS if total > CRITICAL_EXCESS_FACTOR * upper else Verdict.ABOVE
+            candidate = DoseCheck(agent, verdict, ordered_text, figure, computed_text, regimen)
+        elif not advice.computed and regimen.basis is not Basis.FIXED:
+            candidate = DoseCheck(
+                agent,
+                Verdict.NOT_CHECKED,
+                ordered_text,
+                figure,
+                computed_text,
+                regimen,
+                advice.problem or "",
+            )
+        elif lower is not None and total < lower and not ordered.lower_bound:
+            candidate = DoseCheck(
+                agent, Verdict.BELOW, ordered_text, figure, computed_text, regimen
+            )
+        elif ordered.lower_bound:
+            candidate = DoseCheck(
+                agent,
+                Verdict.NOT_CHECKED,
+                ordered_text,
+                figure,
+                computed_text,
+                regimen,
+                "the order's timing does not give a daily total",
+            )
+        else:
+            candidate = DoseCheck(
+                agent, Verdict.WITHIN, ordered_text, figure, computed_text, regimen
+            )
+        best = _better(best, candidate)
+    assert best is not None
+    titration = next((r.titration for r in rows if r.titration), None)
+    if (
+        best.verdict is Verdict.WITHIN
+        and titration is not None
+        and not started_before
+        and order.dose.per_day is not None
+    ):
+        regimen = best.regimen_row
+        ordered = _ordered(order.dose, regimen)
+        if ordered is not None and ordered.basis is Basis.FIXED:
+            if ordered.value > titration.start_high:
+                return DoseCheck(
+                    agent,
+                    Verdict.ABOVE,
+                    f"{mass(ordered.value, regimen.unit)}/day",
+                    None,
+                    (
+                        f"start at {number(titration.start_low)}-{number(titration.start_high)} "
+                        f"{regimen.unit}/day and increase by {number(titration.step)} "
+                        f"{regimen.unit} {titration.interval} to {regimen_text(regimen)}"
+                    ),
+                    regimen,
+                    "started without titration: no earlier course is recorded",
+                )
+    return best
+
+
+_RANK = {
+    Verdict.WITHIN: 0,
+    Verdict.NOT_CHECKED: 1,  # a regimen that could not be checked may still fit
+    Verdict.BELOW: 2,
+    Verdict.ABOVE: 3,
+    Verdict.DANGEROUS: 4,
+}
+
+
+def _better(current: DoseCheck | None, candidate: DoseCheck) -> DoseCheck:
+    """Across an agent's regimens, the order is judged by the one it fits best."""
+    if current is None or _RANK[candidate.verdict] < _RANK[current.verdict]:
+        return candidate
+    return current

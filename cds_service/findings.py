@@ -9,10 +9,15 @@ changes, so the card can show its working.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: these modules import Citation from here
+    from cds_service.contracts import CardGroup
+    from cds_service.dosing import DoseAdvice
+    from cds_service.facts.model import TherapyFact
 
 
 class Urgency(StrEnum):
@@ -77,13 +82,28 @@ class ProposedChange:
 
 
 @dataclass(frozen=True)
-class Link:
-    """A link for the card: an absolute URL (reference) or a SMART app launch."""
+class ProposeOrder:
+    """A rule's decision to propose an order: IVIG at an advised dose, or plasma exchange.
 
-    label: str
-    url: str
-    type: str = "absolute"  # "absolute" | "smart"
-    app_context: str | None = None  # only for smart links
+    The card layer turns it into a suggestion with a FHIR resource (cds_service.suggestions);
+    the rule never builds FHIR. `replaces` is the draft order the new one would replace.
+    """
+
+    therapy: str  # "ivig" | "plasma-exchange" (facts.model.Therapy values)
+    advice: DoseAdvice | None = None  # the IVIG dose, computed by cds_service.dosing
+    replaces: TherapyFact | None = None
+    condition_reference: str | None = None
+    recommended: bool = False
+
+
+@dataclass(frozen=True)
+class ProposeRemoval:
+    """A rule's decision to propose removing a draft order."""
+
+    order: TherapyFact
+
+
+Proposal = ProposeOrder | ProposeRemoval
 
 
 @dataclass(frozen=True)
@@ -101,12 +121,10 @@ class Finding:
     detail: str
     citation: Citation
     evidence: tuple[Evidence, ...] = ()
-    suggestions: tuple[ProposedChange, ...] = ()
+    suggestions: tuple[Proposal, ...] = ()
     selection_behavior: str = "at-most-one"
     override_reasons: tuple[Coding, ...] = ()
-    links: tuple[Link, ...] = ()
     topic: Coding | None = None
-    # Groups several findings into one card when they share a key (issue 4: "grouped so a
-    # clinician sees at most a few cards per call"); None means a card of its own.
-    group: str | None = None
-    system_actions: tuple[ProposedAction, ...] = field(default=())
+    # Groups several findings into one card when they share a key, so a clinician sees at most
+    # a few cards per call; None means a card of its own.
+    group: CardGroup | None = None

@@ -72,7 +72,7 @@ def run_hook(
     timer.lap("facts")
     findings = pilot.enabled_findings(rules.evaluate(facts, service.rules), config)
     timer.lap("rules")
-    response, issued = cards.render(findings)
+    response, issued = cards.render(findings, facts.patient_id)
     wire = response.to_wire()
     timer.lap("render")
     silent = pilot.is_silent(service.id, config)

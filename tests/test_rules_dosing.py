@@ -14,16 +14,17 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.dosing import (
-    AZATHIOPRINE_MAX_MG_PER_DAY,
-    MYCOPHENOLATE_MOFETIL_MG_PER_DAY,
-    ivig_daily_dose,
+    DoseAdvice,
+    DosingPatient,
+    advise,
+    compute,
     mosteller_bsa_m2,
     number,
-    rituximab_weekly_dose,
 )
 from cds_service.facts.model import LabKind, Measurement
+from cds_service.knowledge.regimens import REGIMENS_BY_ID, Agent
 from cds_service.rules import evaluate, rules_for
-from cds_service.suggestions import ivig_medication_request, plex_service_request
+from cds_service.suggestions import build, ivig_medication_request, plex_service_request
 from tests.test_rules_scenarios import SCENARIOS
 
 WHEN = datetime(2026, 2, 28, tzinfo=UTC)
@@ -37,6 +38,19 @@ def weight(kg: float, *, stale: bool = False) -> Measurement:
 
 def height(cm: float) -> Measurement:
     return Measurement(LabKind.HEIGHT, "Observation/h", WHEN, "final", value=cm, unit="cm")
+
+
+def adult(w: Measurement | None = None, h: Measurement | None = None) -> DosingPatient:
+    return DosingPatient(40.0, w, h)
+
+
+def ivig_daily_dose(w: Measurement | None, g_per_kg: float = 0.4) -> DoseAdvice:
+    row = "ivig-5-day-adult" if g_per_kg == 0.4 else "ivig-2-day-adult"
+    return compute(REGIMENS_BY_ID[row], adult(w))
+
+
+def rituximab_weekly_dose(h: Measurement | None, w: Measurement | None) -> DoseAdvice:
+    return advise(Agent.RITUXIMAB, adult(w, h))
 
 
 @pytest.mark.parametrize(
@@ -59,6 +73,7 @@ def test_missing_or_stale_weight_gives_no_dose_and_says_why(
 ) -> None:
     dose = ivig_daily_dose(measurement)
     assert dose.amount is None and not dose.computed and phrase in (dose.problem or "")
+    assert phrase in dose.text()
 
 
 def test_mosteller_bsa_matches_the_formula() -> None:
@@ -69,13 +84,14 @@ def test_mosteller_bsa_matches_the_formula() -> None:
 def test_rituximab_is_375_mg_per_m2_by_mosteller_and_names_the_formula() -> None:
     dose = rituximab_weekly_dose(height(170), weight(70))
     assert dose.amount == round(375 * math.sqrt(170 * 70 / 3600)) and "Mosteller" in dose.basis
+    assert dose.amount is not None and dose.amount <= 1000
     assert rituximab_weekly_dose(None, weight(70)).amount is None
     assert "height" in (rituximab_weekly_dose(None, weight(70)).problem or "")
 
 
 def test_regimen_limits_are_the_seed_values() -> None:
-    assert AZATHIOPRINE_MAX_MG_PER_DAY == 150
-    assert MYCOPHENOLATE_MOFETIL_MG_PER_DAY == 2000
+    assert REGIMENS_BY_ID["azathioprine-adult"].max_per_day == 150
+    assert REGIMENS_BY_ID["mycophenolate-adult"].max_per_day == 2000
 
 
 @pytest.mark.parametrize(
@@ -87,7 +103,7 @@ def test_numbers_are_shown_without_trailing_zeros(value: float, digits: int, tex
 
 
 def test_ivig_request_is_valid_fhir_r4_with_a_ucum_dose() -> None:
-    resource = ivig_medication_request("pt-1", ivig_daily_dose(weight(70)), 5, "Condition/c1")
+    resource = ivig_medication_request("pt-1", ivig_daily_dose(weight(70)), "Condition/c1")
     assert resource is not None
     parsed = MedicationRequest.model_validate(resource)
     dose = parsed.dosageInstruction[0].doseAndRate[0].doseQuantity
@@ -98,7 +114,7 @@ def test_ivig_request_is_valid_fhir_r4_with_a_ucum_dose() -> None:
 
 
 def test_no_ivig_request_without_a_computed_dose() -> None:
-    assert ivig_medication_request("pt-1", ivig_daily_dose(None), 5) is None
+    assert ivig_medication_request("pt-1", ivig_daily_dose(None)) is None
 
 
 def test_plex_request_is_five_sessions_every_other_day() -> None:
@@ -113,7 +129,9 @@ def test_every_suggested_resource_in_every_scenario_validates_and_deletes_name_a
         drafts = {o.reference for o in patient.draft_orders}
         for finding in evaluate(patient, rules_for(patient.hook)):
             assert not finding.suggestions or finding.selection_behavior == "at-most-one"
-            for change in finding.suggestions:
+            for proposal in finding.suggestions:
+                change = build(proposal, patient.patient_id)
+                assert change is not None, proposal
                 for action in change.actions:
                     if action.type == "create":
                         if action.resource["resourceType"] == "MedicationRequest":
@@ -127,9 +145,9 @@ def test_every_suggested_resource_in_every_scenario_validates_and_deletes_name_a
 
 
 def test_suggested_resources_are_exactly_what_fhir_resources_would_emit() -> None:
-    # suggestions._validated returns its input after validation instead of re-dumping the model:
-    # that is only right while the dump of each built resource equals the resource itself.
-    ivig = ivig_medication_request("pt-1", ivig_daily_dose(weight(70)), 5, "Condition/c1")
+    # Resources are validated in this suite, not on every call: that is only right while the
+    # dump of each built resource equals the resource itself.
+    ivig = ivig_medication_request("pt-1", ivig_daily_dose(weight(70)), "Condition/c1")
     plex = plex_service_request("pt-1", "Condition/c1")
     assert ivig is not None
     for model, resource in ((MedicationRequest, ivig), (ServiceRequest, plex)):

@@ -829,6 +829,7 @@ def test_findings_meet_the_card_contract(name: str, patient: PatientFacts) -> No
 
 def test_a_plex_order_where_ivig_suits_better_suggests_ivig_dosed_from_weight() -> None:
     from cds_service.rules.order_checks import would_ivig_suit_better_than_plasma_exchange
+    from cds_service.suggestions import build
 
     plex = therapy(T.PLEX, draft=True)
     with_weight = facts(
@@ -839,7 +840,9 @@ def test_a_plex_order_where_ivig_suits_better_suggests_ivig_dosed_from_weight() 
         drafts=(plex,),
     )
     [finding] = would_ivig_suit_better_than_plasma_exchange(with_weight)
-    [change] = finding.suggestions
+    [proposal] = finding.suggestions
+    change = build(proposal, with_weight.patient_id)
+    assert change is not None
     delete, create = change.actions
     assert (delete.type, delete.resource_id) == ("delete", plex.reference)
     assert create.resource is not None and create.resource["resourceType"] == "MedicationRequest"

@@ -198,7 +198,16 @@ def gbs_steroid_order(now: datetime) -> Scenario:
                 }
             ]
         },
-        "dosageInstruction": [{"text": "1 g IV once daily for 5 days"}],
+        "dosageInstruction": [
+            {
+                "text": "1 g IV once daily for 5 days",
+                "route": {"text": "intravenous"},
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [
+                    {"doseQuantity": {"value": 1, "unit": "g", "system": UCUM, "code": "g"}}
+                ],
+            }
+        ],
     }
     return _scenario("gbs-steroid-order-select", "order-select", pid, now, resources, (order,))
 

@@ -157,6 +157,7 @@ class TherapyFact:
     ingredient: str | None = None  # e.g. "methylprednisolone"
     route: str | None = None  # e.g. "intravenous", "oral"
     dose: Dose | None = None
+    dose_text: str | None = None  # dosageInstruction.text, kept when no dose could be read
     is_draft_order: bool = False  # from context.draftOrders
     is_selected: bool = False  # named in context.selections (order-select)
     matched_by: str = "code"  # "code" | "text": how the therapy was recognised

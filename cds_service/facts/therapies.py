@@ -105,7 +105,7 @@ def therapy_fact(
     if status == "draft" and not draft:  # an unsigned order in the record is not therapy given
         return None
     reference = f"{kind}/{resource.get('id', '?')}"
-    dose = route = None
+    dose = route = dose_text = None
     if kind in ("MedicationRequest", "MedicationAdministration"):
         recognised = recognise_medication(resource)
         if recognised is None:
@@ -113,6 +113,8 @@ def therapy_fact(
         if kind == "MedicationRequest":
             instructions = resource.get("dosageInstruction") or [{}]
             route, dose = _route(instructions[0].get("route")), dose_from_request(resource)
+            text = instructions[0].get("text")
+            dose_text = text if isinstance(text, str) and text.strip() else None
             started, ended = course_bounds(resource, first_time(resource, "authoredOn"))
         else:
             route, dose = (
@@ -151,6 +153,7 @@ def therapy_fact(
         ingredient=recognised.ingredient,
         route=route,
         dose=dose,
+        dose_text=dose_text,
         is_draft_order=draft,
         is_selected=reference in selections,
         matched_by=recognised.matched_by,

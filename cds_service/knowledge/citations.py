@@ -143,3 +143,124 @@ TOPIC_GBS = topic("guillain-barre", "Guillain-Barre syndrome treatment")
 TOPIC_ANE = topic("acute-necrotizing-encephalopathy", "Acute necrotizing encephalopathy")
 TOPIC_PLEXOPATHY = topic("immune-plexopathy", "Immune-mediated plexopathy")
 TOPIC_ORDER_SAFETY = topic("immunotherapy-order-safety", "Immunotherapy order checks")
+
+
+# Dosing sources (cds_service.knowledge.regimens). Each says what it was checked for; a paediatric
+# figure without a source is marked unsourced on the regimen row and on the card.
+UY_2021_TREATMENT = Citation(
+    label="Uy, Binks & Irani 2021, autoimmune encephalitis treatment (Pract Neurol 21:412)",
+    url="https://pmc.ncbi.nlm.nih.gov/articles/PMC8461404/",
+    seed="000",
+    evidence_note=(
+        "Review (2021), Table 2: methylprednisolone 1 g intravenous daily x3-5 days; IVIG 2 g/kg "
+        "intravenous divided over 3-5 days."
+    ),
+)
+KINDERFORMULARIUM_MP = Citation(
+    label="Dutch Paediatric Formulary (Kinderformularium): methylprednisolone",
+    url="https://kfgb.healthesolutions.nl/drug/39094/methylprednisolone",
+    seed="000",
+    evidence_note=(
+        "National paediatric formulary: pulse maximum 30 mg/kg/day, not exceeding 1 g/day "
+        "(1 month-18 years). Neurological use: Tenembaum et al., Neurology 2002 (ADEM, "
+        "30 mg/kg/day, 1 g/day from 30 kg, 3-5 days); Chang et al., Children 2022 (ANE, "
+        "30 mg/kg/day x3 days, doi 10.3390/children9020136). Observational evidence."
+    ),
+)
+ONTARIO_IVIG_NMDAR = Citation(
+    label="Ontario IVIG utilisation guideline: NMDA receptor encephalitis",
+    url="https://ivig.transfusionontario.org/?b=cn&cn=90",
+    seed="000",
+    evidence_note=(
+        "Provincial guideline: total 2 g/kg divided over 2 to 5 days in adults and children. In "
+        "childhood Guillain-Barre syndrome, 2 g/kg over 2 days gave more early relapses than "
+        "over 5 days (Korinthenberg et al., Pediatrics 2005, randomised, n=51)."
+    ),
+)
+EYRE_2019_PLEX = Citation(
+    label="Eyre et al. 2019, plasma exchange in paediatric neuroimmune disorders (DMCN 61:540)",
+    url=(
+        "https://kclpure.kcl.ac.uk/portal/en/publications/"
+        "utility-and-safety-of-plasma-exchange-in-paediatric-neuroimmune-d"
+    ),
+    seed="000",
+    evidence_note=(
+        "Multicentre cohort of 58 children (2019): median six exchanges over 8 days; "
+        "complications in 60% of courses, 24% line-related. Exchange volume per apheresis team."
+    ),
+)
+KINDERFORMULARIUM_RITUXIMAB = Citation(
+    label="Dutch Paediatric Formulary (Kinderformularium): rituximab",
+    url="https://kfgb.healthesolutions.nl/drug/39176/rituximab",
+    seed="000",
+    evidence_note=(
+        "375 mg/m2 once weekly for 4 weeks, 2 to 18 years (licensed indication GPA/MPA; "
+        "off-label in encephalitis). No paediatric per-dose maximum was found in a primary "
+        "source: the adult 1000 mg dose is used as the cap."
+    ),
+)
+STARSHIP_CYCLOPHOSPHAMIDE = Citation(
+    label="Starship Children's Health: intravenous cyclophosphamide in paediatrics",
+    url=None,
+    seed="000",
+    evidence_note=(
+        "Hospital guideline (rheumatology): 500-1000 mg/m2 monthly, increased by 250 mg/m2 to a "
+        "maximum of 1000 mg per dose. Off-label in neuroimmune disease."
+    ),
+)
+KINDERFORMULARIUM_AZATHIOPRINE = Citation(
+    label="Dutch Paediatric Formulary (Kinderformularium): azathioprine",
+    url="https://kfgb.healthesolutions.nl/drug/39198/azathioprine",
+    seed="004",
+    evidence_note=(
+        "Autoimmune disease, 1 month-18 years: 1-3 mg/kg/day once daily; no paediatric mg/day "
+        "maximum found (the adult 150 mg/day is used as the cap)."
+    ),
+)
+MMF_LABEL_PAEDIATRIC = Citation(
+    label="Mycophenolate mofetil US prescribing information (paediatric dosing)",
+    url=None,
+    seed="004",
+    evidence_note=(
+        "Label (renal transplant), 3 months-18 years: 600 mg/m2 twice daily, maximum 2 g/day "
+        "(1 g twice daily). No neuroimmune-specific paediatric dose was found."
+    ),
+)
+KINDERFORMULARIUM_CICLOSPORIN = Citation(
+    label="Dutch Paediatric Formulary (Kinderformularium): ciclosporin",
+    url="https://kfgb.healthesolutions.nl/drug/38990/ciclosporin",
+    seed="004",
+    evidence_note=(
+        "3-5 mg/kg/day in 2 doses (non-neurological indications; the same range in paediatric "
+        "nephrotic syndrome trials). No neuroimmune-specific paediatric dose was found."
+    ),
+)
+TOCILIZUMAB_LABEL = Citation(
+    label="Tocilizumab (Actemra) prescribing information: weight-based dosing",
+    url=None,
+    seed="002",
+    evidence_note=(
+        "Label (cytokine release syndrome): 12 mg/kg if under 30 kg, 8 mg/kg from 30 kg, maximum "
+        "800 mg per infusion. No consensus dose exists for ANE or autoimmune encephalitis."
+    ),
+)
+GERMAN_TABLE_2019 = Citation(
+    label="Autoimmune encephalitis treatment, Neurol Res Pract 2019 (German table)",
+    url="https://doi.org/10.1186/s42466-019-0047-8",
+    seed="000",
+    evidence_note=(
+        "Expert review (2019), Table 4: rituximab 4 x 375 mg/m2 weekly; cyclophosphamide "
+        "750 mg/m2 monthly. Adults."
+    ),
+)
+SEED_004_REGIMENS = Citation(
+    label="Immunosuppressant regimens for immune plexopathy (secondary summary)",
+    url=None,
+    seed="004",
+    evidence_note=(
+        f"Doses come from {_SEED_004} and were not verified against a primary source: "
+        "azathioprine start 25-50 mg/day, +25 mg every 7-14 days to 1-2 mg/kg/day, maximum "
+        "150 mg/day; mycophenolate mofetil 1 g twice daily; ciclosporin 5 mg/kg/day then "
+        "2.5-3 mg/kg/day; oral cyclophosphamide 1-2 mg/kg/day."
+    ),
+)

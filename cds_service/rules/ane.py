@@ -12,12 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cds_service.contracts import ORDER_HOOKS, Hook
-from cds_service.dosing import (
-    METHYLPREDNISOLONE_ANE_PAEDIATRIC_MG_PER_KG_PER_DAY,
-    current_weight_kg,
-    number,
-)
+from cds_service.contracts import ORDER_HOOKS, CardGroup, Hook
+from cds_service.dosing import DosingPatient, advise, number
 from cds_service.facts.model import (
     ConditionCategory,
     CsfInfectionStatus,
@@ -33,6 +29,7 @@ from cds_service.knowledge.citations import (
     OVERRIDE_SPECIALIST_PLAN,
     TOPIC_ANE,
 )
+from cds_service.knowledge.regimens import PLEX_SESSIONS_RANGE, Agent
 from cds_service.rules import rule
 from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
 from cds_service.rules.support.scope import (
@@ -52,12 +49,10 @@ IVIG_ALONE_ID = "ane-ivig-without-steroids"
 ANE_STEROID_WINDOW_HOURS = 24
 # Seed 002: "If no clinical improvement is observed within 48-72 hours ... consider escalating".
 ANE_REVIEW_HOURS = 48
-ADULT_AGE_YEARS = 18
-
 _SEVERE = (
     "**Severe disease** (rapid deterioration or coma): add tocilizumab early (observational "
-    "evidence only; no consensus dose, use a specialist protocol) and plasma exchange (5-10 "
-    "sessions every other day; case-series evidence). IVIG alone has weaker evidence: "
+    "evidence only; no consensus dose, use a specialist protocol) and plasma exchange "
+    f"({PLEX_SESSIONS_RANGE}; case-series evidence). IVIG alone has weaker evidence: "
     "the meta-analysis found no difference with or without IVIG."
 )
 
@@ -67,27 +62,17 @@ def _il6_note(facts: PatientFacts) -> str:
     if il6 is None or il6.value is None:
         return (
             "IL-6 is not in the record; where available, a raised blood IL-6 marks a poorer "
-            "prognosis (seed 002)."
+            "prognosis."
         )
     return (
         f"IL-6 {number(il6.value, 1)} pg/mL: compare with the laboratory's reference range; a "
-        "raised blood IL-6 is associated with poorer outcome (seed 002) and supports early "
+        "raised blood IL-6 is associated with poorer outcome and supports early "
         "tocilizumab."
     )
 
 
 def _steroid_dose(facts: PatientFacts) -> str:
-    adult = "1 g IV daily for 3-5 days"
-    if facts.age_years is None or facts.age_years >= ADULT_AGE_YEARS:
-        return adult
-    kg, problem = current_weight_kg(facts.lab(LabKind.WEIGHT))
-    per_kg = METHYLPREDNISOLONE_ANE_PAEDIATRIC_MG_PER_KG_PER_DAY
-    if kg is None:
-        return f"weight-based in a child ({problem})"
-    return (
-        f"weight-based in a child: paediatric series used {per_kg} mg/kg/day x 3 days "
-        f"(= {number(kg * per_kg, 0)} mg/day at {number(kg)} kg); follow local protocol"
-    )
+    return advise(Agent.IV_METHYLPREDNISOLONE, DosingPatient.of(facts)).text()
 
 
 @rule(
@@ -140,7 +125,7 @@ def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterat
         FISCHELL_2023_ANE,
         evidence,
         topic=TOPIC_ANE,
-        group="ane",
+        group=CardGroup.ANE,
     )
 
 
@@ -164,7 +149,7 @@ def is_ane_improving_48_to_72_hours_after_steroids(facts: PatientFacts) -> Itera
         "tocilizumab and plasma exchange"
     )
     detail = (
-        "**No improvement 48-72 h after starting treatment → escalate** (seed 002). "
+        "**No improvement 48-72 h after starting treatment → escalate.** "
         f"{_SEVERE}\n\n{_il6_note(facts)}"
     )
     evidence = (
@@ -180,7 +165,7 @@ def is_ane_improving_48_to_72_hours_after_steroids(facts: PatientFacts) -> Itera
         ANE_TOCILIZUMAB,
         evidence,
         topic=TOPIC_ANE,
-        group="ane",
+        group=CardGroup.ANE,
     )
 
 
@@ -219,5 +204,5 @@ def is_ivig_ordered_for_ane_without_steroids(facts: PatientFacts) -> Iterator[Fi
         evidence,
         override_reasons=(OVERRIDE_SPECIALIST_PLAN, OVERRIDE_CLINICAL_JUDGEMENT),
         topic=TOPIC_ANE,
-        group="ane",
+        group=CardGroup.ANE,
     )

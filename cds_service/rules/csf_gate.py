@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cds_service.contracts import ALL_HOOKS
+from cds_service.contracts import ALL_HOOKS, CardGroup, Hook
 from cds_service.facts.model import ConditionCategory, CsfInfectionStatus, PatientFacts, Therapy
-from cds_service.findings import Evidence, Finding, Urgency
+from cds_service.findings import Evidence, Finding, ProposeRemoval, Urgency
 from cds_service.knowledge.citations import (
     ABBOUD_2021_AE,
     FISCHELL_2023_ANE,
@@ -43,7 +43,6 @@ from cds_service.rules.support.scope import (
     is_immunotherapy,
     orders_under_review,
 )
-from cds_service.suggestions import remove_order
 
 RULE_ID = "ae-csf-infection-gate"
 
@@ -70,7 +69,7 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
     if not (ae or ane):
         return
     orders = tuple(o for o in orders_under_review(facts) if is_immunotherapy(o))
-    if facts.hook != "patient-view" and not orders:
+    if facts.hook != Hook.PATIENT_VIEW and not orders:
         return
     running = tuple(
         t
@@ -108,8 +107,8 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
             urgency = Urgency.WARNING
         detail = (
             f"**{what}.** Immunotherapy for autoimmune or necrotizing encephalopathy is started "
-            'only once infection is excluded (seed 000: CSF is "the key gating factor"; seed '
-            "002: rule out infection before immunosuppression). Treat the infection, repeat CSF "
+            "only once infection is excluded: CSF is the key gating factor. Treat the infection, "
+            "repeat CSF "
             "as indicated, and reconsider immunotherapy with neurology and infectious diseases."
         )
         yield Finding(
@@ -119,18 +118,18 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
             detail,
             citation,
             tuple(evidence),
-            suggestions=tuple(remove_order(o) for o in orders),
+            suggestions=tuple(ProposeRemoval(o) for o in orders),
             override_reasons=(
                 OVERRIDE_INFECTION_TREATED,
                 OVERRIDE_SPECIALIST_PLAN,
                 OVERRIDE_DATA_OUT_OF_DATE,
             ),
             topic=topic,
-            group="csf-gate",
+            group=CardGroup.CSF_GATE,
         )
         return
 
-    if facts.hook == "patient-view" and given(facts, *Therapy):
+    if facts.hook == Hook.PATIENT_VIEW and given(facts, *Therapy):
         return  # treatment is under way: asking for CSF "before starting" is no longer useful
     if "observations" in facts.unknown:
         summary = "CSF results could not be retrieved: confirm infection is excluded first"
@@ -143,15 +142,24 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
         summary = "CSF infection studies pending: confirm no infection before immunotherapy"
         detail = (
             "**CSF infection studies are not final.** Start immunotherapy once Gram stain, "
-            "culture and HSV/pathogen PCR exclude infection (seed 000). Autoantibody "
+            "culture and HSV/pathogen PCR exclude infection. Autoantibody "
             "results are a different matter: do not wait for them."
+        )
+    elif facts.csf_evidence and facts.csf_missing:
+        missing = " and ".join(facts.csf_missing)
+        summary = f"CSF infection studies incomplete ({missing} missing): complete before treating"
+        detail = (
+            f"**CSF infection studies are incomplete:** the record has the results listed "
+            f"below but no {missing}. Infection is excluded only when a negative bacterial "
+            "study (Gram stain or culture) and a negative HSV PCR are both on record; complete "
+            "them before immunotherapy."
         )
     else:
         summary = "No CSF infection studies found: send CSF before starting immunotherapy"
         detail = (
             "**No CSF infection studies are in the record.** Lumbar puncture with cell "
             "count, protein, glucose, Gram stain, culture and HSV/pathogen PCR should "
-            "exclude infection before immunotherapy (seed 000, seed 002)."
+            "exclude infection before immunotherapy."
         )
     yield Finding(
         RULE_ID,
@@ -164,5 +172,5 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
         if exposed
         else (),
         topic=topic,
-        group="csf-gate",
+        group=CardGroup.CSF_GATE,
     )

@@ -15,16 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cds_service.contracts import ORDER_HOOKS, Hook
-from cds_service.dosing import (
-    CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY,
-    RITUXIMAB_FIXED_MG,
-    RITUXIMAB_MG_PER_M2,
-    RITUXIMAB_WEEKLY_DOSES,
-    body_surface_area,
-    number,
-    rituximab_weekly_dose,
-)
+from cds_service.contracts import ORDER_HOOKS, CardGroup, Hook
+from cds_service.dosing import DosingPatient, advise, compute, number
 from cds_service.facts.model import (
     FIRST_LINE_THERAPIES,
     ConditionCategory,
@@ -32,7 +24,7 @@ from cds_service.facts.model import (
     PatientFacts,
     Therapy,
 )
-from cds_service.findings import Coding, Finding, Urgency
+from cds_service.findings import Coding, Finding, ProposeRemoval, Urgency
 from cds_service.knowledge.citations import (
     AE_SECOND_LINE,
     OVERRIDE_CLINICAL_JUDGEMENT,
@@ -40,6 +32,7 @@ from cds_service.knowledge.citations import (
     OVERRIDE_SPECIALIST_PLAN,
     TOPIC_AE,
 )
+from cds_service.knowledge.regimens import REGIMENS_BY_ID, Agent, Population
 from cds_service.rules import rule
 from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
 from cds_service.rules.support.scope import (
@@ -50,7 +43,6 @@ from cds_service.rules.support.scope import (
     given,
     ordered,
 )
-from cds_service.suggestions import remove_order
 
 ESCALATE_ID = "ae-escalate-second-line"
 RITUXIMAB_FIRST_ID = "ae-rituximab-before-first-line"
@@ -66,24 +58,20 @@ OVERRIDE_FIRST_LINE_ELSEWHERE = Coding(
 
 
 def _second_line_text(facts: PatientFacts) -> str:
-    height, weight = facts.lab(LabKind.HEIGHT), facts.lab(LabKind.WEIGHT)
-    weekly = rituximab_weekly_dose(height, weight)
-    weekly_text = (
-        f"{number(weekly.amount, 0)} mg weekly ({weekly.basis})"
-        if weekly.amount is not None
-        else f"dose per m2 not computed: {weekly.problem}"
-    )
-    bsa, _ = body_surface_area(height, weight)
-    cyc = f" = {number(bsa * CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY, 0)} mg" if bsa else ""
+    patient = DosingPatient.of(facts)
+    rituximab = advise(Agent.RITUXIMAB, patient).text()
+    if patient.population is Population.ADULT:
+        fixed = compute(REGIMENS_BY_ID["rituximab-fixed-adult"], patient).text()
+        rituximab += f"; or {fixed}"
+    cyclophosphamide = advise(Agent.CYCLOPHOSPHAMIDE_IV, patient).text()
     return (
-        f"**Rituximab** (preferred): {RITUXIMAB_MG_PER_M2} mg/m2 weekly x "
-        f"{RITUXIMAB_WEEKLY_DOSES}, {weekly_text}; or {RITUXIMAB_FIXED_MG} mg on days 1 and 15. "
+        f"**Rituximab** (preferred): {rituximab}. "
         "Improvement usually begins 1-2 weeks after the first dose.\n\n"
-        f"**Cyclophosphamide** if cell-mediated (onconeuronal) disease is suspected: "
-        f"{CYCLOPHOSPHAMIDE_AE_MG_PER_M2_MONTHLY} mg/m2 IV monthly{cyc} (German table 2019).\n\n"
+        "**Cyclophosphamide** if cell-mediated (onconeuronal) disease is suspected: "
+        f"IV {cyclophosphamide}.\n\n"
         "*For information:* after improvement, bridge with an oral prednisone taper, monthly IVIG "
         "or monthly IV methylprednisolone; azathioprine or mycophenolate for maintenance (3-5 "
-        "years per seed 000; rituximab is the commonest maintenance choice, Abboud Part 2). "
+        "years; rituximab is the commonest maintenance choice, Abboud 2021). "
         "Refractory to first and second line: tocilizumab or bortezomib (experimental), "
         "immunoadsorption."
     )
@@ -138,7 +126,7 @@ def is_it_time_to_escalate_to_second_line(facts: PatientFacts) -> Iterator[Findi
         AE_SECOND_LINE,
         evidence,
         topic=TOPIC_AE,
-        group="ae-treatment",
+        group=CardGroup.AE_TREATMENT,
     )
 
 
@@ -159,7 +147,7 @@ def is_rituximab_ordered_before_first_line(facts: PatientFacts) -> Iterator[Find
     detail = (
         "No first-line therapy (IV methylprednisolone, IVIG or plasma exchange) is recorded "
         "or being ordered. Rituximab is a second-line agent for inadequate response to "
-        "first-line therapy (seed 000: do not use it as initial monotherapy). Start "
+        "first-line therapy (do not use it as initial monotherapy). Start "
         "first-line therapy once CSF excludes infection; if first-line therapy was given "
         "elsewhere, override with that reason."
     )
@@ -171,12 +159,12 @@ def is_rituximab_ordered_before_first_line(facts: PatientFacts) -> Iterator[Find
         detail,
         AE_SECOND_LINE,
         evidence,
-        suggestions=tuple(remove_order(o) for o in rituximab),
+        suggestions=tuple(ProposeRemoval(o) for o in rituximab),
         override_reasons=(
             OVERRIDE_FIRST_LINE_ELSEWHERE,
             OVERRIDE_SPECIALIST_PLAN,
             OVERRIDE_CLINICAL_JUDGEMENT,
         ),
         topic=TOPIC_AE,
-        group="order-choice",
+        group=CardGroup.ORDER_CHOICE,
     )

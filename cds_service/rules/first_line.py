@@ -1,9 +1,9 @@
 """First-line immunotherapy in autoimmune encephalitis once CSF has excluded infection.
 
 Clinical source: seed 000 (autoimmune hemiplegia) and Abboud et al., JNNP 2021 (via secondary
-summaries): high-dose IV methylprednisolone 1 g daily (or 1-2 mg/kg/day) for 3-5 days, confirmed by
-Uy, Binks & Irani 2021; IVIG 0.4 g/kg/day x 5 days or plasma exchange 5-10 sessions every other
-day instead when patient factors favour them (rules.ivig_or_plex); combination therapy from the
+summaries): high-dose IV methylprednisolone pulse as first line (regimen and paediatric dose in
+cds_service.knowledge.regimens, confirmed by Uy, Binks & Irani 2021); IVIG or plasma exchange
+instead when patient factors favour them (rules.support.factors); combination therapy from the
 outset in severe presentations (hemiplegia, per seed 000; the paediatric NMDARE consensus 2021 adds
 IVIG or PLEX in severe patients); never wait for antibody results (Graus 2016: results are not
 available at onset). Primary CNS lymphoma or neurosarcoidosis in the record: steroids can obscure
@@ -14,29 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cds_service.contracts import ALL_HOOKS, Hook
-from cds_service.dosing import (
-    IVIG_COURSE_DAYS,
-    METHYLPREDNISOLONE_HIGH_MG_PER_KG_PER_DAY,
-    METHYLPREDNISOLONE_LOW_MG_PER_KG_PER_DAY,
-    current_weight_kg,
-    ivig_daily_dose,
-    number,
-)
+from cds_service.contracts import ALL_HOOKS, CardGroup, Hook
+from cds_service.dosing import DosingPatient, advise
 from cds_service.facts.model import (
     ConditionCategory,
     CsfInfectionStatus,
     LabKind,
     PatientFacts,
     Qualitative,
+    Therapy,
 )
-from cds_service.findings import Evidence, Finding, ProposedChange, Urgency
+from cds_service.findings import Evidence, Finding, Proposal, ProposeOrder, ProposeRemoval, Urgency
 from cds_service.knowledge.citations import (
     ABBOUD_2021_AE,
     OVERRIDE_CLINICAL_JUDGEMENT,
     OVERRIDE_DATA_OUT_OF_DATE,
     TOPIC_AE,
 )
+from cds_service.knowledge.regimens import PLEX_SESSIONS_RANGE, Agent
 from cds_service.rules import rule
 from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
 from cds_service.rules.support.factors import (
@@ -52,25 +47,14 @@ from cds_service.rules.support.scope import (
     is_systemic_steroid,
     orders_under_review,
 )
-from cds_service.suggestions import remove_order, replace_with_ivig, replace_with_plex
 
 FIRST_LINE_ID = "ae-first-line-choice"
 OBSCURE_ID = "ae-steroids-may-obscure-diagnosis"
 
 
 def _ivmp_text(facts: PatientFacts) -> str:
-    kg, problem = current_weight_kg(facts.lab(LabKind.WEIGHT))
-    per_kg = (
-        f" (or {METHYLPREDNISOLONE_LOW_MG_PER_KG_PER_DAY}-"
-        f"{METHYLPREDNISOLONE_HIGH_MG_PER_KG_PER_DAY} mg/kg/day"
-    )
-    if kg is None:
-        per_kg += f"; {problem}"
-    else:
-        low = kg * METHYLPREDNISOLONE_LOW_MG_PER_KG_PER_DAY
-        high = kg * METHYLPREDNISOLONE_HIGH_MG_PER_KG_PER_DAY
-        per_kg += f" = {number(low, 0)}-{number(high, 0)} mg/day at {number(kg)} kg"
-    return f"IV methylprednisolone 1 g daily for 3-5 days{per_kg})"
+    advice = advise(Agent.IV_METHYLPREDNISOLONE, DosingPatient.of(facts))
+    return f"IV methylprednisolone {advice.text()}"
 
 
 def _antibodies_pending(facts: PatientFacts) -> tuple[Evidence, ...]:
@@ -98,44 +82,38 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
         return
     for_ivig, for_plex = favouring_ivig(facts), favouring_plex(facts)
     hemiplegia = facts.active(ConditionCategory.HEMIPLEGIA)
-    daily = ivig_daily_dose(facts.lab(LabKind.WEIGHT))
-    ivig = f"IVIG 0.4 g/kg/day for {IVIG_COURSE_DAYS} days " + (
-        f"= {number(daily.amount)} g/day ({daily.basis})"
-        if daily.amount is not None
-        else f"({daily.problem})"
-    )
-    plex = "plasma exchange, 5-10 sessions every other day"
+    daily = advise(Agent.IVIG, DosingPatient.of(facts))
+    ivig = f"IVIG {daily.text()}"
+    plex = f"plasma exchange, {PLEX_SESSIONS_RANGE}"
     condition = ae[0].reference
-    suggestions: list[ProposedChange] = []
+    give_ivig = ProposeOrder(Therapy.IVIG, daily, condition_reference=condition)
+    give_plex = ProposeOrder(Therapy.PLEX, condition_reference=condition)
+    suggestions: list[Proposal] = []
     lines = []
     if for_ivig and for_plex:
         summary = "AE, CSF clear: factors favour both IVIG and PLEX; weigh the trade-off"
         lines.append(trade_off_text(for_ivig, for_plex))
         lines.append(f"Regimens: {ivig}; {plex}.")
-        change = replace_with_ivig(None, facts.patient_id, daily, IVIG_COURSE_DAYS, condition)
-        suggestions += [
-            c
-            for c in (change, replace_with_plex(None, facts.patient_id, condition))
-            if c is not None
-        ]
+        suggestions += [give_ivig, give_plex] if daily.computed else [give_plex]
     elif for_ivig:
         summary = "AE, CSF clear of infection: IVIG preferred as first line (see factors)"
         lines.append(f"**{ivig}** instead of steroids, because: {reasons(for_ivig)}.")
-        change = replace_with_ivig(None, facts.patient_id, daily, IVIG_COURSE_DAYS, condition)
-        suggestions += [change] if change else []
+        suggestions += [give_ivig] if daily.computed else []
     elif for_plex:
         summary = "AE, CSF clear of infection: plasma exchange preferred as first line"
         lines.append(f"**Prefer {plex}**, because: {reasons(for_plex)}.")
-        suggestions.append(replace_with_plex(None, facts.patient_id, condition))
+        suggestions.append(give_plex)
     else:
-        summary = "AE, CSF clear of infection: start IV methylprednisolone 1 g/day for 3-5 days"
-        lines.append(f"**Start {_ivmp_text(facts)}**, the preferred first-line agent (seed 000).")
+        pulse = advise(Agent.IV_METHYLPREDNISOLONE, DosingPatient.of(facts))
+        amount = pulse.figure() if pulse.computed else "pulse (dose by weight)"
+        summary = f"AE, CSF clear of infection: start IV methylprednisolone {amount} for 3-5 days"
+        lines.append(f"**Start {_ivmp_text(facts)}**, the preferred first-line agent.")
         lines.append(f"Alternatives if steroids are unsuitable: {ivig}; {plex}.")
     if hemiplegia:
         lines.append(
             "**Severe presentation (hemiplegia):** consider combination therapy from the "
             "outset, steroids plus IVIG or steroids plus plasma exchange, rather than "
-            "sequential monotherapy (seed 000)."
+            "sequential monotherapy."
         )
     antibodies = _antibodies_pending(facts)
     lines.append(
@@ -162,7 +140,7 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
         tuple(evidence),
         suggestions=tuple(suggestions),
         topic=TOPIC_AE,
-        group="ae-treatment",
+        group=CardGroup.AE_TREATMENT,
     )
 
 
@@ -189,7 +167,7 @@ def could_steroids_obscure_lymphoma_or_sarcoidosis(facts: PatientFacts) -> Itera
     detail = (
         f"The record lists **{names}** alongside autoimmune encephalitis. Corticosteroids "
         "can shrink lymphoma and sarcoid lesions and make a later biopsy non-diagnostic; "
-        "seed 000 asks that these are not considerations before immunotherapy. If they "
+        "these should be excluded before immunotherapy. If they "
         "remain possible, discuss tissue diagnosis before steroids, or consider IVIG or "
         "plasma exchange as first line."
     )
@@ -201,10 +179,10 @@ def could_steroids_obscure_lymphoma_or_sarcoidosis(facts: PatientFacts) -> Itera
         detail,
         ABBOUD_2021_AE,
         evidence,
-        suggestions=tuple(remove_order(o) for o in steroids),
+        suggestions=tuple(ProposeRemoval(o) for o in steroids),
         override_reasons=(OVERRIDE_CLINICAL_JUDGEMENT, OVERRIDE_DATA_OUT_OF_DATE)
         if steroids
         else (),
         topic=TOPIC_AE,
-        group="ae-treatment" if facts.hook == "patient-view" else "order-choice",
+        group=CardGroup.AE_TREATMENT if facts.hook == Hook.PATIENT_VIEW else CardGroup.ORDER_CHOICE,
     )

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cds_service.contracts import ALL_HOOKS
-from cds_service.dosing import IVIG_COURSE_DAYS, ivig_daily_dose, number
+from cds_service.contracts import ALL_HOOKS, CardGroup, Hook
+from cds_service.dosing import DosingPatient, advise, regimen_text
 from cds_service.facts.model import ConditionCategory, LabKind, PatientFacts, Therapy
-from cds_service.findings import Finding, ProposedChange, Urgency
+from cds_service.findings import Finding, Proposal, ProposeOrder, ProposeRemoval, Urgency
 from cds_service.knowledge.citations import (
     GBS_GUIDELINE,
     OVERRIDE_CLINICAL_JUDGEMENT,
@@ -24,6 +24,7 @@ from cds_service.knowledge.citations import (
     OVERRIDE_SPECIALIST_PLAN,
     TOPIC_GBS,
 )
+from cds_service.knowledge.regimens import Agent
 from cds_service.rules import rule
 from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
 from cds_service.rules.support.scope import (
@@ -33,7 +34,6 @@ from cds_service.rules.support.scope import (
     is_systemic_steroid,
     orders_under_review,
 )
-from cds_service.suggestions import remove_order, replace_with_ivig, replace_with_plex
 
 RULE_ID = "gbs-corticosteroid-not-recommended"
 
@@ -50,7 +50,7 @@ def is_a_steroid_ordered_for_guillain_barre(facts: PatientFacts) -> Iterator[Fin
     if not gbs:
         return
     steroids = tuple(o for o in orders_under_review(facts) if is_systemic_steroid(o))
-    if facts.hook == "patient-view":
+    if facts.hook == Hook.PATIENT_VIEW:
         running = tuple(
             t
             for t in given(facts, Therapy.CORTICOSTEROID)
@@ -67,7 +67,7 @@ def is_a_steroid_ordered_for_guillain_barre(facts: PatientFacts) -> Iterator[Fin
                 GBS_GUIDELINE,
                 (*(of_condition(c) for c in gbs), *map(of_therapy, running)),
                 topic=TOPIC_GBS,
-                group="gbs-steroid",
+                group=CardGroup.GBS_STEROID,
             )
         return
     if not steroids:
@@ -75,32 +75,31 @@ def is_a_steroid_ordered_for_guillain_barre(facts: PatientFacts) -> Iterator[Fin
     already = all_drafts(facts, Therapy.IVIG, Therapy.PLEX) + given(
         facts, Therapy.IVIG, Therapy.PLEX
     )
-    daily = ivig_daily_dose(facts.lab(LabKind.WEIGHT))
+    daily = advise(Agent.IVIG, DosingPatient.of(facts))
     condition = gbs[0].reference
-    suggestions: list[ProposedChange] = []
+    suggestions: list[Proposal] = []
     for order in steroids:
         if already:
-            suggestions.append(remove_order(order))
+            suggestions.append(ProposeRemoval(order))
             continue
-        ivig = replace_with_ivig(
-            order, facts.patient_id, daily, IVIG_COURSE_DAYS, condition, recommended=False
-        )
-        suggestions += [ivig] if ivig else []
-        suggestions.append(replace_with_plex(order, facts.patient_id, condition))
+        if daily.computed:
+            suggestions.append(ProposeOrder(Therapy.IVIG, daily, order, condition))
+        suggestions.append(ProposeOrder(Therapy.PLEX, None, order, condition))
+    regimen = regimen_text(daily.regimen) if daily.regimen else "by weight"
     lines = [
         "**Corticosteroids are not recommended for Guillain-Barre syndrome** (AAN 2003; "
         "Cochrane 2016: no benefit, and oral steroids may slow recovery). Treat with IVIG "
-        "0.4 g/kg/day for 5 days or plasma exchange; neither is preferred (EAN/PNS 2023)."
+        f"{regimen} or plasma exchange; neither is preferred (EAN/PNS 2023)."
     ]
     if already:
         lines.append(
             "IVIG or plasma exchange is already ordered or given; adding a steroid does "
             "not add benefit. Remove the steroid unless it is for another indication."
         )
-    elif daily.amount is not None:
-        lines.append(f"IVIG dose from weight: {number(daily.amount)} g/day ({daily.basis}).")
+    elif daily.computed:
+        lines.append(f"IVIG dose for this patient: {daily.text()}.")
     else:
-        lines.append(f"IVIG dose not computed: {daily.problem} Plasma exchange is offered instead.")
+        lines.append(f"IVIG: {daily.text()} Plasma exchange is offered instead.")
     evidence = (
         *(of_condition(c) for c in gbs),
         *map(of_therapy, steroids),
@@ -121,5 +120,5 @@ def is_a_steroid_ordered_for_guillain_barre(facts: PatientFacts) -> Iterator[Fin
             OVERRIDE_CLINICAL_JUDGEMENT,
         ),
         topic=TOPIC_GBS,
-        group="gbs-steroid",
+        group=CardGroup.GBS_STEROID,
     )

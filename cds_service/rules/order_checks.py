@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cds_service.contracts import ORDER_HOOKS
-from cds_service.dosing import IVIG_COURSE_DAYS, ivig_daily_dose, number
+from cds_service.contracts import ORDER_HOOKS, CardGroup
+from cds_service.dosing import DosingPatient, advise, number, regimen_text
 from cds_service.facts.model import (
     ConditionCategory,
     ConditionFact,
@@ -21,7 +21,7 @@ from cds_service.facts.model import (
     PatientFacts,
     Therapy,
 )
-from cds_service.findings import Finding, ProposedChange, Urgency
+from cds_service.findings import Finding, Proposal, ProposeOrder, Urgency
 from cds_service.knowledge.citations import (
     ABBOUD_2021_AE,
     FISCHELL_2023_ANE,
@@ -30,6 +30,7 @@ from cds_service.knowledge.citations import (
     TOPIC_AE,
     TOPIC_ORDER_SAFETY,
 )
+from cds_service.knowledge.regimens import PLEX_SESSIONS_RANGE, REGIMENS_BY_ID, Agent
 from cds_service.rules import rule
 from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
 from cds_service.rules.support.factors import (
@@ -45,7 +46,6 @@ from cds_service.rules.support.scope import (
     ordered,
     orders_under_review,
 )
-from cds_service.suggestions import replace_with_ivig, replace_with_plex
 
 IVIG_CHOICE_ID = "ivig-order-plex-may-be-preferred"
 PLEX_CHOICE_ID = "plex-order-ivig-may-be-preferred"
@@ -88,25 +88,26 @@ def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Fi
         *evidence_of(for_placed),
     )
     condition = indication[0].reference
-    change: ProposedChange | None
+    change: Proposal | None
     if alternative is Therapy.PLEX:
-        change = replace_with_plex(orders[0], facts.patient_id, condition)
+        change = ProposeOrder(Therapy.PLEX, None, orders[0], condition)
         detail = (
-            f"Plasma exchange may be preferred over IVIG here: {reasons(for_plex)}. Seed "
-            "000: PLEX (5-10 sessions every other day) is preferred with severe "
+            f"Plasma exchange may be preferred over IVIG here: {reasons(for_plex)}. PLEX "
+            f"({PLEX_SESSIONS_RANGE}) is preferred with severe "
             "hyponatraemia, high thromboembolic risk or associated demyelination."
         )
     else:
-        daily = ivig_daily_dose(facts.lab(LabKind.WEIGHT))
-        change = replace_with_ivig(orders[0], facts.patient_id, daily, IVIG_COURSE_DAYS, condition)
+        daily = advise(Agent.IVIG, DosingPatient.of(facts))
+        change = ProposeOrder(Therapy.IVIG, daily, orders[0], condition) if daily.computed else None
+        standard = regimen_text(REGIMENS_BY_ID["ivig-5-day-adult"])
         detail = (
-            f"IVIG may be preferred over plasma exchange here: {reasons(for_ivig)}. Seed "
-            "000: IVIG (0.4 g/kg/day for 5 days) is chosen when the patient is agitated, "
+            f"IVIG may be preferred over plasma exchange here: {reasons(for_ivig)}. IVIG "
+            f"({standard}) is chosen when the patient is agitated, "
             "has a bleeding disorder or coagulopathy, or central access is difficult; PLEX "
             "needs a large-bore central line."
         )
-        if daily.amount is None:
-            detail += f" No IVIG order is suggested. {daily.problem}"
+        if not daily.computed:
+            detail += f" No IVIG order is suggested: {daily.text()}"
     suggestions = (change,) if change else ()
     short, alternative_short = ("IVIG", "PLEX") if placed is Therapy.IVIG else ("PLEX", "IVIG")
     if for_placed:
@@ -120,7 +121,7 @@ def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Fi
             evidence,
             suggestions=suggestions,
             topic=TOPIC_AE,
-            group="order-choice",
+            group=CardGroup.ORDER_CHOICE,
         )
         return
     placed_name, alternative_name = (
@@ -136,7 +137,7 @@ def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Fi
         suggestions=suggestions,
         override_reasons=ORDER_OVERRIDES,
         topic=TOPIC_AE,
-        group="order-choice",
+        group=CardGroup.ORDER_CHOICE,
     )
 
 
@@ -188,8 +189,8 @@ def is_this_combination_first_line_therapy(facts: PatientFacts) -> Iterator[Find
         )
     )
     detail = (
-        f"**{names}** ordered together is combination first-line therapy, which seed 000 "
-        "advises from the outset in severe presentations (the paediatric NMDARE consensus "
+        f"**{names}** ordered together is combination first-line therapy, "
+        "advised from the outset in severe presentations (the paediatric NMDARE consensus "
         "2021 likewise adds IVIG or PLEX to steroids in severe patients). Not a duplicate."
     )
     yield Finding(
@@ -201,7 +202,7 @@ def is_this_combination_first_line_therapy(facts: PatientFacts) -> Iterator[Find
         ABBOUD_2021_AE,
         (*map(of_condition, indication), *map(of_therapy, together)),
         topic=TOPIC_AE,
-        group="order-choice",
+        group=CardGroup.ORDER_CHOICE,
     )
 
 
@@ -263,5 +264,5 @@ def is_ivig_risky_for_kidneys_or_iga(facts: PatientFacts) -> Iterator[Finding]:
         evidence,
         override_reasons=ORDER_OVERRIDES,
         topic=TOPIC_ORDER_SAFETY,
-        group="order-safety",
+        group=CardGroup.ORDER_SAFETY,
     )

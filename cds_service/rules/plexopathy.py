@@ -14,22 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cds_service.contracts import Hook
-from cds_service.dosing import (
-    AZATHIOPRINE_MAX_MG_PER_DAY,
-    IVIG_COURSE_DAYS,
-    IVIG_HIGH_G_PER_KG_PER_DAY,
-    MYCOPHENOLATE_MOFETIL_MG_PER_DOSE,
-    ivig_daily_dose,
-    number,
-)
+from cds_service.contracts import CardGroup, Hook
+from cds_service.dosing import DosingPatient, advise, compute, number, regimen_text
 from cds_service.facts.model import ConditionCategory, LabKind, PatientFacts, Therapy
-from cds_service.findings import Finding, Urgency
+from cds_service.findings import Finding, ProposeOrder, Urgency
 from cds_service.knowledge.citations import PLEXOPATHY_EVIDENCE, TOPIC_PLEXOPATHY
+from cds_service.knowledge.regimens import REGIMENS_BY_ID, Agent, Population
 from cds_service.rules import rule
 from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
 from cds_service.rules.support.scope import days_since, earliest_start, given, is_systemic_steroid
-from cds_service.suggestions import replace_with_ivig
 
 IVIG_ID = "plexopathy-ivig-after-steroid-failure"
 IMMUNOSUPPRESSANT_ID = "plexopathy-immunosuppressant-after-ivig"
@@ -70,15 +63,11 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
     days = days_since(facts, earliest_start(steroids))
     if days is None or days < STEROID_RESPONSE_REVIEW_DAYS:
         return
-    weight = facts.lab(LabKind.WEIGHT)
-    standard, high = ivig_daily_dose(weight), ivig_daily_dose(weight, IVIG_HIGH_G_PER_KG_PER_DAY)
-    if standard.computed:
-        dose = (
-            f"0.4 g/kg/day x 5 days = **{number(standard.amount or 0)} g/day** or 1 g/kg/day "
-            f"x 1-2 days = **{number(high.amount or 0)} g/day** ({standard.basis})"
-        )
-    else:
-        dose = f"0.4 g/kg/day x 5 days or 1 g/kg/day x 1-2 days ({standard.problem})"
+    patient = DosingPatient.of(facts)
+    standard = advise(Agent.IVIG, patient)
+    population = "child" if patient.population is Population.CHILD else "adult"
+    high = compute(REGIMENS_BY_ID[f"ivig-2-day-{population}"], patient)
+    dose = f"**{standard.text()}**; or {high.text()}"
     pulse = [
         t for t in steroids if t.ingredient == "methylprednisolone" and t.route == "intravenous"
     ]
@@ -86,7 +75,7 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
         ""
         if pulse
         else " The recorded steroid course is not IV methylprednisolone: "
-        "check it was adequate (seed 004: 1 g daily for 3-5 days)."
+        f"check it was adequate (pulse: {advise(Agent.IV_METHYLPREDNISOLONE, patient).text()})."
     )
     risks = [c for cat in _IVIG_RISKS for c in facts.active(cat)]
     risk_text = ""
@@ -102,8 +91,10 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
         f"{_IMAGING}\n\nIf no compressive cause: **IVIG** as second line, {dose}. Response "
         f"usually within 1-2 weeks. Evidence is case reports only.{risk_text}"
     )
-    suggestion = replace_with_ivig(
-        None, facts.patient_id, standard, IVIG_COURSE_DAYS, plexopathy[0].reference
+    suggestion = (
+        ProposeOrder(Therapy.IVIG, standard, None, plexopathy[0].reference)
+        if standard.computed
+        else None
     )
     evidence = (
         *(of_condition(c) for c in (*plexopathy, *risks)),
@@ -119,7 +110,7 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
         evidence,
         suggestions=(suggestion,) if suggestion else (),
         topic=TOPIC_PLEXOPATHY,
-        group="plexopathy",
+        group=CardGroup.PLEXOPATHY,
     )
 
 
@@ -138,16 +129,31 @@ def is_an_immunosuppressant_the_next_step_after_ivig(facts: PatientFacts) -> Ite
     days = days_since(facts, earliest_start(ivig))
     if days is None or days < IVIG_RESPONSE_REVIEW_DAYS:
         return
+    patient = DosingPatient.of(facts)
+    azathioprine = advise(Agent.AZATHIOPRINE, patient)
+    titration = azathioprine.regimen.titration if azathioprine.regimen else None
+    start = (
+        f"start {number(titration.start_low)}-{number(titration.start_high)} mg/day, up by "
+        f"{number(titration.step)} mg {titration.interval} to "
+        if titration
+        else ""
+    )
+    cyclophosphamide_iv = (
+        "IV " + regimen_text(REGIMENS_BY_ID["cyclophosphamide-iv-range-adult"])
+        if patient.population is Population.ADULT
+        else "IV " + advise(Agent.CYCLOPHOSPHAMIDE_IV, patient).text()
+    )
     detail = (
         f"Plexopathy still active {number(days, 0)} days after IVIG.\n\n{_IMAGING}\n\n"
-        "Options if IVIG was ineffective (seed 004; no trial evidence): "
-        f"**azathioprine** 25-50 mg/day, up by 25 mg every 7-14 days to 1-2 mg/kg/day, "
-        f"maximum {AZATHIOPRINE_MAX_MG_PER_DAY} mg/day; **cyclophosphamide** 1-2 mg/kg/day "
-        "orally or 0.3-1 g/m2 IV every 2-4 weeks (presumed microvasculitis); "
-        f"**mycophenolate mofetil** {MYCOPHENOLATE_MOFETIL_MG_PER_DOSE} mg twice daily; "
-        "**cyclosporin** 5 mg/kg/day, then 2.5-3 mg/kg/day. Allow 3-6 months for effect; "
+        "Options if IVIG was ineffective (no trial evidence): "
+        f"**azathioprine** {start}{azathioprine.text()}; **cyclophosphamide** orally "
+        f"{advise(Agent.CYCLOPHOSPHAMIDE_ORAL, patient).text()}, or {cyclophosphamide_iv} "
+        "(presumed microvasculitis); "
+        f"**mycophenolate mofetil** {advise(Agent.MYCOPHENOLATE_MOFETIL, patient).text()}; "
+        f"**ciclosporin** {advise(Agent.CICLOSPORIN, patient).text()}. "
+        "Allow 3-6 months for effect; "
         "monitor blood counts (azathioprine, cyclophosphamide) and renal function "
-        "(cyclosporin). Treat neuropathic pain alongside."
+        "(ciclosporin). Treat neuropathic pain alongside."
     )
     evidence = (*(of_condition(c) for c in plexopathy), *map(of_therapy, ivig))
     yield Finding(
@@ -159,5 +165,5 @@ def is_an_immunosuppressant_the_next_step_after_ivig(facts: PatientFacts) -> Ite
         PLEXOPATHY_EVIDENCE,
         evidence,
         topic=TOPIC_PLEXOPATHY,
-        group="plexopathy",
+        group=CardGroup.PLEXOPATHY,
     )
