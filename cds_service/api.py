@@ -1,4 +1,5 @@
-"""The HTTP API (CDS Hooks 2.0 "Discovery", "Calling a CDS Service", "Feedback") plus /healthz.
+"""The HTTP API (CDS Hooks 2.0 "Discovery", "Calling a CDS Service", "Feedback"), /healthz, and
+/openapi.json (the API described from the wire models, `openapi`).
 
 Routes on the service id first, then checks that the request's `hook` is the one that service is
 registered for (checklist 11.4). Bodies are parsed here, strictly: not JSON, not an object, or a
@@ -17,13 +18,16 @@ from pydantic import BaseModel, ValidationError
 from cds_service import extensions
 from cds_service.errors import BadRequest, UnknownService
 from cds_service.ledger import get_ledger
+from cds_service.openapi import openapi_document
 from cds_service.pipeline import run_hook
+from cds_service.protocol.envelopes import FeedbackResponse, HealthResponse
 from cds_service.protocol.feedback import FeedbackRequest
 from cds_service.protocol.fhir_version import pre_r4_resources, refusal
 from cds_service.protocol.request import HookRequest, parse_context
 from cds_service.services import ServiceDefinition
 
 blueprint = Blueprint("cds", __name__)
+OPENAPI_CACHE = "cds_openapi"  # built once per app: the services do not change while it runs
 
 
 def _field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
@@ -125,13 +129,25 @@ def feedback(service_id: str) -> Response:
     known = get_ledger().record_feedback(service.id, body.feedback)
     g.log_fields.update(feedback=len(known), unknownCards=known.count(False))
     # The spec names no body for feedback responses; say what was stored, by card.
-    answer: dict[str, Any] = {"stored": len(known)}
     unknown = [item.card for item, ok in zip(body.feedback, known, strict=True) if not ok]
-    if unknown:  # flagged, not dropped: the ledger never issued these cards
-        answer["unknownCards"] = unknown
-    return jsonify(answer)
+    # flagged, not dropped: the ledger never issued these cards
+    answer = FeedbackResponse(stored=len(known), unknownCards=unknown or None)
+    return jsonify(answer.to_wire())
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    document = current_app.extensions.get(OPENAPI_CACHE)
+    if document is None:
+        document = openapi_document(
+            extensions.services(),
+            auth_enabled=bool(current_app.config["AUTH_ENABLED"]),
+            server_url=current_app.config["PUBLIC_BASE_URL"] or None,
+        )
+        current_app.extensions[OPENAPI_CACHE] = document
+    return jsonify(document)
 
 
 @blueprint.get("/healthz")
 def healthz() -> Response:
-    return jsonify({"status": "ok", "services": len(extensions.services())})
+    return jsonify(HealthResponse(status="ok", services=len(extensions.services())).to_wire())

@@ -27,6 +27,8 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from cds_service.protocol.envelopes import ErrorResponse
+
 log = logging.getLogger("cds_service")
 
 
@@ -82,10 +84,8 @@ class ServiceUnavailable(ServiceError):
 def envelope(
     status: int, code: str, message: str, details: Sequence[dict[str, Any]] = ()
 ) -> Response:
-    body: dict[str, Any] = {"error": code, "message": message}
-    if details:
-        body["details"] = list(details)
-    response = jsonify(body)
+    body = ErrorResponse(error=code, message=message or code, details=list(details) or None)
+    response = jsonify(body.to_wire())
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="cds-hooks"'

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,22 @@ def load_scenarios(fixtures_dir: Path = FIXTURES_DIR) -> dict[str, Scenario]:
             forbidden_rules=tuple(row.get("forbiddenRules", ())),
         )
     return scenarios
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    """`now` (or nothing): None, the wall clock; a date: 12:00 UTC that day (the instant the
+    fixtures are written for); a dateTime: that instant (UTC when it names no zone). Raises
+    ValueError for anything else."""
+    if text is None or text.strip().lower() in ("", "now"):
+        return None
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(12), tzinfo=UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not 'now', a date (YYYY-MM-DD) or a dateTime") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def bundle_instants(fixtures_dir: Path = FIXTURES_DIR) -> dict[str, datetime]:

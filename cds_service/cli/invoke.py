@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import requests
 
 from cds_service.config import load_config
 from cds_service.hook_requests import build_request, bundle_entries
-from cds_service.scenarios import shift_dates
+from cds_service.scenarios import parse_instant, shift_dates
 from cds_service.services import load_services
 
 
@@ -36,20 +36,11 @@ def _scenario_body(name: str, at: datetime) -> tuple[dict[str, Any], str]:
 
 
 def parse_as_of(text: str | None) -> datetime | None:
-    """`now` (or nothing): the wall clock; a date: 12:00 UTC that day (the instant the fixtures
-    are written for); a dateTime: that instant (UTC when it names no zone)."""
-    if text is None or text.strip().lower() == "now":
-        return None
-    value = text.strip()
+    """`--as-of`: see `scenarios.parse_instant`; a bad value is a usage error."""
     try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(12), tzinfo=UTC)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not 'now', a date (YYYY-MM-DD) or a dateTime", param_hint="--as-of"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_instant(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
 
 
 def example_service_id(path: Path) -> str | None:

@@ -14,8 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# RFC 3339 section 5.6 date-time: full-date "T" full-time, time-offset mandatory.
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+# RFC 3339 section 5.6 date-time: full-date "T" full-time, time-offset mandatory; each field in
+# its range (a day past the month's end is caught by the parse below). Year 0000 and leap second
+# 60 are valid RFC 3339 but cannot be stored as a Python datetime, so they are refused too.
+RFC3339 = re.compile(
+    r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
 
 
 class FeedbackModel(BaseModel):
@@ -38,18 +43,30 @@ class OverrideReasonFeedback(FeedbackModel):
 
 
 class FeedbackItem(FeedbackModel):
+    # What the validators below enforce, written into the JSON Schema (`/openapi.json`) too.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"outcome": {"const": "accepted"}}, "required": ["outcome"]},
+            "then": {"required": ["acceptedSuggestions"]},
+        }
+    )
+
     card: str
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[AcceptedSuggestion] | None = Field(default=None, min_length=1)
     overrideReason: OverrideReasonFeedback | None = None
-    outcomeTimestamp: str
+    outcomeTimestamp: str = Field(json_schema_extra={"pattern": RFC3339.pattern})
 
     @field_validator("outcomeTimestamp")
     @classmethod
     def _rfc3339_instant(cls, value: str) -> str:
+        example = "e.g. 2026-11-21T10:00:00Z"
         if not RFC3339.match(value):
-            raise ValueError("must be an RFC 3339 date-time with a zone, e.g. 2026-11-21T10:00:00Z")
-        datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))  # rejects 2026-13-45
+            raise ValueError(f"must be an RFC 3339 date-time with a zone, {example}")
+        try:
+            datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
+        except ValueError:  # a day past the end of its month, e.g. 2026-02-30
+            raise ValueError(f"is not a date-time that exists, {example}") from None
         return value
 
     @model_validator(mode="after")

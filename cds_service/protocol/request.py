@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 NonEmpty = Field(min_length=1)
 
@@ -76,8 +76,24 @@ def _check_user_id(value: str) -> str:
     return value
 
 
+# Documentation of what the validators below enforce, for the JSON Schema (`/openapi.json`).
+USER_ID_PATTERN = r"^[^/]+/[^/]+$"
+FHIR_SERVER_PATTERN = r"^https?://"
+_DRAFT_ENTRY: dict[str, JsonValue] = {
+    "type": "object",
+    "required": ["resource"],
+    "properties": {
+        "resource": {
+            "type": "object",
+            "required": ["resourceType"],
+            "properties": {"resourceType": {"type": "string"}},
+        }
+    },
+}
+
+
 class PatientViewContext(WireModel):
-    userId: str = Field(min_length=1)
+    userId: str = Field(min_length=1, json_schema_extra={"pattern": USER_ID_PATTERN})
     patientId: str = Field(min_length=1)
     encounterId: str | None = Field(default=None, min_length=1)
 
@@ -92,7 +108,9 @@ class DraftOrdersBundle(WireModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     resourceType: Literal["Bundle"]
-    entry: list[dict[str, Any]] = Field(default_factory=list)
+    entry: list[dict[str, Any]] = Field(
+        default_factory=list, json_schema_extra={"items": _DRAFT_ENTRY}
+    )
 
     @field_validator("entry")
     @classmethod
@@ -141,7 +159,9 @@ class HookRequest(WireModel):
 
     hook: str = Field(min_length=1)
     hookInstance: str = Field(min_length=1)
-    fhirServer: str | None = Field(default=None, min_length=1)
+    fhirServer: str | None = Field(
+        default=None, min_length=1, json_schema_extra={"pattern": FHIR_SERVER_PATTERN}
+    )
     fhirAuthorization: FhirAuthorization | None = None
     context: dict[str, Any]
     prefetch: dict[str, Any] | None = None
