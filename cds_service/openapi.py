@@ -43,13 +43,15 @@ ERROR_MEANINGS = {
     "(CDS Hooks 2.0 'HTTP Response'); the details name each key and why",
     413: "Request body larger than CDS_MAX_BODY_BYTES",
     500: "Unexpected failure (logged with service and hookInstance; no stack trace)",
+    503: "A store the call needs (card ledger, feedback store, JWT replay cache) cannot take "
+    "a write: retry later",
 }
 STATUSES: dict[str, tuple[int, ...]] = {
-    "discovery": (401, 500),
-    "hook": (400, 401, 412, 413, 500),
-    "hook-by-id": (400, 401, 404, 412, 413, 500),
-    "feedback": (400, 401, 413, 500),
-    "feedback-by-id": (400, 401, 404, 413, 500),
+    "discovery": (401, 500, 503),
+    "hook": (400, 401, 412, 413, 500, 503),
+    "hook-by-id": (400, 401, 404, 412, 413, 500, 503),
+    "feedback": (400, 401, 413, 500, 503),
+    "feedback-by-id": (400, 401, 404, 413, 500, 503),
     "health": (500,),
 }
 
