@@ -179,11 +179,13 @@ class DoseAdvice:
         """ "450 mg/day", "375-750 mg per dose": the computed amount with its period."""
         assert self.regimen is not None and self.low is not None and self.high is not None
         unit = self.regimen.unit
-        amount = (
-            mass(self.high, unit)
-            if self.low == self.high
-            else f"{mass(self.low, unit)}-{mass(self.high, unit)}"
-        )
+        low, high = mass(self.low, unit), mass(self.high, unit)
+        if self.low == self.high:
+            amount = high
+        elif low.split()[1] == high.split()[1]:
+            amount = f"{low.split()[0]}-{high}"  # "15-30 mg", not "15 mg-30 mg"
+        else:
+            amount = f"{low}-{high}"
         return f"{amount}{_per(self.regimen)}"
 
     def text(self) -> str:
@@ -198,7 +200,7 @@ class DoseAdvice:
         caveat = f" ({'; '.join(notes)})" if notes else ""
         if self.regimen is None or self.high is None:
             regimen = f" Regimen: {regimen_text(self.regimen)}." if self.regimen else ""
-            return f"no dose computed: {self.problem}{regimen}{caveat}"
+            return f"no dose computed: {(self.problem or '').rstrip('.')}.{regimen}{caveat}"
         basis = f"; {self.basis}" if self.basis else ""
         return f"{self.figure()} {self.regimen.course}{basis}{caveat}"
 

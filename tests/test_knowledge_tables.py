@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from cds_service.contracts import PREFETCH_TEMPLATES, PrefetchKey, observation_template
@@ -9,6 +12,8 @@ from cds_service.facts.model import LabKind
 from cds_service.facts.units import to_canonical, unit_key
 from cds_service.knowledge import Verification
 from cds_service.knowledge.labs import LAB_DEFINITIONS, LABS, observation_codes
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("kind", list(LabKind), ids=str)
@@ -37,3 +42,12 @@ def test_the_observation_template_is_generated_from_the_lab_table() -> None:
     for code in observation_codes():
         assert f"http://loinc.org|{code}" in template
     assert template.count("http://loinc.org|") == len(observation_codes())
+
+
+def test_hooks_files_and_examples_are_what_check_write_generates(tmp_path: Path) -> None:
+    from cds_service.cli.check import write_definitions, write_examples
+
+    hooks = tmp_path / "hooks"
+    shutil.copytree(ROOT / "hooks", hooks)
+    assert write_definitions(hooks) == []
+    assert write_examples(hooks) == []

@@ -12,6 +12,8 @@ service. Exit status 1 when anything disagrees. `--write` regenerates the templa
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -23,6 +25,7 @@ from cds_service.contracts import PREFETCH_TEMPLATES, PrefetchKey
 from cds_service.facts.build import READS
 from cds_service.knowledge import labs
 from cds_service.protocol.request import CONTEXT_MODELS, HookRequest, parse_context
+from cds_service.scenarios import load_scenarios
 from cds_service.services import RegistryError, ServiceDefinition, load_services
 
 
@@ -62,6 +65,32 @@ def _prefetch_problems(services: dict[str, ServiceDefinition]) -> list[str]:
         for key in sorted(declared - read)
     ]
     return problems
+
+
+# hooks/examples/ are the fixture scenarios replayed as if they happened at this instant.
+EXAMPLES_AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def write_examples(hooks_dir: Path) -> list[Path]:
+    """Regenerate every listed example from its fixture scenario (`<service>--<scenario>.json`)."""
+    services = load_services(hooks_dir)
+    scenarios = load_scenarios()
+    changed = []
+    for service in services.values():
+        for example in service.examples:
+            path = hooks_dir / example
+            name = path.stem.partition("--")[2]
+            if name not in scenarios:
+                continue  # reported by find_problems
+            body = scenarios[name].shifted(EXAMPLES_AT).request(services)
+            old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+            body["hookInstance"] = old.get("hookInstance") or str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"cds-service/examples/{path.name}")
+            )
+            if body != old:
+                path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", "utf-8")
+                changed.append(path)
+    return changed
 
 
 def write_definitions(hooks_dir: Path) -> list[Path]:
@@ -154,13 +183,13 @@ def run_examples(hooks_dir: Path) -> list[str]:
 @click.option(
     "--write",
     is_flag=True,
-    help="First regenerate the prefetch templates of hooks/*.json from the contracts.",
+    help="First regenerate hooks/*.json prefetch templates and hooks/examples/ from the sources.",
 )
 def check(hooks_dir: Path | None, write: bool) -> None:
     """Check that hooks/, the handlers and hooks/examples/ agree."""
     hooks_dir = hooks_dir or Path(load_config()["HOOKS_DIR"])
     if write:
-        for path in write_definitions(hooks_dir):
+        for path in (*write_definitions(hooks_dir), *write_examples(hooks_dir)):
             click.echo(f"wrote {path}")
     problems = find_problems(hooks_dir)
     if not problems:

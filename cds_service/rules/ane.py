@@ -79,7 +79,7 @@ def _steroid_dose(facts: PatientFacts) -> str:
     EARLY_STEROID_ID,
     hooks=(Hook.PATIENT_VIEW,),
     seed="002",
-    fires=("ane-early",),
+    fires=("ane-early", "ane-early-40kg", "ane-noage"),
     silent=("ane-72h", "none-pv"),
 )
 def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterator[Finding]:

@@ -52,7 +52,7 @@ def _wording(check: DoseCheck) -> tuple[str, str]:
             f"{name} {check.ordered}{figure} is below the regimen",
             f"Ordered {check.ordered}{figure}; the regimen for this patient is {check.regimen}.",
         )
-    excess = "more than twice the maximum" if check.verdict is Verdict.DANGEROUS else "above"
+    excess = "more than twice" if check.verdict is Verdict.DANGEROUS else "above"
     reason = f" ({check.reason})" if check.reason else ""
     return (
         f"{name} {check.ordered}{figure} is {excess} the regimen for this patient"[:139],
@@ -88,8 +88,8 @@ def _started_before(facts: PatientFacts, order: TherapyFact) -> bool:
     RULE_ID,
     hooks=ORDER_HOOKS,
     seed="004",
-    fires=("aza-200",),
-    silent=("gbs-ivig", "none-steroid"),
+    fires=("aza-200", "ivmp-child-1g", "aza-child-150", "ritux-child-1g"),
+    silent=("gbs-ivig", "none-steroid", "ivmp-child-ok", "aza-child-50", "ritux-child-240"),
 )
 def is_the_ordered_dose_within_the_regimen(facts: PatientFacts) -> Iterator[Finding]:
     patient = DosingPatient.of(facts)

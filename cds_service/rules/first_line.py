@@ -71,7 +71,7 @@ def _antibodies_pending(facts: PatientFacts) -> tuple[Evidence, ...]:
     FIRST_LINE_ID,
     hooks=(Hook.PATIENT_VIEW,),
     seed="000",
-    fires=("ae-hemi-clear", "ae-hsv-eie"),
+    fires=("ae-hemi-clear", "ae-hsv-eie", "ae-hemi-child"),
     silent=("ae-no-csf", "ae-escalate", "ae-steroid-5d", "ae-refuted", "none-pv"),
 )
 def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
