@@ -2,7 +2,7 @@
 
 `create_app` is the Flask application factory (Flask tutorial style): configuration from `CDS_*`
 environment variables (`config`), then one `init_app` per concern: the error envelope, CORS, the
-request log, the card ledger, authentication, and the API blueprint.
+request log, the card ledger, authentication, the API blueprint, and the card preview page.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["create_app"]
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    from cds_service import api, auth, cors, errors, ledger, pilot, request_log
+    from cds_service import api, auth, cors, errors, ledger, pilot, preview, request_log
     from cds_service.config import load_config
     from cds_service.extensions import SEAMS, SERVICES, split_test_config
     from cds_service.services import load_services
@@ -39,4 +39,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(api.blueprint)
     pilot.init_app(app)
+    preview.init_app(app)
     return app

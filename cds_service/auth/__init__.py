@@ -34,6 +34,9 @@ log = logging.getLogger("cds_service.auth")
 
 # /operator/pilot: shadow mode and rule switches for operators; no PHI, no secrets.
 PUBLIC_PATHS = frozenset({"/healthz", "/operator/pilot"})
+# Blueprints whose routes serve no patient data and call no service (only registered when
+# enabled): the card preview page, whose browser code calls the hook endpoints with a JWT.
+OPEN_BLUEPRINTS = frozenset({"preview"})
 DISCOVERY_PATH = "/cds-services"
 _FEEDBACK_PATH = re.compile(r"^(/cds-services/[^/]+)/feedback$")
 _BEARER = re.compile(r"^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*) *$", re.IGNORECASE)
@@ -83,6 +86,8 @@ def _refuse(reason: str, exc: TokenRefused | None = None) -> Unauthorized:
 def _require_jwt() -> None:
     if request.method == "OPTIONS" or request.path in PUBLIC_PATHS:
         return
+    if request.blueprint is not None and request.blueprint in OPEN_BLUEPRINTS:
+        return  # the preview page's own routes; its hook and feedback calls still need a JWT
     header = request.headers.get("Authorization")
     if not header:
         raise _refuse("no Authorization header")
