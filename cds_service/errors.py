@@ -1,7 +1,7 @@
 """The service's error tree and the one JSON envelope every error is answered with.
 
 Every error leaves as `{"error": <code>, "message": <text>, "details": [...]}` with an HTTP
-status from architecture.md ("Errors"): 400 malformed request (with field paths), 401
+status: 400 malformed request (with field paths), 401
 authentication (no detail), 404 unknown service or path, 405 method, 413 too large, 412 required
 data unobtainable (the one status CDS Hooks 2.0 mandates, spec "HTTP Response"), 500 unexpected.
 An error is never turned into `{"cards": []}`: an empty card list means only "no advice".

@@ -1,10 +1,9 @@
 """Findings: what a rule concluded, before anyone decides how it looks on the wire.
 
-This is the narrow interface between the clinical rules and the card renderer (architecture.md,
-"One way through"): rules return `Finding` objects built only from typed facts; `cards.py` is the
-only module that turns them into CDS Hooks card JSON. A finding carries the evidence it used
-(value, unit, date, resource reference), the recommendation, its citation and any proposed order
-changes, so the card can show its working.
+This is the narrow interface between the clinical rules and the card renderer: rules return
+`Finding` objects built only from typed facts; `cards.py` is the only module that turns them into
+CDS Hooks card JSON. A finding carries the evidence it used (value, unit, date, resource reference),
+the recommendation, its citation and any proposed order changes, so the card can show its working.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ if TYPE_CHECKING:  # annotations only: these modules import Citation from here
 class Urgency(StrEnum):
     """How urgently the clinician should look; maps 1:1 onto the CDS Hooks card indicator.
 
-    CRITICAL is reserved for "this may harm now" (issue 4): an order that should be stopped, or
+    CRITICAL is reserved for "this may harm now" : an order that should be stopped, or
     immunotherapy with an infection found in CSF.
     """
 
@@ -38,7 +37,7 @@ class Citation:
 
     label: str  # short, shown as card.source.label, e.g. "Abboud et al. 2021 (JNNP)"
     url: str | None = None  # absolute URL of the guideline (doi.org link preferred)
-    seed: str | None = None  # seed document id in shared/seeds, e.g. "000"
+    seed: str | None = None  # id of the source summary the rule implements, e.g. "000"
     evidence_note: str | None = None  # honest grading with dates, e.g. "case reports only (2019)"
 
 

@@ -3,7 +3,7 @@
 FHIR R4 http.html#transaction: each fixture is one `transaction` Bundle POSTed to the server's
 base; its entries use `PUT Type/id` with stable ids, so loading twice updates rather than
 duplicates, and every test, example request and README table can name the same ids (HAPI refuses
-client ids on POST and purely numeric ids, see fhir-test-server.md). A bearer token is sent when
+client ids on POST and purely numeric ids). A bearer token is sent when
 given, to that server only; it is never printed. The whole transaction succeeds or fails (the
 server rolls back); a failure raises `FixtureError` naming the file and the server's
 OperationOutcome diagnostics.

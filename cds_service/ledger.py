@@ -140,7 +140,7 @@ class Ledger:
             )
         except SpoolUnavailable as exc:
             # Neither the spool nor (behind it) the database can take the rows: the cards are
-            # not sent, since nobody could audit them (issue 12).
+            # not sent, since nobody could audit them .
             log.error("card ledger cannot record; hook answered 503: %s", exc)
             raise ServiceUnavailable(
                 "the card ledger cannot record cards right now; retry later"

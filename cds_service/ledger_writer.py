@@ -7,7 +7,7 @@ killed (they are in the kernel's page cache; like SQLite's `synchronous=NORMAL`,
 system crash can lose the last writes). One writer thread per process reads the spool and commits
 what has accumulated in one transaction per batch (time-batched: it waits `commit_interval` for
 more calls before committing), so the database lock is taken once per batch, not once per call,
-and the request thread pays only for encoding and one system call (issue 15: < 0.1 ms).
+and the request thread pays only for encoding and one system call (target: under 0.1 ms).
 
 - **Database down, locked, read-only or full:** the writer keeps the rows in the spool, logs at
   ERROR once per outage, retries with backoff, and logs when the database is back. Memory stays

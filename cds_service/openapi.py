@@ -7,7 +7,8 @@ Each service in `hooks/` gets its own hook path whose request names the service'
 hook's context model (`patient-view`, `order-select`, `order-sign`) and, as examples, the requests
 in `hooks/examples/` it lists, plus its feedback path; the
 templated `/cds-services/{id}` paths of the spec's own API description
-(`shared/spec/cds-hooks.yaml`) are kept for clients that read those.
+(the CDS Hooks 2.0 specification's OpenAPI description,
+https://cds-hooks.hl7.org/2.0/) are kept for clients that read those.
 
 Statuses are documented per operation from `STATUSES`, the one table of what each kind of
 endpoint can answer; the test suite fuzzes the document with schemathesis and fails on any status
@@ -34,7 +35,7 @@ OPENAPI_VERSION = "3.1.0"
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
 
-# What each kind of operation can answer besides its 200 (architecture.md "Errors").
+# What each kind of operation can answer besides its 200.
 ERROR_MEANINGS = {
     400: "Malformed request: the details name each field path",
     401: "Authentication failed or missing (a bare envelope, `WWW-Authenticate: Bearer`)",

@@ -1,6 +1,6 @@
 """One hook call, end to end: resolve data, build facts, run rules, render cards, record them.
 
-This is the whole of what a hook handler does (architecture.md, "One way through"); each stage
+This is the whole of what a hook handler does; each stage
 is timed for the request log. Data flows one way: the resolution layer never sees facts, the
 rules never see HTTP or JSON, and only `cards` knows card JSON.
 """

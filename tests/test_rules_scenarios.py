@@ -803,8 +803,11 @@ def test_scenario_fires_expected_rules_and_no_forbidden_ones(
 def test_every_rule_is_proven_to_fire_and_to_stay_silent() -> None:
     fires = {rid for _, _, expected, _ in SCENARIOS for rid in expected}
     silent = {rid for _, _, _, forbidden in SCENARIOS for rid in forbidden}
-    assert set(REGISTRY) <= fires, sorted(set(REGISTRY) - fires)
-    assert set(REGISTRY) <= silent, sorted(set(REGISTRY) - silent)
+    # A rule is proven here, by typed facts, or by the fixture examples it carries
+    # (tests/test_rule_examples.py runs those).
+    carried = {rid for rid, r in REGISTRY.items() if r.fires and r.silent}
+    assert set(REGISTRY) <= fires | carried, sorted(set(REGISTRY) - fires - carried)
+    assert set(REGISTRY) <= silent | carried, sorted(set(REGISTRY) - silent - carried)
 
 
 @pytest.mark.parametrize(

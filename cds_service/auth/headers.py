@@ -1,4 +1,4 @@
-"""Security headers on every response, errors included (issue 5 "Hygiene"; CDS Hooks 2.0
+"""Security headers on every response, errors included (CDS Hooks 2.0
 "Security and Safety" leaves the details to the OWASP guidance it cites).
 
 The service only ever answers JSON to programs, so the headers can be strict: no content sniffing,

@@ -29,7 +29,7 @@ from cds_service.auth.issuers import TrustedIssuer
 
 log = logging.getLogger("cds_service.auth")
 
-REFRESH_INTERVAL_SECONDS = 60.0  # issue 5: at most one refresh per issuer per minute
+REFRESH_INTERVAL_SECONDS = 60.0  # at most one refresh per issuer per minute
 MAX_AGE_SECONDS = 3600.0  # a fetched set is refetched after this, so removed keys stop working
 FETCH_TIMEOUT_SECONDS = (2.0, 3.0)  # connect, read: a slow EHR must not hold a worker for long
 MAX_JWKS_BYTES = 256 * 1024

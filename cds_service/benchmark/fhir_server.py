@@ -1,6 +1,6 @@
 """The real FHIR server of the no-prefetch runs: sekmet-fhir on loopback, seeded with the scenarios.
 
-As in the integration tier (shared/docs/fhir-test-server.md): sekmet-fhir 0.1.1 in its own
+As in the integration tier (tests/integration/conftest.py): sekmet-fhir 0.1.1 in its own
 virtual environment `.fhir-venv` at the repository root, a free port, a fresh data directory and
 settings file, ready when `GET /fhir/metadata` answers 200. It is seeded through the service's
 own `fixture_loader` with `fhir_fixtures/*.json` (when there are any) and the benchmark's

@@ -1,6 +1,6 @@
 """The floor: a minimal Flask app, served exactly as the service is, that answers with fixed cards.
 
-It is the physical limit of the stack (issue 6, part 1): the same gunicorn configuration
+It is the physical limit of the stack: the same gunicorn configuration
 (`server.gunicorn_options`, same workers and threads), the same POST path, the request body
 read and parsed as JSON, and an answer holding the very card list the service returned for that
 call, so both send the same number of cards and the same bytes. The canned answers are keyed by

@@ -1,7 +1,7 @@
 """A small threaded HTTP proxy that delays every answer of an upstream server by a fixed time.
 
 It stands between the service and the loopback FHIR server in the no-prefetch runs, so each FHIR
-response costs what a round trip to a remote EHR would (issue 6, part 3): requests are forwarded
+response costs what a round trip to a remote EHR would: requests are forwarded
 as they come (method, path, body, headers but the hop-by-hop ones), the answer is read in full,
 then held for `delay_seconds` before it is sent back. One thread per client connection
 (`ThreadingHTTPServer`), HTTP/1.1 keep-alive towards the client, one short-lived connection per

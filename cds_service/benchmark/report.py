@@ -2,7 +2,7 @@
 
 Every figure quoted is the median over repetitions of one wrk run's figure (rps, p50, p90, p99,
 wrk's CPU share, the service's peak RSS); errors are summed over repetitions, so one failed
-request anywhere shows. Targets are issue 6's: with full prefetch, p50 at most 2x the floor's,
+request anywhere shows. Targets: with full prefetch, p50 at most 2x the floor's,
 throughput at least 0.5x the floor's and p99 under 50 ms; without prefetch, p50 wall time at
 most 1.5x one measured FHIR round trip plus 20 ms; growth, 10,000 Observations at most 3x the p50
 of 10, and memory bounded (our reading: the peak RSS of the last repetition no more than 10% above

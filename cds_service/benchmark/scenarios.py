@@ -1,6 +1,6 @@
 """The representative hook calls the benchmark sends, as FHIR data and as ready-to-POST bodies.
 
-Three patients (issue 6, part 2): one with none of the conditions the service treats (no cards),
+Three patients: one with none of the conditions the service treats (no cards),
 one with Guillain-Barre syndrome whose clinician selects IV methylprednisolone (order-select), and
 one with autoimmune encephalitis and a realistic set of CSF, blood and vital-sign results
 (patient-view). Each is a transaction Bundle with stable `PUT Type/id` entries, so the same data

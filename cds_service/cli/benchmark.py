@@ -1,4 +1,4 @@
-"""`cds-service benchmark`: latency, throughput and memory against the stack's floor (issue 6).
+"""`cds-service benchmark`: latency, throughput and memory against the stack's floor .
 
 Runs, side by side on this machine, the floor (a minimal Flask app under the service's gunicorn
 settings), the service with full prefetch on representative calls, the same calls with no

@@ -1,5 +1,5 @@
 """`cds-service dev-keys` and `cds-service dev-token`: a development EHR identity, so a newcomer can
-call an authenticated service in one line (issue 5 "Modes"; CDS Hooks 2.0 "Trusting CDS Clients").
+call an authenticated service in one line (CDS Hooks 2.0 "Trusting CDS Clients").
 
 `dev-keys` makes an EC P-384 key pair (ES384, which the spec RECOMMENDS) and writes three files
 into a folder: the private key (PEM, readable by the owner only), the public JWK Set, and a

@@ -1,6 +1,6 @@
 """Typed facts about one patient and the orders being placed: the only thing rules ever see.
 
-Facts are honest about data (architecture.md, "Clinical content"): every value has its time, its
+Facts are honest about data: every value has its time, its
 resource reference and its normalised unit; stale values are marked stale, not passed off as
 current; data that could not be obtained is listed in `PatientFacts.unknown` so a rule can say
 "CSF results could not be retrieved" instead of guessing. Rules never see raw JSON, Flask or HTTP.
@@ -14,7 +14,7 @@ from enum import StrEnum
 
 
 class ConditionCategory(StrEnum):
-    """Clinical categories the rules reason about (issue 4, "Facts")."""
+    """Clinical categories the rules reason about ."""
 
     AUTOIMMUNE_ENCEPHALITIS = "autoimmune-encephalitis"
     HEMIPLEGIA = "hemiplegia"

@@ -1,7 +1,7 @@
 """Lab and vital-sign facts: the newest usable value per kind, normalised, dated and aged.
 
 Raw Observations are filtered first with plain dict lookups (LOINC code in the code set, status),
-so cost stays flat however much unrelated history an EHR sends (architecture.md: up to 10,000
+so cost stays flat however much unrelated history an EHR sends (up to 10,000
 Observations; fhir.resources is never used here). Only final, amended and corrected results are
 values; registered and preliminary results only mark a qualitative test as PENDING, except that a
 preliminary result that already reads positive is kept as positive, because hiding an early

@@ -1,8 +1,8 @@
 """Code sets as data with provenance: every code the service matches on, where it was checked.
 
 Each entry records the code system, the code, the display seen in the source, the source itself and
-the verification status (terminology.md, "How to read this file"). Only VERIFIED or CORROBORATED
-codes ship (architecture.md, "Clinical content"); candidates that could not be checked are left
+the verification status. Only VERIFIED or CORROBORATED
+codes ship; candidates that could not be checked are left
 out and listed in each module's `DROPPED_*` tuple with the reason, so nobody re-adds them from
 memory. Submodules hold one code set each: `conditions` (ICD-10-CM, SNOMED CT), `loinc`,
 `rxnorm`, `procedures` and `results`.

@@ -1,9 +1,9 @@
 """Where the rules' advice comes from: one Citation per source, honest about its strength and date.
 
-Each citation names the seed document in shared/seeds it implements (000 autoimmune hemiplegia, 002
+Each citation names the source summary (seed) it implements (000 autoimmune hemiplegia, 002
 acute necrotizing encephalopathy, 004 idiopathic plexopathy; all three are AI-generated secondary
 summaries "pending human review", dated 2025-10 to 2026-01) and the primary source behind it, with
-what was actually verified (shared/docs/guidelines.md and terminology.md section E). Where the
+what was actually verified (the evidence note of each citation). Where the
 primary wording was not reached, `evidence_note` says so: a clinician must be able to tell a graded
 guideline from a survey, a meta-analysis of case series or a case report. Also here: the override
 reasons offered on order cards and the topic codings, both in a code system of our own.
@@ -262,5 +262,17 @@ SEED_004_REGIMENS = Citation(
         "azathioprine start 25-50 mg/day, +25 mg every 7-14 days to 1-2 mg/kg/day, maximum "
         "150 mg/day; mycophenolate mofetil 1 g twice daily; ciclosporin 5 mg/kg/day then "
         "2.5-3 mg/kg/day; oral cyclophosphamide 1-2 mg/kg/day."
+    ),
+)
+
+AAN_2003_GBS = Citation(
+    label="Hughes et al. 2003, AAN practice parameter: immunotherapy for GBS (Neurology 61:736)",
+    url="https://doi.org/10.1212/wnl.61.6.736",
+    seed="000",
+    evidence_note=(
+        "Evidence-based practice parameter (2003), abstract verified (PubMed 14504313): PE or "
+        "IVIg hastens recovery; 'Combining the two treatments is not beneficial'; 'Sequential "
+        "treatment with PE followed by IVIg ... is not recommended'; IVIg within 2 or possibly "
+        "4 weeks of onset, PE within 4 weeks, in nonambulant adults."
     ),
 )

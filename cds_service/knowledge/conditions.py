@@ -4,7 +4,7 @@ ICD-10-CM rows were checked against the CDC/CMS tabular list (FY2026, April 1 20
 shipped in `simple-icd-10-cm`; tests/test_terminology.py re-checks every one). A FAMILY entry
 matches the code itself and every code below it, as the classification nests them: G35 became a
 header in FY2026 and its children G35.A-G35.D count, while records coded "G35" before FY2026 still
-count too. SNOMED CT rows are only those terminology.md (and its Addendum) marks VERIFIED or
+count too. SNOMED CT rows are only those VERIFIED or
 CORROBORATED; descendants are not expanded here (no terminology server at run time).
 """
 
@@ -21,7 +21,7 @@ from cds_service.knowledge import (
     normalise_icd10cm,
 )
 
-_CDC_TAB = "CDC/CMS ICD-10-CM tabular list April 1 2026 (simple-icd-10-cm); terminology.md B1"
+_CDC_TAB = "CDC/CMS ICD-10-CM tabular list April 1 2026 (simple-icd-10-cm)"
 _V, _C = Verification.VERIFIED, Verification.CORROBORATED
 
 
@@ -59,7 +59,7 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "278286009",
             "Right hemiparesis (disorder)",
             _V,
-            "terminology.md Addendum 2: HL7 PACIO PFE IG example (Functional-PFECondition)",
+            "HL7 PACIO PFE IG example (Functional-PFECondition)",
         ),
     ),
     C.GUILLAIN_BARRE: (
@@ -68,13 +68,13 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "40956001",
             "Guillain-Barre syndrome (disorder)",
             _V,
-            "terminology.md B2: healthassure SNOMED mirror; HL7 ICSR FDA BEST GBS CQL",
+            "healthassure SNOMED mirror; HL7 ICSR FDA BEST GBS CQL",
         ),
         _sct(
             "1767005",
             "Fisher's syndrome (disorder)",
             _C,
-            "terminology.md B2: Disease Ontology DOID:12889 xref",
+            "Disease Ontology DOID:12889 xref",
         ),
     ),
     C.ACUTE_NECROTIZING_ENCEPHALOPATHY: (
@@ -88,19 +88,19 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "1259103005",
             "Autoimmune neuritis of nerve root and/or plexus (disorder)",
             _V,
-            "terminology.md B2: healthassure SNOMED mirror (active, fully defined)",
+            "healthassure SNOMED mirror (active, fully defined)",
         ),
         _sct(
             "26609002",
             "Brachial plexus neuritis",
             _C,
-            "terminology.md B2: Disease Ontology DOID:3689 xref, aligned with G54.5",
+            "Disease Ontology DOID:3689 xref, aligned with G54.5",
         ),
         _sct(
             "4062006",
             "Lumbosacral plexus lesion",
             _C,
-            "terminology.md B2: Disease Ontology DOID:13913 xref",
+            "Disease Ontology DOID:13913 xref",
         ),
     ),
     C.CNS_INFECTION: (
@@ -121,15 +121,15 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "95883001",
             "Bacterial meningitis (disorder)",
             _C,
-            "terminology.md Addendum 2: OHDSI cohort 1073; MONDO:0006670; public FSH list",
+            "OHDSI cohort 1073; MONDO:0006670; public FSH list",
         ),
         _sct(
             "230176008",
             "Herpes zoster encephalitis (disorder)",
             _V,
-            "terminology.md Addendum 2: VSAC expansions (ecqm-content) and OHDSI",
+            "VSAC expansions (ecqm-content) and OHDSI",
         ),
-        _sct("301770000", "Aseptic meningitis", _C, "terminology.md Addendum 2: OHDSI and MONDO"),
+        _sct("301770000", "Aseptic meningitis", _C, "OHDSI and MONDO"),
     ),
     C.PRIMARY_CNS_LYMPHOMA: (
         _icd("C83.390", "Primary central nervous system lymphoma"),
@@ -137,7 +137,7 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "307649006",
             "Primary central nervous system lymphoma",
             _C,
-            "terminology.md B2: Disease Ontology DOID:3234 xref aligned with C83.390",
+            "Disease Ontology DOID:3234 xref aligned with C83.390",
         ),
     ),
     C.NEUROSARCOIDOSIS: (
@@ -152,7 +152,7 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "111936002",
             "Neurosarcoidosis",
             _C,
-            "terminology.md B2: Disease Ontology DOID:13403 xref",
+            "Disease Ontology DOID:13403 xref",
         ),
     ),
     C.COAGULOPATHY: (
@@ -172,55 +172,55 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "64779008",
             "Blood coagulation disorder (disorder)",
             _C,
-            "terminology.md B2: Disease Ontology DOID:1247 xref aligned with D68.9",
+            "Disease Ontology DOID:1247 xref aligned with D68.9",
         ),
         _sct(
             "67406007",
             "Disseminated intravascular coagulation (disorder)",
             _C,
-            "terminology.md B2: Disease Ontology; HL7 ICSR DIC CQL",
+            "Disease Ontology; HL7 ICSR DIC CQL",
         ),
         _sct(
             "302215000",
             "Thrombocytopenic disorder",
             _C,
-            "terminology.md Addendum 2: OHDSI cohort 1091; MONDO:0002049",
+            "OHDSI cohort 1091; MONDO:0002049",
         ),
         _sct(
             "32273002",
             "Idiopathic thrombocytopenic purpura",
             _C,
-            "terminology.md B2: HL7 ICSR thrombocytopenic_purpura CQL",
+            "HL7 ICSR thrombocytopenic_purpura CQL",
         ),
         _sct(
             "41788008",
             "Hereditary factor IX deficiency disease",
             _C,
-            "terminology.md B2: Disease Ontology DOID:12259 xref aligned with D67",
+            "Disease Ontology DOID:12259 xref aligned with D67",
         ),
         _sct(
             "128105004",
             "von Willebrand disease (hereditary or acquired)",
             _C,
-            "terminology.md Addendum 2: MONDO:0024574 and two public code tables",
+            "MONDO:0024574 and two public code tables",
         ),
         _sct(
             "128106003",
             "von Willebrand disease type 1",
             _C,
-            "terminology.md Addendum 2: MONDO:0008668 and Disease Ontology",
+            "MONDO:0008668 and Disease Ontology",
         ),
         _sct(
             "128107007",
             "von Willebrand disease type 2",
             _C,
-            "terminology.md Addendum 2: MONDO:0013304 and Disease Ontology",
+            "MONDO:0013304 and Disease Ontology",
         ),
         _sct(
             "128108002",
             "von Willebrand disease type 3",
             _C,
-            "terminology.md Addendum 2: MONDO:0010191 and Disease Ontology",
+            "MONDO:0010191 and Disease Ontology",
         ),
     ),
     C.THROMBOEMBOLIC_RISK: (
@@ -236,14 +236,14 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "128053003",
             "Deep venous thrombosis (disorder)",
             _V,
-            "terminology.md Addendum 2: VSAC 2.16.840.1.113883.3.117.1.7.1.279 (ecqm-content)",
+            "VSAC 2.16.840.1.113883.3.117.1.7.1.279 (ecqm-content)",
         ),
-        _sct("59282003", "Pulmonary embolism (disorder)", _C, "terminology.md B2: HL7 ICSR PE CQL"),
+        _sct("59282003", "Pulmonary embolism (disorder)", _C, "HL7 ICSR PE CQL"),
         _sct(
             "234467004",
             "Thrombophilia",
             _C,
-            "terminology.md Addendum 2: MONDO:0002305; HDR-UK CCU002 codelist; CDC NBS",
+            "MONDO:0002305; HDR-UK CCU002 codelist; CDC NBS",
         ),
     ),
     C.CNS_DEMYELINATION: (
@@ -264,25 +264,25 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "24700007",
             "Multiple sclerosis (disorder)",
             _V,
-            "terminology.md Addendum 2: VSAC 2.16.840.1.113883.3.464.1003.110.12.1082; OHDSI",
+            "VSAC 2.16.840.1.113883.3.464.1003.110.12.1082; OHDSI",
         ),
         _sct(
             "83942000",
             "Acute disseminated encephalomyelitis (disorder)",
             _C,
-            "terminology.md B2: Disease Ontology DOID:639; HL7 ICSR CQL",
+            "Disease Ontology DOID:639; HL7 ICSR CQL",
         ),
         _sct(
             "25044007",
             "Neuromyelitis optica (disorder)",
             _C,
-            "terminology.md B2: Disease Ontology DOID:8869",
+            "Disease Ontology DOID:8869",
         ),
         _sct(
             "47000000",
             "Transverse myelitis",
             _C,
-            "terminology.md B2: HL7 ICSR transverse_myelitis CQL",
+            "HL7 ICSR transverse_myelitis CQL",
         ),
     ),
     C.HYPONATREMIA: (
@@ -292,7 +292,7 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "89627008",
             "Hyponatremia (disorder)",
             _C,
-            "terminology.md B2: community MedDRA/CTCAE->SNOMED ConceptMap",
+            "community MedDRA/CTCAE->SNOMED ConceptMap",
         ),
     ),
     C.AGITATION: (
@@ -302,13 +302,13 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "2776000",
             "Delirium (disorder)",
             _V,
-            "terminology.md Addendum 2: VSAC 2.16.840.1.113883.3.117.1.7.1.299; OHDSI; MONDO",
+            "VSAC 2.16.840.1.113883.3.117.1.7.1.299; OHDSI; MONDO",
         ),
         _sct(
             "24199005",
             "Feeling agitated (finding)",
             _C,
-            "terminology.md Addendum 2: three public sources (weak)",
+            "three public sources (weak)",
         ),
     ),
     C.IGA_DEFICIENCY: (
@@ -317,7 +317,7 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "29260007",
             "Selective IgA immunodeficiency",
             _C,
-            "terminology.md B2: Disease Ontology DOID:11701",
+            "Disease Ontology DOID:11701",
         ),
     ),
     C.RENAL_FAILURE: (
@@ -331,25 +331,25 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "14669001",
             "Acute renal failure syndrome (disorder)",
             _V,
-            "terminology.md Addendum 2: VSAC 2.16.840.1.113883.3.464.1003.109.12.1028",
+            "VSAC 2.16.840.1.113883.3.464.1003.109.12.1028",
         ),
         _sct(
             "46177005",
             "End-stage renal disease (disorder)",
             _V,
-            "terminology.md Addendum 2: VSAC Kidney Failure value set",
+            "VSAC Kidney Failure value set",
         ),
         _sct(
             "709044004",
             "Chronic kidney disease (disorder)",
             _C,
-            "terminology.md Addendum 2: OHDSI cohort 1191; MONDO:0005300",
+            "OHDSI cohort 1191; MONDO:0005300",
         ),
         _sct(
             "42399005",
             "Renal failure syndrome (disorder)",
             _C,
-            "terminology.md B2: Disease Ontology DOID:1074 xref aligned with N19",
+            "Disease Ontology DOID:1074 xref aligned with N19",
         ),
     ),
     # No verified code set exists for "difficult vascular access"; it stays empty (see DROPPED).

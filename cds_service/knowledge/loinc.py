@@ -1,10 +1,9 @@
 """LOINC codes per lab kind, each with the unit the term is natively reported in, and provenance.
 
-Statuses and sources are those of terminology.md (sections A and 3 of its Addendum) unless the row
-says it was verified in this pass. The observation prefetch template filters on
+Each row names its source and verification status. The observation prefetch template filters on
 `PREFETCH_OBSERVATION_CODES`; `lab_kind_for` is the cheap lookup the facts layer runs on every raw
 Observation before doing anything else with it. Every code passes the LOINC mod-10 check digit
-(tests/test_terminology.py), which is how 5895-7 from terminology.md was caught and dropped.
+(tests/test_terminology.py), which is how the candidate 5895-7 was caught and dropped.
 """
 
 from __future__ import annotations

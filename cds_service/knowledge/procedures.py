@@ -1,7 +1,7 @@
 """Procedure codes and names for plasma exchange (PLEX), with provenance.
 
 Plasma exchange arrives as a ServiceRequest (ordered) or a Procedure (done). No SNOMED CT code for
-it could be verified (terminology.md D and Addendum 2; 20720000 has one secondary source), so
+it could be verified (20720000 has one secondary source), so
 besides CPT 36514 PLEX is recognised by name through `PLEX_TEXT_TERMS`, matched as whole words by
 facts.therapies ("plex" never matches inside "plexopathy").
 """

@@ -2,7 +2,7 @@
 
 A qualitative Observation (CSF culture, Gram stain, PCR, antibody test) reports its result as a
 SNOMED CT qualifier in valueCodeableConcept, as an HL7 v3 ObservationInterpretation code, or as
-free text in valueString. The SNOMED rows are VERIFIED in terminology.md Addendum 2 (HL7 eCR and
+free text in valueString. The SNOMED rows are VERIFIED (HL7 eCR and
 Logica COVID-19 value sets, tx.fhir.org); the interpretation codes are those of the HL7 v3 code
 system (http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation).
 """

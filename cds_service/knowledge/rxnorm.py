@@ -2,7 +2,7 @@
 
 Matching is by ingredient first (IN, and precise ingredient / brand name rows where seen), then by a
 curated list of common clinical drugs (SCD/SBD), because SCD codes change between RxNorm releases
-while ingredients do not (terminology.md C1 note). Sources are terminology.md and its Addendum
+while ingredients do not. Each row names its source
 (RxNorm 09032024 tx.fhir.org validations, VSAC and HL7 value sets). IVIG has no verified RxNorm
 code, so IVIG orders are recognised by name only (`TEXT_TERMS`), which is documented in the README.
 """
@@ -14,7 +14,7 @@ from cds_service.knowledge import RXNORM, CodeEntry, DroppedCode, Verification
 
 _V = Verification.VERIFIED
 _CIBMTR = "tx.fhir.org $validate-code, RxNorm 09032024 (CIBMTR IG txcache; Addendum 1)"
-_PDDI = "HL7 PDDI-CDS value set (terminology.md C1)"
+_PDDI = "HL7 PDDI-CDS value set"
 _VSAC_151 = "VSAC 2.16.840.1.113762.1.4.1151.32 expansion (ecqm-content-r4-2021; Addendum 1b)"
 _VSAC_1048 = "VSAC 2.16.840.1.113883.3.7643.3.1048 expansion (ecqm-content-r4-2021; Addendum 1b)"
 _PDDI_CSA = "HL7 PDDI-CDS valueset-cyclosporine (hl7.org/fhir/uv/pddi/2023Jan), verified this pass"

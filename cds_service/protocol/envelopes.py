@@ -1,5 +1,5 @@
 """The service's own answers outside the CDS Hooks card response: the error envelope, the
-feedback receipt and the health check (architecture.md "Errors"; CDS Hooks 2.0 "Feedback" names
+feedback receipt and the health check (CDS Hooks 2.0 "Feedback" names
 no response body, so ours says what was stored).
 
 These models are what the endpoints emit (`to_wire()`) and what `/openapi.json` describes, so

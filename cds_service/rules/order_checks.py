@@ -53,7 +53,7 @@ COMBINATION_ID = "first-line-combination-recognised"
 IVIG_SAFETY_ID = "ivig-order-renal-or-iga-caution"
 
 # eGFR below 60 mL/min/1.73 m2 = CKD category G3a or worse (KDIGO 2012 CKD guideline definition).
-# Not in terminology.md: a design choice marking "renal impairment" for the IVIG caution.
+# A design choice marking "renal impairment" for the IVIG caution.
 EGFR_RENAL_IMPAIRMENT_ML_MIN_1_73M2 = 60.0
 
 

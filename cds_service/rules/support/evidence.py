@@ -1,6 +1,6 @@
 """Turns typed facts into the Evidence lines a card shows: value, unit, date, resource reference.
 
-Rules name every fact they relied on (architecture.md, "Cards show their evidence"). The wording
+Rules name every fact they relied on. The wording
 for data that cannot be used lives here so every card says it the same way: a stale value is shown
 with its age and marked stale, a value in an unconvertible unit is reported as not used, and a
 category of data the service could not obtain is said plainly ("could not be retrieved").

@@ -4,7 +4,7 @@ Clinical source: seed 000 and seed 002, citing Abboud et al. (JNNP 2021) through
 summaries: IVIG "should be chosen instead when the patient is agitated, combative, has bleeding
 disorders/coagulopathy, or has difficulty with central line placement"; plasma exchange "is
 preferred for patients with severe hyponatremia, high thromboembolic risk, or associated
-brain/spinal demyelination". guidelines.md warns that one of those summaries says the opposite for
+brain/spinal demyelination". One of those summaries says the opposite for
 IVIG; the card citation says the criteria are unverified against the paper. Thresholds below have
 their own primary sources. Only current (not stale) values count; a stale value is shown as
 evidence with its age and the card asks for a repeat instead of acting on it.
@@ -20,13 +20,13 @@ from cds_service.findings import Evidence
 from cds_service.rules.support.evidence import of_condition, of_measurement
 
 # "Profound" hyponatraemia: serum sodium < 125 mmol/L (Spasovski et al., European clinical
-# practice guideline on hyponatraemia, Eur J Endocrinol 2014;170:G1-G47; guidelines.md section 5).
+# practice guideline on hyponatraemia, Eur J Endocrinol 2014;170:G1-G47).
 # The seeds' "severe hyponatremia" is read as this biochemical category.
 SODIUM_PROFOUND_HYPONATREMIA_MMOL_L = 125.0
 # Coagulopathy for central-line placement: SIR 2019 consensus (Patel et al., JVIR 2019) high
 # bleeding-risk thresholds, INR > 1.5 and platelets < 50 x 10^9/L; fibrinogen < 100 mg/dL (1.0 g/L)
 # is a laboratory critical value (BJH, OhioHealth). The composite is a design choice
-# (terminology.md E4), CORROBORATED, not a guideline.
+# (corroborated by the sources above), not a guideline.
 INR_COAGULOPATHY = 1.5
 PLATELETS_LOW_10E9_PER_L = 50.0
 FIBRINOGEN_LOW_G_PER_L = 1.0
