@@ -4,7 +4,8 @@
 Routes on the service id first, then checks that the request's `hook` is the one that service is
 registered for (checklist 11.4). Bodies are parsed here, strictly: not JSON, not an object, or a
 field that breaks the spec is a 400 whose details name the field path; the size limit (413) is
-enforced by Flask's MAX_CONTENT_LENGTH before the body is read.
+enforced on the Content-Length before the body is read, and on chunked bodies as they are read
+(`_body`); feedback posts have a smaller limit of their own.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from cds_service import extensions
-from cds_service.errors import BadRequest, UnknownService
+from cds_service.errors import BadRequest, PayloadTooLarge, UnknownService
 from cds_service.ledger import get_ledger
 from cds_service.openapi import openapi_document
 from cds_service.pipeline import run_hook
+from cds_service.protocol import feedback as feedback_limits
 from cds_service.protocol.envelopes import FeedbackResponse, HealthResponse
 from cds_service.protocol.feedback import FeedbackRequest
 from cds_service.protocol.fhir_version import pre_r4_resources, refusal
@@ -28,6 +30,7 @@ from cds_service.services import ServiceDefinition
 
 blueprint = Blueprint("cds", __name__)
 OPENAPI_CACHE = "cds_openapi"  # built once per app: the services do not change while it runs
+READ_CHUNK_BYTES = 1 << 20
 
 
 def _field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
@@ -38,14 +41,40 @@ def _field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]
     return details
 
 
-def _json_object() -> dict[str, Any]:
+def _body(limit: int) -> bytes:
+    """The request body, at most `limit` bytes, whether sized or chunked; larger is a 413.
+
+    Flask's MAX_CONTENT_LENGTH (one byte above the setting) refuses a larger Content-Length before
+    anything is read and stops a chunked body one byte past the limit, so that byte says "too
+    large" instead of a truncated body passing on as invalid JSON.
+    """
+    too_large = PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = request.stream.read(min(READ_CHUNK_BYTES, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise too_large
+    return b"".join(chunks)
+
+
+def _json_object(limit: int | None = None) -> dict[str, Any]:
     if request.mimetype and "json" not in request.mimetype:
         raise BadRequest(f"Content-Type must be application/json, not {request.mimetype}")
-    raw = request.get_data(cache=False)
+    max_body = int(current_app.config["MAX_BODY_BYTES"])
+    raw = _body(max_body if limit is None else min(limit, max_body))
     if not raw:
         raise BadRequest("the request body is empty; a JSON object is required")
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise BadRequest("the request body is nested too deeply to be read") from None
     except (ValueError, UnicodeDecodeError) as exc:
         where = ""
         if isinstance(exc, json.JSONDecodeError):
@@ -125,7 +154,7 @@ def call_service(service_id: str) -> Response:
 @blueprint.post("/cds-services/<service_id>/feedback")
 def feedback(service_id: str) -> Response:
     service = _service(service_id)
-    body = _validate(FeedbackRequest, _json_object())
+    body = _validate(FeedbackRequest, _json_object(feedback_limits.MAX_BODY_BYTES))
     known = get_ledger().record_feedback(service.id, body.feedback)
     g.log_fields.update(feedback=len(known), unknownCards=known.count(False))
     # The spec names no body for feedback responses; say what was stored, by card.

@@ -113,7 +113,7 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         message = exc.description or exc.name
         if status == 413:
-            message = f"request body exceeds the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
+            message = f"request body exceeds the limit of {app.config['MAX_BODY_BYTES']} bytes"
         response = envelope(status, _HTTP_CODES.get(status, "http-error"), message)
         allow = exc.get_response().headers.get("Allow") if status == 405 else None
         if allow:

@@ -23,10 +23,11 @@ from cds_service import extensions
 from cds_service.auth import headers
 from cds_service.auth.issuers import TrustConfigError, load_trusted_issuers
 from cds_service.auth.jwks import KeySets
-from cds_service.auth.replay import InMemoryReplayCache, ReplayCache
+from cds_service.auth.replay import InMemoryReplayCache, ReplayCache, ReplayCacheUnavailable
+from cds_service.auth.replay_layers import HostReplayCache, LayeredReplayCache
 from cds_service.auth.replay_sql import SqlReplayCache
 from cds_service.auth.verifier import TokenRefused, TokenVerifier
-from cds_service.errors import Unauthorized
+from cds_service.errors import ServiceUnavailable, Unauthorized
 
 __all__ = ["TokenRefused", "TokenVerifier", "TrustConfigError", "expected_audiences", "init_app"]
 
@@ -59,11 +60,16 @@ def build_verifier(app: Flask) -> TokenVerifier:
     config = app.config
     clock = extensions.seam("AUTH_CLOCK", app) or time.time
     replay_cache: ReplayCache | None = extensions.seam("AUTH_REPLAY_CACHE", app)
-    if replay_cache is None and config.get("REPLAY_CACHE") == "memory":
+    if replay_cache is None and config["REPLAY_CACHE"] == "memory":
         replay_cache = InMemoryReplayCache(clock)
     if replay_cache is None:
-        # Shared by every gunicorn worker and instance through the ledger's database.
-        replay_cache = SqlReplayCache(app.extensions[extensions.LEDGER].engine, clock)
+        # Shared by every gunicorn worker and instance through the ledger's database, with this
+        # process's memory in front and a host-local store behind it (replay_layers).
+        replay_cache = LayeredReplayCache(
+            SqlReplayCache(app.extensions[extensions.LEDGER].engine, clock),
+            HostReplayCache(app.extensions[extensions.LEDGER].spool_dir / "replay", clock),
+            clock,
+        )
     return TokenVerifier(
         load_trusted_issuers(config["TRUSTED_ISSUERS_FILE"]),
         key_sets=KeySets(clock=clock),
@@ -102,6 +108,11 @@ def _require_jwt() -> None:
         claims = verifier.verify(match.group(1), audiences)
     except TokenRefused as exc:
         raise _refuse(str(exc), exc) from None
+    except ReplayCacheUnavailable:
+        # Fail closed: the token may be valid, but whether it was used before cannot be told.
+        raise ServiceUnavailable(
+            "authentication cannot be completed right now (replay cache); retry later"
+        ) from None
     g.jwt_claims = claims
     log_fields = getattr(g, "log_fields", None)
     if isinstance(log_fields, dict):

@@ -16,6 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+# About 200 bytes each: 100,000 tokens alive at once is ~20 MB per process at most.
+MAX_MEMORY_ENTRIES = 100_000
+
 
 @runtime_checkable
 class ReplayCache(Protocol):
@@ -27,11 +30,22 @@ class ReplayCache(Protocol):
         ...
 
 
-class InMemoryReplayCache:
-    """A dict of keys with their expiry, pruned as time passes; safe across threads."""
+class ReplayCacheUnavailable(Exception):
+    """No store could record the key: the call is refused with 503 (fail closed)."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+
+class InMemoryReplayCache:
+    """A dict of keys with their expiry, pruned as time passes; safe across threads.
+
+    Bounded: past `max_entries` the entry expiring soonest is dropped (a replay of that token
+    then reaches the shared store, which still refuses it).
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.time, max_entries: int = MAX_MEMORY_ENTRIES
+    ) -> None:
         self._clock = clock
+        self._max_entries = max_entries
         self._expiry: dict[str, float] = {}
         self._queue: list[tuple[float, str]] = []  # (expires_at, key), soonest first
         self._lock = threading.Lock()
@@ -41,9 +55,26 @@ class InMemoryReplayCache:
             self._prune(self._clock())
             if key in self._expiry:
                 return False
-            self._expiry[key] = expires_at
-            heapq.heappush(self._queue, (expires_at, key))
+            self._add(key, expires_at)
             return True
+
+    def seen(self, key: str) -> bool:
+        with self._lock:
+            self._prune(self._clock())
+            return key in self._expiry
+
+    def add(self, key: str, expires_at: float) -> None:
+        with self._lock:
+            if key not in self._expiry:
+                self._add(key, expires_at)
+
+    def _add(self, key: str, expires_at: float) -> None:
+        while len(self._expiry) >= self._max_entries and self._queue:
+            soonest, old = heapq.heappop(self._queue)
+            if self._expiry.get(old) == soonest:
+                del self._expiry[old]
+        self._expiry[key] = expires_at
+        heapq.heappush(self._queue, (expires_at, key))
 
     def __len__(self) -> int:
         with self._lock:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cds_service.schema import jwt_replay
@@ -47,3 +47,11 @@ class SqlReplayCache:
                     return False
                 conn.execute(insert(jwt_replay).values(token_key=key, expires_at=expires_at))
         return True
+
+    def seen(self, key: str) -> bool:
+        """Whether `key` is recorded and alive (a read: it works while writes are refused)."""
+        with self._engine.connect() as conn:
+            found = conn.scalar(
+                select(jwt_replay.c.expires_at).where(jwt_replay.c.token_key == key)
+            )
+        return found is not None and found >= self._clock()

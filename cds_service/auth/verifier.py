@@ -15,6 +15,7 @@ token; `iss`, `kid` and `jti` ride along (as sent, shortened) so the log can say
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -34,6 +35,16 @@ ALLOWED_ALGORITHMS = frozenset(
 _EC_CURVE_FOR_ALG = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
 MAX_TOKEN_CHARS = 8192  # far above a real CDS Hooks JWT; bounds the work done on garbage
 _LOGGED_CHARS = 120
+
+
+# A jti is a nonce (uuids are 36 characters); the bound keeps hashing and logs small.
+MAX_JTI_CHARS = 1024
+MAX_TENANT_CHARS = 256  # recorded with each card issued
+
+
+def replay_key(issuer: str, jti: str) -> str:
+    """The replay cache's key for a token: fixed length whatever `iss` and `jti` are."""
+    return hashlib.sha256(f"{issuer}\n{jti}".encode()).hexdigest()
 
 
 class TokenRefused(Exception):
@@ -191,10 +202,14 @@ class TokenVerifier:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti:
             raise TokenRefused("`jti` is missing")
+        if len(jti) > MAX_JTI_CHARS:
+            raise TokenRefused(f"`jti` is longer than {MAX_JTI_CHARS} characters")
         tenant = claims.get("tenant")
         allowed = issuer.tenants
         if allowed is not None and not (isinstance(tenant, str) and tenant in allowed):
             raise TokenRefused("`tenant` is not allowed for this issuer")
+        if tenant is not None and not (isinstance(tenant, str) and len(tenant) <= MAX_TENANT_CHARS):
+            raise TokenRefused(f"`tenant` is not a string of at most {MAX_TENANT_CHARS} characters")
         # Last, so that a token refused for another reason does not burn its jti.
-        if not self.replay_cache.first_use(f"{claims['iss']}\n{jti}", exp + self.leeway):
+        if not self.replay_cache.first_use(replay_key(claims["iss"], jti), exp + self.leeway):
             raise TokenRefused("`jti` already used (replay)")

@@ -14,6 +14,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# Limits (issue 12): feedback names cards this service issued (36-character uuids) and is sent
+# per user action, so real posts are small; these bound what one post can make the store hold.
+MAX_ITEMS = 100  # feedback items per post
+MAX_BODY_BYTES = 1024 * 1024  # a feedback post's body
+MAX_CARD_CHARS = 64  # the ledger's card uuid column
+MAX_SUGGESTIONS = 32  # accepted suggestions per item
+MAX_ID_CHARS = 64  # a suggestion uuid
+MAX_CODE_CHARS = 256
+MAX_SYSTEM_CHARS = 1024  # a URI
+MAX_DISPLAY_CHARS = 1024
+MAX_COMMENT_CHARS = 4000
+
 # RFC 3339 section 5.6 date-time: full-date "T" full-time, time-offset mandatory; each field in
 # its range (a day past the month's end is caught by the parse below). Year 0000 and leap second
 # 60 are valid RFC 3339 but cannot be stored as a Python datetime, so they are refused too.
@@ -28,18 +40,18 @@ class FeedbackModel(BaseModel):
 
 
 class AcceptedSuggestion(FeedbackModel):
-    id: str
+    id: str = Field(max_length=MAX_ID_CHARS)
 
 
 class ReasonCoding(FeedbackModel):
-    code: str
-    system: str
-    display: str | None = None
+    code: str = Field(max_length=MAX_CODE_CHARS)
+    system: str = Field(max_length=MAX_SYSTEM_CHARS)
+    display: str | None = Field(default=None, max_length=MAX_DISPLAY_CHARS)
 
 
 class OverrideReasonFeedback(FeedbackModel):
     reason: ReasonCoding | None = None
-    userComment: str | None = None
+    userComment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
 
 class FeedbackItem(FeedbackModel):
@@ -51,11 +63,13 @@ class FeedbackItem(FeedbackModel):
         }
     )
 
-    card: str
+    card: str = Field(max_length=MAX_CARD_CHARS)
     outcome: Literal["accepted", "overridden"]
-    acceptedSuggestions: list[AcceptedSuggestion] | None = Field(default=None, min_length=1)
+    acceptedSuggestions: list[AcceptedSuggestion] | None = Field(
+        default=None, min_length=1, max_length=MAX_SUGGESTIONS
+    )
     overrideReason: OverrideReasonFeedback | None = None
-    outcomeTimestamp: str = Field(json_schema_extra={"pattern": RFC3339.pattern})
+    outcomeTimestamp: str = Field(max_length=64, json_schema_extra={"pattern": RFC3339.pattern})
 
     @field_validator("outcomeTimestamp")
     @classmethod
@@ -80,4 +94,4 @@ class FeedbackItem(FeedbackModel):
 
 
 class FeedbackRequest(FeedbackModel):
-    feedback: list[FeedbackItem] = Field(min_length=1)
+    feedback: list[FeedbackItem] = Field(min_length=1, max_length=MAX_ITEMS)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 NonEmpty = Field(min_length=1)
+MAX_HOOK_INSTANCE_CHARS = 128
 
 
 class WireModel(BaseModel):
@@ -158,7 +159,8 @@ class HookRequest(WireModel):
     """spec "HTTP Request": hook, hookInstance and context REQUIRED; fhirServer CONDITIONAL."""
 
     hook: str = Field(min_length=1)
-    hookInstance: str = Field(min_length=1)
+    # A UUID by the spec (36 characters); at most 128, the ledger's column.
+    hookInstance: str = Field(min_length=1, max_length=MAX_HOOK_INSTANCE_CHARS)
     fhirServer: str | None = Field(
         default=None, min_length=1, json_schema_extra={"pattern": FHIR_SERVER_PATTERN}
     )
