@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Limits (issue 12): feedback names cards this service issued (36-character uuids) and is sent
+# Limits: feedback names cards this service issued (36-character uuids) and is sent
 # per user action, so real posts are small; these bound what one post can make the store hold.
 MAX_ITEMS = 100  # feedback items per post
 MAX_BODY_BYTES = 1024 * 1024  # a feedback post's body
