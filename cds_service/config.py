@@ -8,13 +8,27 @@ mapping of overrides to `create_app(test_config)` instead.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# `CDS_*` variables that are not service settings: read by single commands (click `envvar`s) or by
+# the test suite (`CDS_TEST_*`, `CDS_REQUIRE_*`). Any other unknown `CDS_*` name is an error.
+COMMAND_VARIABLES = frozenset(
+    {"CDS_INVOKE_TOKEN", "CDS_FIXTURES_TOKEN", "CDS_FIXTURES_FHIR_BASE", "CDS_BENCHMARK_TOKEN"}
+)
+TEST_PREFIXES = ("CDS_TEST_", "CDS_REQUIRE_")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; its text is one line that names the variable."""
 
 
 def _bool(raw: str) -> bool:
@@ -37,6 +51,105 @@ def _list(raw: str) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum}, got {value}")
+        return value
+
+    return parse
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"must be a positive number of seconds, got {raw.strip()}")
+    return value
+
+
+def _choice(*choices: str, case: Callable[[str], str] = str.lower) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = case(raw.strip())
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _public_base_url(raw: str) -> str:
+    value = raw.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValueError(
+            f"must be an absolute http(s) URL such as https://cds.example.org, got {raw!r}"
+        )
+    if value.endswith("/"):
+        raise ValueError(f"must not end with a slash (every `aud` would differ), got {raw!r}")
+    if parts.query or parts.fragment or parts.username is not None:
+        raise ValueError(f"must be a plain base URL (no query, fragment or user), got {raw!r}")
+    return value
+
+
+def _allowlist(raw: str) -> list[str]:
+    from cds_service.fhir_allowlist import is_loopback_host, is_usable_entry
+
+    entries = _list(raw)
+    for entry in entries:
+        parts = urlsplit(entry)
+        if parts.scheme == "http" and parts.hostname and not is_loopback_host(parts.hostname):
+            raise ValueError(
+                f"{entry!r} would be ignored: http is allowed on loopback only; use https"
+            )
+        if not is_usable_entry(entry):
+            raise ValueError(
+                f"{entry!r} would be ignored: not a plain http(s) base URL (no query, fragment, "
+                "user or dot segments)"
+            )
+    return entries
+
+
+_ORIGIN = re.compile(r"^https?://[^/?#@\s]+$")
+
+
+def _origins(raw: str) -> list[str]:
+    origins = _list(raw)
+    for origin in origins:
+        if origin == "*":
+            raise ValueError("'*' is not allowed; list the origins")
+        if not _ORIGIN.match(origin.rstrip("/")):
+            raise ValueError(f"{origin!r} is not an origin such as https://ehr.example.org")
+    return origins
+
+
+def _database(raw: str) -> str:
+    from cds_service.database import database_url
+
+    database_url(raw.strip(), Path("."))  # shape, backend and driver; no connection
+    return raw.strip()
+
+
+def _directory(raw: str) -> str:
+    if not Path(raw).is_dir():
+        raise ValueError(f"{raw!r} is not a folder")
+    return raw
+
+
+def _file(raw: str) -> str:
+    if not Path(raw).is_file():
+        raise ValueError(f"{raw!r} is not a readable file")
+    return raw
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # without the CDS_ prefix; app.config uses the same name
@@ -55,12 +168,14 @@ SETTINGS: tuple[Setting, ...] = (
         "HOOKS_DIR",
         str(PROJECT_ROOT / "hooks"),
         "Folder of service definitions (`<service-id>.json`).",
+        _directory,
     ),
     Setting(
         "DATABASE_URL",
         "",
         "SQLAlchemy URL of the card ledger and feedback store; empty means a SQLite file "
         "`cds-ledger.sqlite3` in the instance folder.",
+        _database,
     ),
     # 16 MiB: EHRs that ignore _count send whole histories (10,000 Observations are ~4.8 MB).
     Setting(
@@ -75,12 +190,13 @@ SETTINGS: tuple[Setting, ...] = (
         "PATIENT_HASH_KEY_FILE",
         "",
         "File holding `CDS_PATIENT_HASH_KEY` (a mounted secret); set one of the two, not both.",
+        _file,
     ),
     Setting(
         "MAX_BODY_BYTES",
         16 * 1024 * 1024,
         "Largest request body accepted, in bytes; larger bodies get 413.",
-        int,
+        _whole(1024),
     ),
     Setting(
         "LEDGER_SPOOL_DIR",
@@ -94,19 +210,20 @@ SETTINGS: tuple[Setting, ...] = (
         256 * 1024 * 1024,
         "Most bytes one process keeps in the spool while the database cannot take them; "
         "beyond it hook calls answer 503.",
-        int,
+        _whole(1024 * 1024),
     ),
     Setting(
         "CORS_ORIGINS",
         ["https://sandbox.cds-hooks.org", "http://localhost:*", "http://127.0.0.1:*"],
         "Comma-separated origins allowed by CORS (`*` in a port means any port).",
-        _list,
+        _origins,
     ),
     Setting(
         "PUBLIC_BASE_URL",
         "",
         "The URL EHRs use to reach this service (behind a proxy), without a trailing slash; "
         "used to compute the JWT `aud`. Empty: taken from the request.",
+        _public_base_url,
     ),
     Setting(
         "AUTH_ENABLED",
@@ -127,19 +244,21 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "JSON file of trusted JWT issuers (per `iss`: inline JWKS, JWKS URL and/or allowed `jku` "
         "URLs, optional tenants and audiences).",
+        _file,
     ),
-    Setting("JWT_LEEWAY_SECONDS", 30, "Clock skew allowed on `exp`, `iat` and `nbf`.", int),
+    Setting("JWT_LEEWAY_SECONDS", 30, "Clock skew allowed on `exp`, `iat` and `nbf`.", _whole(0)),
     Setting(
         "JWT_MAX_LIFETIME_SECONDS",
         3600,
         "Longest JWT lifetime accepted (`exp` - `iat`); bounds the `jti` replay cache.",
-        int,
+        _whole(1),
     ),
     Setting(
         "REPLAY_CACHE",
         "database",
         "Where seen JWT `jti` values are kept: `database` (the ledger's database, shared by "
         "all workers and instances) or `memory` (one process only).",
+        _choice("database", "memory"),
     ),
     Setting(
         "FHIR_ALLOWLIST",
@@ -147,7 +266,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated FHIR base URLs the service may contact (a loopback URL without a port "
         "matches any port, one with a port only that port); any other `fhirServer` is treated "
         "as unreachable.",
-        _list,
+        _allowlist,
     ),
     Setting(
         "SILENT_SERVICES",
@@ -166,12 +285,27 @@ SETTINGS: tuple[Setting, ...] = (
         "FHIR_BUDGET_SECONDS",
         3.0,
         "Time budget for fetching all missing prefetch data in one hook call.",
-        float,
+        _seconds,
     ),
-    Setting("FHIR_CONNECT_TIMEOUT_SECONDS", 1.0, "Connect timeout of one FHIR request.", float),
-    Setting("FHIR_READ_TIMEOUT_SECONDS", 2.5, "Read timeout of one FHIR request.", float),
-    Setting("FHIR_MAX_PAGES", 10, "Most `next` pages followed for one search.", int),
-    Setting("LOG_LEVEL", "INFO", "Log level of the JSON request log (DEBUG, INFO, WARNING)."),
+    Setting("FHIR_CONNECT_TIMEOUT_SECONDS", 1.0, "Connect timeout of one FHIR request.", _seconds),
+    Setting("FHIR_READ_TIMEOUT_SECONDS", 2.5, "Read timeout of one FHIR request.", _seconds),
+    Setting("FHIR_MAX_PAGES", 10, "Most `next` pages followed for one search.", _whole(1)),
+    Setting(
+        "LOG_LEVEL",
+        "INFO",
+        "Log level of the JSON logs (DEBUG, INFO, WARNING, ERROR).",
+        _choice("DEBUG", "INFO", "WARNING", "ERROR", case=str.upper),
+    ),
+    Setting("HOST", "127.0.0.1", "Address `serve` listens on (`0.0.0.0`: all interfaces)."),
+    Setting("PORT", 8080, "Port `serve` listens on.", _whole(1, 65535)),
+    Setting(
+        "WORKERS",
+        0,
+        "gunicorn worker processes of `serve`; `0`: one per CPU this process may use (CPU "
+        "affinity and the cgroup CPU quota of a container). `GUNICORN_CMD_ARGS` and "
+        "`serve --workers` override it.",
+        _whole(0),
+    ),
 )
 
 
@@ -188,8 +322,10 @@ def default(name: str) -> Any:
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read every `CDS_*` setting from the environment; a bad value names its variable."""
+    """Read and check every `CDS_*` setting from the environment. A bad value, or a `CDS_*`
+    variable that is no setting (a typo), raises ConfigError naming the variable."""
     environ = os.environ if environ is None else environ
+    check_names(environ)
     config = defaults()
     for setting in SETTINGS:
         raw = environ.get(setting.env)
@@ -198,8 +334,36 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         try:
             config[setting.name] = setting.parse(raw)
         except ValueError as exc:
-            raise ValueError(f"{setting.env}: {exc}") from exc
+            raise ConfigError(f"{setting.env}: {exc}") from None
     return config
+
+
+def check_names(environ: Mapping[str, str]) -> None:
+    known = {s.env for s in SETTINGS}
+    for name in sorted(environ):
+        if not name.startswith("CDS_") or name in known or name in COMMAND_VARIABLES:
+            continue
+        if name.startswith(TEST_PREFIXES):
+            continue
+        nearest = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {nearest[0]}?" if nearest else "see `cds-service config`"
+        raise ConfigError(f"{name}: not a setting of this service; {hint}")
+
+
+def shown_value(setting: Setting, value: Any) -> str:
+    """A setting's value as `cds-service config` prints it: secrets masked, database passwords
+    hidden, lists comma-separated."""
+    if setting.secret:
+        return f"(set, {len(str(value))} characters)" if value else "(empty)"
+    if setting.name == "DATABASE_URL" and value:
+        from sqlalchemy.engine import make_url
+
+        return make_url(value).render_as_string(hide_password=True)
+    if isinstance(value, list):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 def _shown(value: Any) -> str:

@@ -18,13 +18,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
+from cds_service.config import ConfigError
+
 SQLITE_FILE = "cds-ledger.sqlite3"
 POSTGRES_EXTRA = "pip install 'cds-service[postgres]'"
 _ENGINES: list[Engine] = []
 SQLITE_BUSY_TIMEOUT_MS = 5000  # tests shorten it to fault the ledger quickly
 
 
-class DatabaseConfigError(ValueError):
+class DatabaseConfigError(ConfigError):
     """CDS_DATABASE_URL cannot be used (bad URL, unsupported database, driver missing)."""
 
 
@@ -90,3 +92,10 @@ def dispose_all_pools() -> None:
     """Drop pooled connections inherited through fork(); each process opens its own."""
     for engine in _ENGINES:
         engine.dispose(close=False)
+
+
+def close_all_engines() -> None:
+    """Close every pooled connection and forget the engines (test teardown, one-shot commands):
+    on a shared PostgreSQL server, idle pooled connections count against `max_connections`."""
+    while _ENGINES:
+        _ENGINES.pop().dispose()

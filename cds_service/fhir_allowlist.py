@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["fhir_server_allowed", "is_loopback_host"]
+__all__ = ["fhir_server_allowed", "is_loopback_host", "is_usable_entry"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Percent-encoded "/", "\" and "." let a path look like it is under an entry and then escape it.
@@ -82,6 +82,11 @@ def _lies_under(candidate: _Base, entry: _Base) -> bool:
     if entry.port is not None and candidate.port != entry.port:
         return False
     return candidate.path == entry.path or candidate.path.startswith(entry.path + "/")
+
+
+def is_usable_entry(entry: str) -> bool:
+    """False for an allowlist entry that could never match (checked at start, not ignored)."""
+    return _parse(entry, any_port_on_loopback=True) is not None
 
 
 def fhir_server_allowed(url: str, allowlist: Sequence[str]) -> bool:

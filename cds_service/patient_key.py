@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from cds_service.config import ConfigError
 from cds_service.schema import service_keys
 
 KEY_NAME = "patient_hash"
@@ -29,7 +30,7 @@ MIN_KEY_CHARS = 32
 LEGACY_KEY_FILE = "ledger-patient-key"
 
 
-class PatientKeyError(ValueError):
+class PatientKeyError(ConfigError):
     """The configured key cannot be used."""
 
 

@@ -1,20 +1,61 @@
 """gunicorn, configured once for every way this package is served: `cds-service serve`, the
 Docker image and the benchmark's floor (so the floor runs under exactly the service's settings).
 
+Settings apply in this order, later ones winning: ours (`gunicorn_options`), then the operator's
+`GUNICORN_CMD_ARGS` (as gunicorn itself reads it), then options given explicitly on the command
+line (`overrides`). The default worker count is the CPUs this process may use: its CPU affinity,
+capped by the cgroup CPU quota when it runs in a container (a container limited to 2 CPUs on a
+64-CPU host gets 2 workers, not 64). gunicorn's control socket (gunicorn 25.1+, in `$HOME`) is
+switched off: nothing here uses it, and the image's user has no writable home.
+
 Library code: the CLI imports this module, never the other way round.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-DEFAULT_WORKERS = os.cpu_count() or 2
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
+    """CPUs the cgroup quota allows (cgroup v2 `cpu.max`, else v1 `cpu.cfs_quota_us`), or None."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    for folder in (root / "cpu", root / "cpu,cpuacct"):
+        try:
+            quota_us = int((folder / "cpu.cfs_quota_us").read_text())
+            period_us = int((folder / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        return None if quota_us <= 0 or period_us <= 0 else quota_us / period_us
+    return None
+
+
+def usable_cpus(root: Path = CGROUP_ROOT) -> int:
+    """CPUs this process may run on: affinity, capped by the cgroup quota (rounded up)."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        count = os.cpu_count() or 1
+    limit = cgroup_cpu_limit(root)
+    if limit is not None:
+        count = min(count, math.ceil(limit))
+    return max(1, count)
+
+
+DEFAULT_WORKERS = usable_cpus()
 DEFAULT_THREADS = 4  # gthread: FHIR callbacks wait on I/O, rules are short CPU bursts
 
 
@@ -27,13 +68,29 @@ GC_THRESHOLDS = (100_000, 20, 20)
 class GunicornServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
     """Serve a WSGI app built by `load` with the given gunicorn settings."""
 
-    def __init__(self, load: Callable[[], Flask], options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Flask],
+        options: dict[str, Any],
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
         self._load = load
         self.options = options
+        self.overrides = overrides or {}
         super().__init__()
 
     def load_config(self) -> None:
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
         for key, value in self.options.items():
+            self.cfg.set(key, value)
+        from_env = self.cfg.get_cmd_args_from_env()
+        if from_env:
+            parsed = self.cfg.parser().parse_args(from_env)
+            for key, value in vars(parsed).items():
+                if value is not None and key != "args":
+                    self.cfg.set(key.lower(), value)
+        for key, value in self.overrides.items():
             self.cfg.set(key, value)
 
     def load(self) -> Flask:

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
-from cds_service.database import database_url
+from cds_service.database import close_all_engines, database_url
 
 ENV = "CDS_TEST_DATABASE_URL"
 SKIP_REASON = (
@@ -60,6 +60,9 @@ def fresh_schema(database: URL) -> Iterator[str]:
         url = database.update_query_dict({"options": f"-csearch_path={schema}"})
         yield url.render_as_string(hide_password=False)
     finally:
+        # The apps and engines the test opened keep idle connections in their pools; on a server
+        # shared by several test runs they would exhaust max_connections.
+        close_all_engines()
         with engine.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()

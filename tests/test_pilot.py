@@ -105,9 +105,7 @@ def test_an_id_that_names_nothing_stops_the_start(
 
 
 def test_the_settings_read_comma_separated_ids_from_the_environment() -> None:
-    config = load_config(
-        {"CDS_SILENT_SERVICES": "a, b", "CDS_DISABLED_RULES": "r1,,r2 ", "CDS_HOOKS_DIR": "x"}
-    )
+    config = load_config({"CDS_SILENT_SERVICES": "a, b", "CDS_DISABLED_RULES": "r1,,r2 "})
     assert config["SILENT_SERVICES"] == ["a", "b"]
     assert config["DISABLED_RULES"] == ["r1", "r2"]
     assert load_config({})["SILENT_SERVICES"] == []

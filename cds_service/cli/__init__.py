@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import click
 
-from cds_service.cli import benchmark, check, db, devauth, fixtures, invoke, report, serve
+from cds_service.cli import (
+    benchmark,
+    check,
+    config_cmd,
+    db,
+    devauth,
+    fixtures,
+    invoke,
+    report,
+    serve,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,6 +34,7 @@ for command in (
     report.feedback_report,
     *fixtures.commands,
     *db.commands,
+    *config_cmd.commands,
     *devauth.commands,
     *benchmark.commands,
 ):
