@@ -94,8 +94,12 @@ def dispose_all_pools() -> None:
         engine.dispose(close=False)
 
 
-def close_all_engines() -> None:
-    """Close every pooled connection and forget the engines (test teardown, one-shot commands):
-    on a shared PostgreSQL server, idle pooled connections count against `max_connections`."""
-    while _ENGINES:
-        _ENGINES.pop().dispose()
+
+def close_engines(url: str) -> None:
+    """Close the pooled connections of the engines opened on `url` and forget them (test
+    teardown): on a shared PostgreSQL server, idle pooled connections count against
+    `max_connections`. Other engines (an in-memory SQLite database lives in its pool) are kept."""
+    target = database_url(url, Path(".")).render_as_string(hide_password=False)
+    for engine in [e for e in _ENGINES if e.url.render_as_string(hide_password=False) == target]:
+        _ENGINES.remove(engine)
+        engine.dispose()

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
-from cds_service.database import close_all_engines, database_url
+from cds_service.database import close_engines, database_url
 
 ENV = "CDS_TEST_DATABASE_URL"
 SKIP_REASON = (
@@ -53,16 +53,27 @@ def fresh_schema(database: URL) -> Iterator[str]:
     """A URL (as text, the way CDS_DATABASE_URL holds it) whose connections see only a new,
     empty schema; dropped afterwards."""
     schema = f"t_{secrets.token_hex(6)}"
+    # application_name tags the test's connections, so teardown can end those still open.
+    url = database.update_query_dict(
+        {"options": f"-csearch_path={schema}", "application_name": schema}
+    )
+    text_url = url.render_as_string(hide_password=False)
     engine = create_engine(database, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = database.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
+        yield text_url
     finally:
         # The apps and engines the test opened keep idle connections in their pools; on a server
         # shared by several test runs they would exhaust max_connections.
-        close_all_engines()
+        close_engines(text_url)
         with engine.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :schema AND pid <> pg_backend_pid()"
+                ),
+                {"schema": schema},
+            )
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
