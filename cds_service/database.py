@@ -94,7 +94,6 @@ def dispose_all_pools() -> None:
         engine.dispose(close=False)
 
 
-
 def close_engines(url: str) -> None:
     """Close the pooled connections of the engines opened on `url` and forget them (test
     teardown): on a shared PostgreSQL server, idle pooled connections count against
