@@ -40,13 +40,6 @@ def _bool(raw: str) -> bool:
     raise ValueError(f"expected true/false, got {raw!r}")
 
 
-def _choice(raw: str, allowed: tuple[str, ...]) -> str:
-    value = raw.strip().lower()
-    if value not in allowed:
-        raise ValueError(f"expected one of {', '.join(allowed)}, got {raw!r}")
-    return value
-
-
 def _list(raw: str) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
@@ -237,7 +230,7 @@ SETTINGS: tuple[Setting, ...] = (
         "The card preview page at `/preview`: `auto` (on only when authentication is off), "
         "`true` or `false`. It never opens the hook endpoints: with authentication on, its calls "
         "carry a JWT you paste.",
-        lambda raw: _choice(raw, ("auto", "true", "false")),
+        _choice("auto", "true", "false"),
     ),
     Setting(
         "TRUSTED_ISSUERS_FILE",
