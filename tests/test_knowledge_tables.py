@@ -51,3 +51,18 @@ def test_hooks_files_and_examples_are_what_check_write_generates(tmp_path: Path)
     shutil.copytree(ROOT / "hooks", hooks)
     assert write_definitions(hooks) == []
     assert write_examples(hooks) == []
+
+
+def test_check_fails_when_a_fact_builder_reads_a_key_no_service_declares(tmp_path: Path) -> None:
+    import json
+
+    from cds_service.cli.check import find_problems
+
+    hooks = tmp_path / "hooks"
+    shutil.copytree(ROOT / "hooks", hooks)
+    for path in hooks.glob("*.json"):
+        data = json.loads(path.read_text())
+        del data["prefetch"]["serviceRequests"]
+        path.write_text(json.dumps(data))
+    problems = find_problems(hooks)
+    assert "the fact builders read 'serviceRequests', which no service declares" in problems
