@@ -43,6 +43,34 @@ def parse_as_of(text: str | None) -> datetime | None:
         raise click.BadParameter(str(exc), param_hint="--as-of") from None
 
 
+def explain_body(
+    service_id: str, body: dict[str, Any], as_of: datetime | None
+) -> dict[str, Any] | str:
+    """The explanation of one call, computed here (the service's own facts and rules), as
+    {"text", **as_dict()}; or a sentence saying why there is none."""
+    from pydantic import ValidationError
+
+    from cds_service.errors import ServiceError
+    from cds_service.explain import explain_call, format_explanation
+    from cds_service.fhir_allowlist import fhir_server_allowed
+    from cds_service.protocol.request import HookRequest
+
+    config = load_config()
+    services = load_services(Path(config["HOOKS_DIR"]))
+    allowlist = config["FHIR_ALLOWLIST"]
+    try:
+        explanation = explain_call(
+            services[service_id],
+            HookRequest.model_validate(body),
+            config,
+            now=as_of,
+            is_allowed=lambda url: fhir_server_allowed(url, allowlist),
+        )
+    except (ValidationError, ServiceError, KeyError) as exc:
+        return f"Explain: not available ({type(exc).__name__}: {exc})"
+    return {"text": format_explanation(explanation), **explanation.as_dict()}
+
+
 def example_service_id(path: Path) -> str | None:
     """hooks/examples/<service-id>--<scenario>.json names its service."""
     service_id, separator, _ = path.name.partition("--")
@@ -144,6 +172,12 @@ def format_cards(status: int, answer: dict[str, Any]) -> str:
 @click.option("--url", help="Base URL of a running service (default: in-process).")
 @click.option("--token", envvar="CDS_INVOKE_TOKEN", help="JWT for --url (or CDS_INVOKE_TOKEN).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON response.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Also say why: the facts recognised and not recognised, and for each rule of the "
+    "service whether it fired or the condition that kept it silent (computed in process).",
+)
 def invoke(
     request_file: str | None,
     service_id: str | None,
@@ -157,6 +191,7 @@ def invoke(
     url: str | None,
     token: str | None,
     as_json: bool,
+    explain: bool,
 ) -> None:
     """Send a hook request and pretty-print the cards that come back."""
     if sum(map(bool, (request_file, bundle, scenario))) != 1:
@@ -194,6 +229,15 @@ def invoke(
     if fhir_server:
         body = {k: v for k, v in body.items() if k != "prefetch"} | {"fhirServer": fhir_server}
     status, answer = send(service_id, body, url, token, as_of)
-    click.echo(json.dumps(answer, indent=2) if as_json else format_cards(status, answer))
+    if not explain:
+        click.echo(json.dumps(answer, indent=2) if as_json else format_cards(status, answer))
+    else:
+        why = explain_body(service_id, body, as_of)
+        if as_json:
+            click.echo(json.dumps({"response": answer, "explain": why}, indent=2))
+        else:
+            click.echo(format_cards(status, answer))
+            click.echo("")
+            click.echo(why if isinstance(why, str) else why["text"])
     if status != 200:
         raise SystemExit(1)
