@@ -210,3 +210,23 @@ def test_the_browser_tier_skips_without_chromium_unless_ci_requires_it(
     monkeypatch.setenv("CDS_REQUIRE_BROWSER", "1")
     with pytest.raises(Failed, match="CDS_REQUIRE_BROWSER=1 makes it mandatory"):
         test_preview_browser._need_browser()
+
+
+def test_the_explain_panel_names_facts_and_rules(client: FlaskClient) -> None:
+    built = client.post("/preview/request", json={"scenario": "gbs-mp"}).get_json()
+    html = client.post(
+        "/preview/explain", json={"serviceId": built["serviceId"], "request": built["request"]}
+    ).get_data(as_text=True)
+    assert 'data-rule="gbs-corticosteroid-not-recommended"' in html
+    assert "guillain-barre" in html and "recognised by code" in html
+    assert "silent at line" in html
+
+
+def test_the_explain_panel_never_fetches_from_a_fhir_server(client: FlaskClient) -> None:
+    built = client.post("/preview/request", json={"scenario": "gbs-mp"}).get_json()
+    request = {**built["request"], "fhirServer": "http://127.0.0.1:9/fhir"}
+    answer = client.post(
+        "/preview/explain", json={"serviceId": built["serviceId"], "request": request}
+    )
+    assert answer.status_code == 400
+    assert "prefetch only" in answer.get_json()["message"]

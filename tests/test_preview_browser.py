@@ -144,6 +144,9 @@ def test_gbs_order_select_shows_a_critical_card_with_two_suggestions_and_feedbac
     assert card.locator(".override-reason option").count() >= 2  # "no reason" + the card's
     assert '"hook": "order-select"' in page.locator("#raw-request").inner_text()
     assert '"indicator": "critical"' in page.locator("#raw-response").inner_text()
+    page.wait_for_selector("#explain .rule")
+    fired = page.locator("#explain .rule.fired").all_inner_texts()
+    assert [t.split(":")[0] for t in fired] == ["gbs-corticosteroid-not-recommended"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "preview-gbs-mp.png"), full_page=True)
 
@@ -189,6 +192,27 @@ def test_a_pasted_bundle_written_for_its_date_gives_the_documented_card(page: An
         .first.inner_text()
         .startswith("AE, CSF clear of infection: start IV methylprednisolone")
     )
+
+
+def test_a_who_icd10_bundle_gives_no_cards_and_explain_names_the_code_system(page: Any) -> None:
+    bundle = json.loads((FIXTURES_DIR / "ae-hemi-clear.json").read_text())
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == "Condition":
+            for coding in entry["resource"]["code"]["coding"]:
+                coding["system"] = "http://hl7.org/fhir/sid/icd-10"
+    page.check("input[name=source][value=bundle]")
+    page.fill("#bundle", json.dumps(bundle))
+    page.fill("#as-of", "2026-03-01")
+    page.select_option("#service", "immunotherapy-guidance")
+    page.click("#run")
+    page.wait_for_selector("#explain .not-recognised li")
+    assert page.locator(".no-cards").count() == 1
+    reasons = page.locator("#explain .not-recognised").inner_text()
+    assert (
+        "code system not recognised: WHO ICD-10 (http://hl7.org/fhir/sid/icd-10) G04.81" in reasons
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "preview-who-icd10-explain.png"), full_page=True)
 
 
 def test_a_record_with_no_relevant_condition_says_no_cards(page: Any) -> None:

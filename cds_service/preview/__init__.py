@@ -6,8 +6,9 @@ does: it asks `/preview/request` to build the hook request (`hook_requests.build
 scenario's dates moved to now as `invoke --scenario` moves them), POSTs it to the real hook
 endpoint, has `/preview/render` draw the answer (`cards_html`), and posts accepted suggestions
 and dismissals to the real feedback endpoint, so the ledger records them. The raw request and
-response are shown beside the cards, and the card column can be narrowed to a 420-pixel EHR
-sidebar.
+response are shown beside the cards, the card column can be narrowed to a 420-pixel EHR sidebar,
+and the Explain panel (`/preview/explain`, `cds_service.explain`) says what the facts layer
+recognised and why each rule fired or stayed silent.
 
 On by default only when authentication is off (`CDS_PREVIEW=auto`); `CDS_PREVIEW=true` turns it
 on with authentication, and then the page's hook and feedback calls carry the JWT pasted into it:
@@ -25,8 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cds_service import extensions
 from cds_service.errors import BadRequest
+from cds_service.explain import explain_call
 from cds_service.hook_requests import RequestBuildError, build_request, bundle_entries
 from cds_service.preview.cards_html import render_response
+from cds_service.protocol.request import HookRequest
 from cds_service.scenarios import (
     FIXTURES_DIR,
     Scenario,
@@ -181,6 +184,42 @@ def build() -> dict[str, Any]:
         raise BadRequest(str(exc)) from None
     body["context"]["userId"] = "Practitioner/cds-preview"
     return {"serviceId": service.id, "hook": service.hook, "request": body}
+
+
+class ExplainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    serviceId: str = Field(min_length=1)
+    request: dict[str, Any]
+
+
+@blueprint.post("/preview/explain")
+def explain() -> Response:
+    """The Explain panel for a request the page built: facts, unrecognised data, rule by rule.
+
+    Reads only the prefetch it is given: this route needs no JWT, so it must never fetch from a
+    FHIR server (that would read records around the hook endpoints' authentication)."""
+    asked: ExplainRequest = _json_body(ExplainRequest)
+    service = extensions.services().get(asked.serviceId)
+    if service is None:
+        raise BadRequest(f"serviceId must be one of {', '.join(sorted(extensions.services()))}")
+    if "fhirServer" in asked.request or "fhirAuthorization" in asked.request:
+        raise BadRequest("the preview explains prefetch only; send no fhirServer")
+    try:
+        hook_request = HookRequest.model_validate(asked.request)
+        explanation = explain_call(
+            service, hook_request, current_app.config, is_allowed=lambda url: False
+        )
+    except ValidationError as exc:
+        raise BadRequest(
+            "the request does not follow CDS Hooks 2.0",
+            [
+                {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                for e in exc.errors(include_url=False, include_input=False)
+            ],
+        ) from None
+    html = render_template("preview/explain.html", explain=explanation.as_dict())
+    return Response(html, mimetype="text/html")
 
 
 @blueprint.post("/preview/render")

@@ -95,6 +95,7 @@ async function run(event) {
   $("#cards").innerHTML = "";
   $("#raw-request").textContent = "";
   $("#raw-response").textContent = "";
+  $("#explain").textContent = "";
   let built;
   try {
     built = await postJson("/preview/request", previewRequest());
@@ -122,6 +123,23 @@ async function run(event) {
   const count = document.querySelectorAll(".card").length;
   setStatus(`HTTP ${answer.status}, ${count} card${count === 1 ? "" : "s"}`);
   measureCards();
+  await explain(serviceId, request);
+}
+
+async function explain(serviceId, request) {
+  const panel = $("#explain");
+  panel.textContent = "explaining…";
+  const answer = await fetch("/preview/explain", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ serviceId, request }),
+  });
+  if (answer.ok) {
+    panel.innerHTML = await answer.text();
+  } else {
+    const body = await answer.json().catch(() => ({}));
+    panel.textContent = `No explanation: HTTP ${answer.status} ${body.message || ""}`;
+  }
 }
 
 async function sendFeedback(card, item) {
