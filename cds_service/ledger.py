@@ -16,13 +16,12 @@ import json
 import logging
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -32,6 +31,7 @@ from cds_service.config import default
 from cds_service.database import open_engine
 from cds_service.errors import ServiceUnavailable
 from cds_service.extensions import LEDGER
+from cds_service.feedback_report import RuleReport, build_report
 from cds_service.ledger_writer import SpoolUnavailable, WriteBehind, card_needle
 from cds_service.patient_key import patient_hash_key
 from cds_service.protocol.feedback import FeedbackItem
@@ -210,57 +210,12 @@ class Ledger:
             "card_known": card_known,
         }
 
-    def report(self) -> list[RuleReport]:
-        """Per rule: cards issued, accepted, overridden, and the override reasons given."""
-        reports: dict[str, RuleReport] = {}
+    def report(self, **filters: Any) -> list[RuleReport]:
+        """Per rule, counted by card: shown, silent, accepted, overridden, conflicting, no
+        feedback, override reasons and contradiction flags; then a row for feedback on cards the
+        ledger never issued. `filters` are those of `feedback_report.build_report`."""
         self.flush()
-        with self.engine.connect() as conn:
-            for rule_id, count in conn.execute(
-                select(card_rules.c.rule_id, func.count()).group_by(card_rules.c.rule_id)
-            ):
-                reports[rule_id] = RuleReport(rule_id, issued=count)
-            joined = feedback.join(card_rules, feedback.c.card_uuid == card_rules.c.card_uuid)
-            for rule_id, outcome, code, display, comment in conn.execute(
-                select(
-                    card_rules.c.rule_id,
-                    feedback.c.outcome,
-                    feedback.c.override_code,
-                    feedback.c.override_display,
-                    feedback.c.user_comment,
-                ).select_from(joined)
-            ):
-                entry = reports.setdefault(rule_id, RuleReport(rule_id))
-                if outcome == "accepted":
-                    entry.accepted += 1
-                else:
-                    entry.overridden += 1
-                    reason = display or code or ("comment only" if comment else "no reason given")
-                    entry.override_reasons[reason] = entry.override_reasons.get(reason, 0) + 1
-            # Joined now, not read from `card_known`: a card issued by another worker may have
-            # been committed after its feedback arrived.
-            unknown = conn.scalar(
-                select(func.count())
-                .select_from(feedback)
-                .where(~feedback.c.card_uuid.in_(select(issued_cards.c.card_uuid)))
-            )
-        result = sorted(reports.values(), key=lambda r: r.rule_id)
-        if unknown:
-            result.append(
-                RuleReport(
-                    "(unknown card)", overridden=0, accepted=0, unmatched_feedback=int(unknown)
-                )
-            )
-        return result
-
-
-@dataclass
-class RuleReport:
-    rule_id: str
-    issued: int = 0
-    accepted: int = 0
-    overridden: int = 0
-    override_reasons: dict[str, int] = field(default_factory=dict)
-    unmatched_feedback: int = 0
+        return build_report(self.engine, **filters).rows()
 
 
 def spool_dir_for(engine: Engine, instance_path: Path, configured: str = "") -> Path:

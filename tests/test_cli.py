@@ -124,7 +124,7 @@ def test_feedback_report_prints_a_table(monkeypatch: pytest.MonkeyPatch, databas
     assert feedback.status_code == 200
     result = CliRunner().invoke(main, ["feedback-report", "--json"])
     assert result.exit_code == 0, result.output
-    [row] = [r for r in json.loads(result.output) if r["rule_id"] == "test-patient-seen"]
+    [row] = [r for r in json.loads(result.output)["rules"] if r["rule_id"] == "test-patient-seen"]
     assert (row["issued"], row["accepted"], row["overridden"]) == (1, 0, 1)
     assert row["override_reasons"] == {"comment only": 1}
 
