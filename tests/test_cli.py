@@ -20,6 +20,7 @@ from cds_service import create_app
 from cds_service.cli import main
 from cds_service.cli.check import find_problems
 from cds_service.config import load_config, markdown_table
+from cds_service.ledger import get_ledger
 from tests.conftest import ROOT, patient_seen_rule, patient_view_request, service_running
 
 EXAMPLES = sorted((ROOT / "hooks" / "examples").glob("*.json"))
@@ -122,6 +123,8 @@ def test_feedback_report_prints_a_table(monkeypatch: pytest.MonkeyPatch, databas
     }
     feedback = client.post(service + "/feedback", json={"feedback": [item]})
     assert feedback.status_code == 200
+    with app.app_context():  # the card may still be in this process's write-behind queue
+        get_ledger().flush()
     result = CliRunner().invoke(main, ["feedback-report", "--json"])
     assert result.exit_code == 0, result.output
     [row] = [r for r in json.loads(result.output)["rules"] if r["rule_id"] == "test-patient-seen"]
