@@ -250,3 +250,12 @@ def test_authentication_is_declared_when_it_is_on(tmp_path: Path, client: FlaskC
     assert secured["servers"] == [{"url": "https://cds.example.org"}]
     assert secured["paths"]["/healthz"]["get"]["security"] == []
     assert "security" not in client.get("/openapi.json").get_json()  # auth off
+
+
+def test_the_copied_api_description_is_the_shared_specs() -> None:
+    """`tests/data/spec/cds-hooks.yaml` is a verbatim copy of the project's shared spec folder."""
+    shared = ROOT.parent / "shared" / "spec" / "cds-hooks.yaml"
+    if not shared.exists():
+        pytest.skip(f"no shared spec folder beside the checkout ({shared.parent})")
+    copy = ROOT / "tests" / "data" / "spec" / "cds-hooks.yaml"
+    assert copy.read_bytes() == shared.read_bytes()
