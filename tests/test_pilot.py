@@ -3,20 +3,24 @@ the ledger, shown to operators, and kept out of the EHR's discovery."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import column, insert, select, table
 
 from cds_service import create_app, extensions, migrate
+from cds_service.cli import main
 from cds_service.config import load_config
 from cds_service.database import open_engine
 from cds_service.ledger import card_rules, get_ledger, issued_cards
 from cds_service.pilot import PilotConfigError
 from cds_service.scenarios import Scenario, load_scenarios
+from cds_service.services import load_services
 from tests.fake_ehr import write_trusted_issuers
 
 SCENARIOS = load_scenarios()
@@ -158,3 +162,29 @@ def test_cards_recorded_before_migration_0003_read_as_shown(tmp_path: Path) -> N
     with engine.connect() as conn:
         row = conn.execute(select(issued_cards.c.silent, issued_cards.c.selection_behavior)).one()
     assert (row.silent, row.selection_behavior) == (False, None)
+
+
+def test_cds_service_config_shows_the_pilot_state_and_refuses_unknown_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (rule_id,) = GBS.expected_rules
+    monkeypatch.setenv("CDS_SILENT_SERVICES", GBS.service_id)
+    monkeypatch.setenv("CDS_DISABLED_RULES", rule_id)
+    result = CliRunner().invoke(main, ["config"])
+    assert result.exit_code == 0, result.output
+    pilot_lines = [line for line in result.output.splitlines() if line.startswith("# pilot:")]
+    assert len(pilot_lines) == len(load_services_default())
+    [line] = [line for line in pilot_lines if f" {GBS.service_id} " in line]
+    assert " silent, " in line and f"(off: {rule_id})" in line
+    assert all(" live, " in other for other in pilot_lines if other != line)
+    as_json = json.loads(CliRunner().invoke(main, ["config", "--json"]).output)
+    assert as_json["pilot"]["silentServices"] == [GBS.service_id]
+    assert as_json["pilot"]["disabledRules"] == [rule_id]
+    monkeypatch.setenv("CDS_DISABLED_RULES", "no-such-rule")
+    refused = CliRunner().invoke(main, ["config"])
+    assert refused.exit_code == 1
+    assert "CDS_DISABLED_RULES names no rule of any service: no-such-rule" in refused.output
+
+
+def load_services_default() -> dict[str, Any]:
+    return dict(load_services(Path(load_config({})["HOOKS_DIR"])))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -42,8 +43,9 @@ def config(as_json: bool) -> None:
         "threads": DEFAULT_THREADS,
         "GUNICORN_CMD_ARGS": os.environ.get("GUNICORN_CMD_ARGS", ""),
     }
+    pilot_state = _pilot(values)
     if as_json:
-        click.echo(json.dumps({"settings": rows, "serve": derived}, indent=2))
+        click.echo(json.dumps({"settings": rows, "serve": derived, "pilot": pilot_state}, indent=2))
         return
     width = min(60, max(len(r["variable"]) + len(r["value"]) for r in rows) + 1)
     for row in rows:
@@ -54,6 +56,24 @@ def config(as_json: bool) -> None:
     if derived["GUNICORN_CMD_ARGS"]:
         click.echo(f"; GUNICORN_CMD_ARGS={derived['GUNICORN_CMD_ARGS']} applies on top", nl=False)
     click.echo()
+    for service in pilot_state["services"]:
+        off = [r["id"] for r in service["rules"] if not r["enabled"]]
+        rules = f"{len(service['rules']) - len(off)}/{len(service['rules'])} rules on"
+        click.echo(f"# pilot: {service['id']} {service['mode']}, {rules}", nl=False)
+        click.echo(f" (off: {', '.join(off)})" if off else "")
+
+
+def _pilot(values: dict[str, Any]) -> dict[str, Any]:
+    """Shadow mode and rule switches per service (pilot.py), checked as `serve` checks them."""
+    from cds_service import pilot
+    from cds_service.services import RegistryError, load_services
+
+    try:
+        services = load_services(Path(values["HOOKS_DIR"]))
+        pilot.check(values, services)
+    except (pilot.PilotConfigError, RegistryError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return pilot.summary(values, services.values())
 
 
 commands = [config]
