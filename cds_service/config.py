@@ -299,6 +299,22 @@ SETTINGS: tuple[Setting, ...] = (
         "`serve --workers` override it.",
         _whole(0),
     ),
+    # 8 MiB per answer holds a page of 10,000 Observations (~4.8 MB); 16 MiB per call matches
+    # CDS_MAX_BODY_BYTES: a call never holds more fetched JSON than it would accept as a body.
+    Setting(
+        "FHIR_MAX_RESPONSE_BYTES",
+        8 * 1024 * 1024,
+        "Largest FHIR answer read, in bytes after decompression; a larger one counts as "
+        "not obtained.",
+        _whole(1024),
+    ),
+    Setting(
+        "FHIR_MAX_CALL_BYTES",
+        16 * 1024 * 1024,
+        "Most bytes (after decompression) read from `fhirServer` for one hook call, all keys "
+        "and pages together.",
+        _whole(1024),
+    ),
 )
 
 

@@ -3,8 +3,12 @@
 CDS Hooks 2.0 "Prefetch" (checklist section 3.5) makes the service responsible for "programmatically
 retrieve any additional necessary data"; 2.0 also lets a client paginate prefetch (section 3.1), so
 a prefetched searchset Bundle's `next` link is followed here too. Every key runs on its own thread;
-the caller waits at most until the deadline and reports keys still running as "time budget spent"
-(their requests carry timeouts cut to the same deadline, so threads end soon after). Paging follows
+the caller waits at most until the deadline and reports keys still running as "time budget spent";
+at the deadline their sockets are shut down (`fhir_client.Abort`), so the threads end then, even
+against a server that trickles its headers. All keys and pages of a call share one byte budget
+(`CallBudget`: CDS_FHIR_MAX_RESPONSE_BYTES per answer, CDS_FHIR_MAX_CALL_BYTES per call). A 404 or
+410 on a search is "could not be retrieved" (412 if the key is required); only a read of a single
+resource may mean "not found". Paging follows
 `link[relation=next]` verbatim (HAPI's `[base]?_getpages=` form and the `_offset` form), up to
 `FHIR_MAX_PAGES`; a link that `FhirClient.rebase` cannot place on `fhirServer` stops paging and
 marks the key incomplete; a 410 on a page (HAPI's expired page id) restarts the search once.
@@ -20,12 +24,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cds_service.fhir_client import (
+    Abort,
+    CallBudget,
     FhirClient,
     FhirError,
     FhirForbidden,
     FhirNotFound,
     FhirServerError,
     FhirTokenRejected,
+    FhirTooLarge,
     Timeouts,
 )
 from cds_service.resolution.prefetch import (
@@ -74,17 +81,26 @@ def fetch_all(
         connect=float(config["FHIR_CONNECT_TIMEOUT_SECONDS"]),
         read=float(config["FHIR_READ_TIMEOUT_SECONDS"]),
     )
-    client = FhirClient(fhir_server, token=token, timeouts=timeouts)
+    bytes_budget = CallBudget(
+        max_response_bytes=int(config["FHIR_MAX_RESPONSE_BYTES"]),
+        remaining_bytes=int(config["FHIR_MAX_CALL_BYTES"]),
+    )
+    client = FhirClient(fhir_server, token=token, timeouts=timeouts, budget=bytes_budget)
     max_pages = int(config["FHIR_MAX_PAGES"])
     budget = float(config["FHIR_BUDGET_SECONDS"])
     request_deadline = deadline - REQUEST_MARGIN_SECONDS
     pool = ThreadPoolExecutor(
         max_workers=min(len(jobs), MAX_WORKERS), thread_name_prefix="fhir-fetch"
     )
+    aborts = {job.key: Abort() for job in jobs}
     futures = {
-        pool.submit(fetch_key, client, job, request_deadline, max_pages): job for job in jobs
+        pool.submit(_fetch_bound, aborts[job.key], client, job, request_deadline, max_pages): job
+        for job in jobs
     }
     done, _ = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+    for future, job in futures.items():
+        if future not in done:  # shut its sockets: the thread ends now, not at the server's will
+            aborts[job.key].abort()
     pool.shutdown(wait=False, cancel_futures=True)
     results: dict[str, KeyOutcome] = {}
     for future, job in futures.items():
@@ -95,13 +111,21 @@ def fetch_all(
     return results
 
 
+def _fetch_bound(
+    abort: Abort, client: FhirClient, job: FetchJob, deadline: float, max_pages: int
+) -> KeyOutcome:
+    with abort.bound():
+        return fetch_key(client, job, deadline, max_pages)
+
+
 def fetch_key(client: FhirClient, job: FetchJob, deadline: float, max_pages: int) -> KeyOutcome:
+    reading = is_read(job.url) and job.prefetched is None
     try:
-        if is_read(job.url) and job.prefetched is None:
+        if reading:
             return _read(client, job, deadline)
         pages = _search(client, job, deadline, max_pages)
     except FhirError as exc:
-        return _failure(job, exc, token_sent=client.has_token)
+        return _failure(job, exc, token_sent=client.has_token, read=reading)
     except Exception:  # a bug must not hang the hook call; the key is reported unavailable
         log.exception("unexpected error fetching prefetch key %s", job.key)
         return KeyOutcome(
@@ -193,10 +217,29 @@ def _add_page(pages: Pages, bundle: dict[str, Any], resource_type: str | None) -
     return next_link(bundle)
 
 
-def _failure(job: FetchJob, exc: FhirError, *, token_sent: bool) -> KeyOutcome:
+def _failure(job: FetchJob, exc: FhirError, *, token_sent: bool, read: bool) -> KeyOutcome:
     earlier = job.prefetched.operation_outcomes if job.prefetched else ()
-    if isinstance(exc, FhirNotFound):
+    if isinstance(exc, FhirNotFound) and read:
+        # Only a read of one resource may mean "not found": that patient has no such resource.
         return KeyOutcome(key=job.key, state=KeyState.EMPTY, source="fhir-server", reason=str(exc))
+    if isinstance(exc, FhirNotFound):
+        # A search answers a Bundle, empty or not; a 404/410 means the search itself was not
+        # found (a wrong base path, say): the data could not be retrieved, never "none".
+        return KeyOutcome(
+            key=job.key,
+            state=KeyState.UNAVAILABLE,
+            source="none",
+            reason=f"could not be retrieved: the FHIR server answered {exc.status} to the search",
+            operation_outcomes=earlier,
+        )
+    if isinstance(exc, FhirTooLarge):
+        return KeyOutcome(
+            key=job.key,
+            state=KeyState.UNAVAILABLE,
+            source="none",
+            reason=f"could not be retrieved: {exc}",
+            operation_outcomes=earlier,
+        )
     if isinstance(exc, FhirServerError):
         server_oo = (exc.operation_outcome,) if exc.operation_outcome else ()
         return KeyOutcome(
