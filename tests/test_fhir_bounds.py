@@ -139,8 +139,15 @@ def stand_in() -> Iterator[str]:
 FAST = Timeouts(connect=0.5, read=1.0, attempts=1, backoff=0.01)
 
 
-def client(base: str, **budget: int) -> FhirClient:
-    return FhirClient(base, timeouts=FAST, budget=CallBudget(**budget))
+def client(
+    base: str, max_response_bytes: int | None = None, remaining_bytes: int | None = None
+) -> FhirClient:
+    budget = CallBudget()
+    if max_response_bytes is not None:
+        budget.max_response_bytes = max_response_bytes
+    if remaining_bytes is not None:
+        budget.remaining_bytes = remaining_bytes
+    return FhirClient(base, timeouts=FAST, budget=budget)
 
 
 def test_a_gzip_bomb_is_refused_without_expanding(stand_in: str) -> None:
