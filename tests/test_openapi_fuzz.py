@@ -6,8 +6,8 @@ that match their documented schemas and content types.
 Bounded so the whole test run stays short: the examples phase (the documented examples) and
 `MAX_EXAMPLES` fuzzed cases per operation, no example database, no deadline (a shared CPU makes
 per-example timing meaningless). The coverage phase (boundary values and unexpected methods for
-every field, about 1,200 cases) is off by default; `CDS_FUZZ_COVERAGE=1` turns it on and
-`CDS_FUZZ_EXAMPLES=300` runs longer, as before a release. FHIR fetches are disallowed
+every field, about 1,200 cases) is off by default; `CDS_TEST_FUZZ_COVERAGE=1` turns it on and
+`CDS_TEST_FUZZ_EXAMPLES=300` runs longer, as before a release. FHIR fetches are disallowed
 (`FHIR_ALLOWLIST` empty), so a generated `fhirServer` is never contacted.
 """
 
@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
 
 from cds_service import create_app
 
-MAX_EXAMPLES = int(os.environ.get("CDS_FUZZ_EXAMPLES", "10"))
-COVERAGE_PHASE = os.environ.get("CDS_FUZZ_COVERAGE") == "1"
+MAX_EXAMPLES = int(os.environ.get("CDS_TEST_FUZZ_EXAMPLES", "10"))
+COVERAGE_PHASE = os.environ.get("CDS_TEST_FUZZ_COVERAGE") == "1"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
