@@ -9,6 +9,7 @@ Every card and suggestion gets a uuid so feedback can be joined to the ledger.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,6 +68,12 @@ def _evidence_line(item: Evidence) -> str:
     return f"- {line}"
 
 
+def grading(note: str) -> str:
+    """The evidence grading a card shows: the note's first sentence (the rest is provenance)."""
+    first = re.split(r"(?<=[.;])\s", note.strip(), maxsplit=1)[0].rstrip(".;")
+    return first if len(first) <= 200 else first[:197].rstrip() + "..."
+
+
 def _detail(members: Sequence[Finding]) -> str:
     sections: list[str] = []
     for finding in members:
@@ -83,10 +90,8 @@ def _detail(members: Sequence[Finding]) -> str:
         line = f"- {citation.label}"
         if citation.url:
             line = f"- [{citation.label}]({citation.url})"
-        if citation.seed:
-            line += f" (source document {citation.seed})"
         if citation.evidence_note:
-            line += f". Evidence: {citation.evidence_note}"
+            line += f". Evidence: {grading(citation.evidence_note)}"
         lines.append(line)
     sections.append("**Source**\n\n" + "\n".join(lines))
     return "\n\n".join(sections)

@@ -157,8 +157,9 @@ class DoseAdvice:
     regimen: Regimen | None
     low: float | None = None  # per `regimen.per`, in `regimen.unit`
     high: float | None = None
-    basis: str = ""  # how it was computed, with the measurements used
+    basis: str = ""  # how it was computed, with the measurements and their references
     problem: str | None = None
+    brief: str = ""  # the basis as a card shows it (the evidence list carries the references)
     capped: bool = False
     age_unknown: bool = False
 
@@ -188,6 +189,14 @@ class DoseAdvice:
             amount = f"{low}-{high}"
         return f"{amount}{_per(self.regimen)}"
 
+    def compact(self) -> str:
+        """The figure and course only, for lists of options (or the regimen when not computed)."""
+        if self.regimen is None:
+            return "no regimen"
+        if self.high is None:
+            return f"{regimen_text(self.regimen)} (no current weight or height)"
+        return f"{self.figure()} {self.regimen.course}"
+
     def text(self) -> str:
         """The advice as a clinician reads it: figure, basis, cap, course, and any caveat."""
         notes = []
@@ -201,7 +210,7 @@ class DoseAdvice:
         if self.regimen is None or self.high is None:
             regimen = f" Regimen: {regimen_text(self.regimen)}." if self.regimen else ""
             return f"no dose computed: {(self.problem or '').rstrip('.')}.{regimen}{caveat}"
-        basis = f"; {self.basis}" if self.basis else ""
+        basis = f" ({self.brief})" if self.brief else ""
         return f"{self.figure()} {self.regimen.course}{basis}{caveat}"
 
 
@@ -240,12 +249,14 @@ def compute(regimen: Regimen, patient: DosingPatient, *, age_unknown: bool = Fal
             return DoseAdvice(agent, regimen, problem=problem, age_unknown=age_unknown)
         assert patient.weight is not None
         factor, measured = kg, f"{number(kg)} kg ({patient.weight.reference})"
+        short = f"{number(kg)} kg"
         per_unit = f"{regimen.unit}/kg"
     else:
         bsa, why = body_surface_area(patient.height, patient.weight)
         if bsa is None:
             return DoseAdvice(agent, regimen, problem=why, age_unknown=age_unknown)
         factor, measured, per_unit = bsa, why, f"{regimen.unit}/m2"
+        short = f"BSA {number(bsa, 2)} m2, Mosteller"
     digits = 0 if regimen.unit == "mg" else 1
     low, high = round(regimen.low * factor, digits), round(regimen.high * factor, digits)
     capped = limit is not None and high > limit
@@ -256,14 +267,23 @@ def compute(regimen: Regimen, patient: DosingPatient, *, age_unknown: bool = Fal
         if regimen.low == regimen.high
         else f"{number(regimen.low, 2)}-{number(regimen.high, 2)}"
     )
-    basis = f"{each} {per_unit} x {measured}"
+    cap = ""
     if limit is not None:
-        basis += (
+        cap = (
             f", capped at the maximum {mass(limit, regimen.unit)}{_per(regimen)}"
             if capped
             else f", maximum {mass(limit, regimen.unit)}{_per(regimen)}"
         )
-    return DoseAdvice(agent, regimen, low, high, basis, capped=capped, age_unknown=age_unknown)
+    return DoseAdvice(
+        agent,
+        regimen,
+        low,
+        high,
+        f"{each} {per_unit} x {measured}{cap}",
+        capped=capped,
+        age_unknown=age_unknown,
+        brief=f"{each} {per_unit} x {short}{cap}",
+    )
 
 
 def advise(agent: Agent, patient: DosingPatient) -> DoseAdvice:

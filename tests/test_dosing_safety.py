@@ -186,7 +186,7 @@ def test_the_advised_dose_never_fails_its_own_check() -> None:
 
 def test_autoimmune_encephalitis_5_year_old_15_kg_gets_a_weight_based_pulse() -> None:
     text = advise(Agent.IV_METHYLPREDNISOLONE, patient(5, 15)).text()
-    assert text.startswith("450 mg/day for 3-5 days; 30 mg/kg x 15 kg")
+    assert text.startswith("450 mg/day for 3-5 days (30 mg/kg x 15 kg")
     assert "maximum 1 g/day" in text and "1-2 mg/kg" not in text
 
 

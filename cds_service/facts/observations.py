@@ -21,7 +21,7 @@ from cds_service.facts.model import CodeRef, LabFact, LabKind, Measurement, Qual
 from cds_service.facts.qualitative import read_qualitative
 from cds_service.facts.timestamps import first_time, hours_between
 from cds_service.facts.units import to_canonical
-from cds_service.knowledge.labs import LAB_DEFINITIONS
+from cds_service.knowledge.labs import LAB_DEFINITIONS, unit_display
 from cds_service.knowledge.loinc import LoincEntry, lab_entry_for
 
 RESULT_STATUSES = frozenset({"final", "amended", "corrected"})
@@ -117,7 +117,8 @@ def measurement_from(
     canonical = definition.unit
     if converted is None:
         return f"{reference}: unit '{unit or ''}' cannot be converted to {canonical}; not used"
-    original = None if converted == value else f"{value:g} {quantity.get('unit') or unit}"
+    shown = unit_display(quantity.get("unit") or unit)
+    original = None if converted == value else f"{value:g} {shown}".strip()
     return Measurement(
         value=round(converted, 6),
         unit=canonical,

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 from cds_service.findings import Citation, Coding
 
-OVERRIDE_REASON_SYSTEM = "https://cds.example.org/CodeSystem/override-reason"
-TOPIC_SYSTEM = "https://cds.example.org/CodeSystem/topic"
+# Code systems of our own, identified by URNs minted for this service (RFC 4122 name-based UUIDs
+# of "cds-service/CodeSystem/<name>"), so they need no domain anyone else owns and never change.
+OVERRIDE_REASON_SYSTEM = "urn:uuid:fa8dba7b-c396-5e67-a3d4-fe92a972145c"
+TOPIC_SYSTEM = "urn:uuid:2d7ae450-9d90-5091-bad1-9d3c828bbe36"
 
-_SEED_000 = "seed 000 (AI-generated summary, pending human review, updated 2026-01-30)"
-_SEED_002 = "seed 002 (AI-generated summary, pending human review, updated 2025-10-15)"
-_SEED_004 = "seed 004 (AI-generated summary, pending human review, updated 2025-10-30)"
+# Card text says what the clinician needs (the evidence is a secondary summary, not checked against
+# the original paper, and when); which summary it was is provenance, kept in `Citation.seed` and
+# shown to integrators (`cds-service rules`), never in the card.
+_SEED_000 = "a secondary summary (January 2026) not checked against the original paper"
+_SEED_002 = "a secondary summary (October 2025) not checked against the original paper"
+_SEED_004 = "a secondary summary (October 2025) not checked against the original paper"
 
 ABBOUD_2021_AE = Citation(
     label="Abboud et al. 2021, autoimmune encephalitis best practice (JNNP 92:757)",

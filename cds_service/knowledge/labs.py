@@ -17,6 +17,7 @@ is a design choice stated with its reason, for review with the clinical lead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -188,6 +189,28 @@ LABS: tuple[LabDefinition, ...] = (
 )
 
 LAB_DEFINITIONS: Mapping[K, LabDefinition] = MappingProxyType({lab.kind: lab for lab in LABS})
+
+
+# UCUM is for machines; cards show units as clinicians write them.
+_UNIT_DISPLAY = {
+    "10*9/L": "x10^9/L",
+    "10*3/uL": "x10^3/uL",
+    "{INR}": "",
+    "mL/min/{1.73_m2}": "mL/min/1.73 m2",
+    "[lb_av]": "lb",
+    "[in_i]": "in",
+    "/uL": "cells/uL",
+}
+
+
+def unit_display(unit: str | None) -> str:
+    """A unit as a clinician reads it: no UCUM brackets or curly-brace annotations."""
+    if not unit:
+        return ""
+    if unit in _UNIT_DISPLAY:
+        return _UNIT_DISPLAY[unit]
+    text = re.sub(r"\{[^}]*\}", "", unit).replace("[", "").replace("]", "")
+    return text.replace("10*", "10^").strip()
 
 
 def lab_definition(kind: K) -> LabDefinition:

@@ -69,11 +69,8 @@ def _second_line_text(facts: PatientFacts) -> str:
         "Improvement usually begins 1-2 weeks after the first dose.\n\n"
         "**Cyclophosphamide** if cell-mediated (onconeuronal) disease is suspected: "
         f"IV {cyclophosphamide}.\n\n"
-        "*For information:* after improvement, bridge with an oral prednisone taper, monthly IVIG "
-        "or monthly IV methylprednisolone; azathioprine or mycophenolate for maintenance (3-5 "
-        "years; rituximab is the commonest maintenance choice, Abboud 2021). "
-        "Refractory to first and second line: tocilizumab or bortezomib (experimental), "
-        "immunoadsorption."
+        "*After improvement:* bridge with an oral prednisone taper or monthly IVIG; rituximab, "
+        "azathioprine or mycophenolate for maintenance (Abboud 2021)."
     )
 
 

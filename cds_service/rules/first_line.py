@@ -35,6 +35,7 @@ from cds_service.knowledge.regimens import PLEX_SESSIONS_RANGE, Agent
 from cds_service.rules import rule
 from cds_service.rules.support.evidence import of_condition, of_lab, of_therapy
 from cds_service.rules.support.factors import (
+    Factor,
     evidence_of,
     favouring_ivig,
     favouring_plex,
@@ -57,6 +58,38 @@ def _ivmp_text(facts: PatientFacts) -> str:
     return f"IV methylprednisolone {advice.text()}"
 
 
+def _steroid_cautions(facts: PatientFacts) -> list[Factor]:
+    """Diagnoses that make corticosteroids the wrong first line: IVIG is steered to instead.
+
+    Guillain-Barre syndrome (corticosteroids are not recommended, AAN 2003; IVIG treats both)
+    and CNS lymphoma or neurosarcoidosis (steroids can make a biopsy non-diagnostic; the
+    ae-steroids-may-obscure-diagnosis card explains). Resolves the conflict where this card
+    advised steroids that another card then stops.
+    """
+    cautions = []
+    gbs = facts.active(ConditionCategory.GUILLAIN_BARRE)
+    if gbs:
+        cautions.append(
+            Factor(
+                "Guillain-Barre syndrome is also active: steroids are not recommended in GBS "
+                "and IVIG treats both",
+                tuple(of_condition(c) for c in gbs),
+            )
+        )
+    mimics = (
+        *facts.active(ConditionCategory.PRIMARY_CNS_LYMPHOMA),
+        *facts.active(ConditionCategory.NEUROSARCOIDOSIS),
+    )
+    if mimics:
+        cautions.append(
+            Factor(
+                "CNS lymphoma or neurosarcoidosis is in the record: steroids could obscure it",
+                tuple(of_condition(c) for c in mimics),
+            )
+        )
+    return cautions
+
+
 def _antibodies_pending(facts: PatientFacts) -> tuple[Evidence, ...]:
     fact = facts.labs.get(LabKind.AUTOIMMUNE_ANTIBODY)
     pending = (
@@ -71,7 +104,7 @@ def _antibodies_pending(facts: PatientFacts) -> tuple[Evidence, ...]:
     FIRST_LINE_ID,
     hooks=(Hook.PATIENT_VIEW,),
     seed="000",
-    fires=("ae-hemi-clear", "ae-hsv-eie", "ae-hemi-child"),
+    fires=("ae-hemi-clear", "ae-hsv-eie", "ae-hemi-child", "ae-gbs"),
     silent=("ae-no-csf", "ae-escalate", "ae-steroid-5d", "ae-refuted", "none-pv"),
 )
 def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
@@ -80,7 +113,8 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
         return
     if facts.has_active(ConditionCategory.CNS_INFECTION) or first_line_given(facts):
         return
-    for_ivig, for_plex = favouring_ivig(facts), favouring_plex(facts)
+    against_steroids = _steroid_cautions(facts)
+    for_ivig, for_plex = favouring_ivig(facts) + against_steroids, favouring_plex(facts)
     hemiplegia = facts.active(ConditionCategory.HEMIPLEGIA)
     daily = advise(Agent.IVIG, DosingPatient.of(facts))
     ivig = f"IVIG {daily.text()}"
@@ -109,7 +143,7 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
         summary = f"AE, CSF clear of infection: start IV methylprednisolone {amount} for 3-5 days"
         lines.append(f"**Start {_ivmp_text(facts)}**, the preferred first-line agent.")
         lines.append(f"Alternatives if steroids are unsuitable: {ivig}; {plex}.")
-    if hemiplegia:
+    if hemiplegia and not against_steroids:
         lines.append(
             "**Severe presentation (hemiplegia):** consider combination therapy from the "
             "outset, steroids plus IVIG or steroids plus plasma exchange, rather than "
@@ -165,11 +199,9 @@ def could_steroids_obscure_lymphoma_or_sarcoidosis(facts: PatientFacts) -> Itera
     names = ", ".join(dict.fromkeys(c.code.display or c.code.code for c in mimics))
     summary = "CNS lymphoma or neurosarcoidosis in the record: confirm diagnosis before steroids"
     detail = (
-        f"The record lists **{names}** alongside autoimmune encephalitis. Corticosteroids "
-        "can shrink lymphoma and sarcoid lesions and make a later biopsy non-diagnostic; "
-        "these should be excluded before immunotherapy. If they "
-        "remain possible, discuss tissue diagnosis before steroids, or consider IVIG or "
-        "plasma exchange as first line."
+        f"The record lists **{names}** with autoimmune encephalitis. Steroids can shrink "
+        "lymphoma and sarcoid lesions and make a biopsy non-diagnostic: discuss tissue "
+        "diagnosis first, or use IVIG or plasma exchange as first line."
     )
     evidence = tuple(of_condition(c) for c in (*ae, *mimics)) + tuple(map(of_therapy, steroids))
     yield Finding(

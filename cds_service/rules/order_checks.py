@@ -1,11 +1,13 @@
 """Order checks for first-line immunotherapy: IVIG vs plasma exchange, combinations, IVIG safety.
 
-Clinical source: seed 000 / seed 002 selection criteria (rules.ivig_or_plex: IVIG preferred with
-agitation, coagulopathy or difficult access; PLEX with profound hyponatraemia, thromboembolic risk
-or CNS demyelination; Abboud et al. 2021 via secondary summaries). When factors pull both ways the
-card shows the trade-off and does not pick. Steroid ordered together with IVIG or PLEX is the
-combination therapy seed 000 advises in severe presentations: recognised as such (info), never a
-conflict. IVIG with renal failure / low eGFR or IgA deficiency: caution (seed 004; Keh et al. 2020).
+Clinical source: seed 000 / seed 002 selection criteria (rules.support.factors: IVIG preferred
+with agitation, coagulopathy or difficult access; PLEX with profound hyponatraemia,
+thromboembolic risk or CNS demyelination; Abboud et al. 2021 via secondary summaries). When
+factors pull both ways the card shows the trade-off, does not pick, and offers no replacement.
+Steroid ordered together with IVIG or PLEX is the combination therapy seed 000 advises in severe
+presentations: it is silent here (no card just to say a correct combination was recognised) and
+keeps the IVIG/PLEX choice cards quiet. IVIG with renal failure / low eGFR or IgA deficiency:
+caution (seed 004; Keh et al. 2020).
 """
 
 from __future__ import annotations
@@ -42,14 +44,11 @@ from cds_service.rules.support.factors import (
 )
 from cds_service.rules.support.scope import (
     all_drafts,
-    is_systemic_steroid,
     ordered,
-    orders_under_review,
 )
 
 IVIG_CHOICE_ID = "ivig-order-plex-may-be-preferred"
 PLEX_CHOICE_ID = "plex-order-ivig-may-be-preferred"
-COMBINATION_ID = "first-line-combination-recognised"
 IVIG_SAFETY_ID = "ivig-order-renal-or-iga-caution"
 
 # eGFR below 60 mL/min/1.73 m2 = CKD category G3a or worse (KDIGO 2012 CKD guideline definition).
@@ -118,8 +117,7 @@ def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Fi
             "review the trade-off",
             trade_off_text(for_ivig, for_plex),
             citation,
-            evidence,
-            suggestions=suggestions,
+            evidence,  # the service does not choose, so it offers no replacement either
             topic=TOPIC_AE,
             group=CardGroup.ORDER_CHOICE,
         )
@@ -161,49 +159,6 @@ def would_plasma_exchange_suit_better_than_ivig(facts: PatientFacts) -> Iterator
 )
 def would_ivig_suit_better_than_plasma_exchange(facts: PatientFacts) -> Iterator[Finding]:
     return _alternative_first_line(facts, Therapy.PLEX)
-
-
-@rule(
-    COMBINATION_ID,
-    hooks=ORDER_HOOKS,
-    seed="000",
-    fires=("ae-combo",),
-    silent=("none-steroid",),
-)
-def is_this_combination_first_line_therapy(facts: PatientFacts) -> Iterator[Finding]:
-    indication = _indication(facts)
-    steroids = [o for o in all_drafts(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(o)]
-    partners = all_drafts(facts, Therapy.IVIG, Therapy.PLEX)
-    reviewed = {o.reference for o in orders_under_review(facts)}
-    together = [*steroids, *partners]
-    if not indication or not steroids or not partners:
-        return
-    if not reviewed.intersection(o.reference for o in together):
-        return
-    names = " + ".join(
-        dict.fromkeys(
-            "steroid"
-            if o.therapy is Therapy.CORTICOSTEROID
-            else ("IVIG" if o.therapy is Therapy.IVIG else "plasma exchange")
-            for o in together
-        )
-    )
-    detail = (
-        f"**{names}** ordered together is combination first-line therapy, "
-        "advised from the outset in severe presentations (the paediatric NMDARE consensus "
-        "2021 likewise adds IVIG or PLEX to steroids in severe patients). Not a duplicate."
-    )
-    yield Finding(
-        COMBINATION_ID,
-        Urgency.INFO,
-        f"Combination first-line therapy ({names}) "
-        "recognised: appropriate for severe presentations",
-        detail,
-        ABBOUD_2021_AE,
-        (*map(of_condition, indication), *map(of_therapy, together)),
-        topic=TOPIC_AE,
-        group=CardGroup.ORDER_CHOICE,
-    )
 
 
 @rule(

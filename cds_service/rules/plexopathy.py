@@ -42,10 +42,7 @@ _IMMUNOSUPPRESSANTS = (
     Therapy.CYCLOPHOSPHAMIDE,
     Therapy.CYCLOSPORINE,
 )
-_IMAGING = (
-    "**First rule out a compressive or neoplastic lesion** (MRI of the plexus) and repeat "
-    "electrodiagnostic studies before escalating immunotherapy."
-)
+_IMAGING = "**First exclude a compressive or neoplastic lesion** (plexus MRI, repeat EMG)."
 
 
 @rule(
@@ -82,9 +79,8 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
     if risks:
         names = ", ".join(dict.fromkeys(c.code.display or c.code.code for c in risks))
         risk_text = (
-            f"\n\n**IVIG risks in this patient:** {names}. IVIG can cause renal failure, "
-            "thrombosis and headache: check renal function and IgA level, hydrate, and "
-            "use a slow infusion rate."
+            f"\n\n**IVIG risks here:** {names}. Check renal function and IgA, hydrate, "
+            "infuse slowly."
         )
     detail = (
         f"Plexopathy still active {number(days, 0)} days after steroids began.{adequacy}\n\n"
@@ -133,27 +129,26 @@ def is_an_immunosuppressant_the_next_step_after_ivig(facts: PatientFacts) -> Ite
     azathioprine = advise(Agent.AZATHIOPRINE, patient)
     titration = azathioprine.regimen.titration if azathioprine.regimen else None
     start = (
-        f"start {number(titration.start_low)}-{number(titration.start_high)} mg/day, up by "
-        f"{number(titration.step)} mg {titration.interval} to "
+        f"start {number(titration.start_low)}-{number(titration.start_high)} mg/day, "
+        f"+{number(titration.step)} mg {titration.interval}, to "
         if titration
         else ""
     )
     cyclophosphamide_iv = (
-        "IV " + regimen_text(REGIMENS_BY_ID["cyclophosphamide-iv-range-adult"])
+        regimen_text(REGIMENS_BY_ID["cyclophosphamide-iv-range-adult"])
         if patient.population is Population.ADULT
-        else "IV " + advise(Agent.CYCLOPHOSPHAMIDE_IV, patient).text()
+        else advise(Agent.CYCLOPHOSPHAMIDE_IV, patient).compact()
     )
     detail = (
-        f"Plexopathy still active {number(days, 0)} days after IVIG.\n\n{_IMAGING}\n\n"
-        "Options if IVIG was ineffective (no trial evidence): "
-        f"**azathioprine** {start}{azathioprine.text()}; **cyclophosphamide** orally "
-        f"{advise(Agent.CYCLOPHOSPHAMIDE_ORAL, patient).text()}, or {cyclophosphamide_iv} "
-        "(presumed microvasculitis); "
-        f"**mycophenolate mofetil** {advise(Agent.MYCOPHENOLATE_MOFETIL, patient).text()}; "
-        f"**ciclosporin** {advise(Agent.CICLOSPORIN, patient).text()}. "
-        "Allow 3-6 months for effect; "
-        "monitor blood counts (azathioprine, cyclophosphamide) and renal function "
-        "(ciclosporin). Treat neuropathic pain alongside."
+        f"Plexopathy still active {number(days, 0)} days after IVIG. {_IMAGING}\n\n"
+        "If IVIG failed (no trial evidence):\n"
+        f"- **azathioprine** {start}{azathioprine.compact()}\n"
+        f"- **cyclophosphamide** {advise(Agent.CYCLOPHOSPHAMIDE_ORAL, patient).compact()} "
+        f"orally, or IV {cyclophosphamide_iv}\n"
+        f"- **mycophenolate mofetil** {advise(Agent.MYCOPHENOLATE_MOFETIL, patient).compact()}\n"
+        f"- **ciclosporin** {advise(Agent.CICLOSPORIN, patient).compact()}\n\n"
+        "Allow 3-6 months; monitor blood counts (azathioprine, cyclophosphamide) and renal "
+        "function (ciclosporin). Treat neuropathic pain."
     )
     evidence = (*(of_condition(c) for c in plexopathy), *map(of_therapy, ivig))
     yield Finding(

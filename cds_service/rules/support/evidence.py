@@ -17,7 +17,7 @@ from cds_service.facts.model import (
     TherapyFact,
 )
 from cds_service.findings import Evidence
-from cds_service.knowledge.labs import lab_definition
+from cds_service.knowledge.labs import lab_definition, unit_display
 
 CSF_KINDS = (
     LabKind.CSF_GRAM_STAIN,
@@ -39,7 +39,8 @@ def measurement_value(m: Measurement) -> str:
         return m.qualitative.value
     if m.value is None:
         return "no value"
-    unit = "" if not m.unit or m.unit == "{INR}" else f" {m.unit}"
+    shown = unit_display(m.unit)
+    unit = f" {shown}" if shown else ""
     return f"{number(m.value, 2)}{unit}"
 
 
@@ -85,7 +86,11 @@ def of_condition(c: ConditionFact) -> Evidence:
 
 def of_therapy(t: TherapyFact) -> Evidence:
     what = t.display or t.ingredient or t.therapy.value
-    dose = f", {t.dose.text or f'{number(t.dose.quantity)} {t.dose.unit}'}" if t.dose else ""
+    dose = (
+        f", {t.dose.text or f'{number(t.dose.quantity)} {unit_display(t.dose.unit)}'}"
+        if t.dose
+        else ""
+    )
     kind = "Draft order" if t.is_draft_order else "Therapy"
     note = None if t.matched_by == "code" else "recognised from its name, not a code"
     return Evidence(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from cds_service.dosing import number
 from cds_service.facts.model import ConditionCategory, LabKind, Measurement, PatientFacts
 from cds_service.findings import Evidence
+from cds_service.knowledge.labs import unit_display
 from cds_service.rules.support.evidence import of_condition, of_measurement
 
 # "Profound" hyponatraemia: serum sodium < 125 mmol/L (Spasovski et al., European clinical
@@ -56,7 +57,7 @@ def _lab_below_or_above(
         return []
     return [
         Factor(
-            f"{reason} ({number(m.value, 2)} {m.unit or ''})".replace(" )", ")"),
+            f"{reason} ({number(m.value, 2)} {unit_display(m.unit)})".replace(" )", ")"),
             (of_measurement(m),),
         )
     ]

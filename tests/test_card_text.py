@@ -1,0 +1,94 @@
+"""Cards a clinician reads at a glance: checked over every fixture scenario's cards.
+
+No internal words (our provenance lives in `cds-service rules`, the ledger and the feedback
+report, not in card text), no raw UCUM, a summary under 140 characters, and a recommendation of
+at most about 700 characters before the evidence list. Evidence lines stay short enough for a
+400-pixel card column.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from cds_service import create_app
+from cds_service.extensions import services
+from cds_service.scenarios import Scenario, load_scenarios
+
+SCENARIOS = load_scenarios()
+INTERNAL = re.compile(
+    r"\bseeds?\b|source document|AI-generated|pending human review|\bissue \d+|"
+    r"terminology\.md|guidelines\.md|\brules?\.\w+|cds\.example\.org",
+    re.IGNORECASE,
+)
+RAW_UCUM = re.compile(r"10\*\d|\{[^}]*\}|\[(?:lb_av|in_i)\]")
+DETAIL_BEFORE_EVIDENCE = 700
+EVIDENCE_LINE = 300
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    folder = tmp_path_factory.mktemp("card-text")
+    return create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": False,
+            "DATABASE_URL": f"sqlite:///{folder / 'ledger.sqlite3'}",
+        }
+    )
+
+
+def _cards(app: Flask, scenario: Scenario) -> list[dict[str, Any]]:
+    # The scenario replayed now, as `invoke --scenario` does: the service reads the wall clock.
+    now = scenario.shifted(datetime.now(UTC))
+    response = app.test_client().post(
+        f"/cds-services/{scenario.service_id}", json=now.request(services(app))
+    )
+    assert response.status_code == 200, response.get_json()
+    cards: list[dict[str, Any]] = response.get_json()["cards"]
+    return cards
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=list(SCENARIOS))
+def test_card_text_is_for_clinicians(app: Flask, scenario: Scenario) -> None:
+    for card in _cards(app, scenario):
+        texts = [card["summary"], card.get("detail", ""), card["source"]["label"]]
+        texts += [s["label"] for s in card.get("suggestions", [])]
+        for text in texts:
+            assert not INTERNAL.search(text), (scenario.name, INTERNAL.search(text), text)
+            assert not RAW_UCUM.search(text), (scenario.name, RAW_UCUM.search(text), text)
+        assert 0 < len(card["summary"]) < 140
+        recommendation = card.get("detail", "").split("**Evidence used**")[0]
+        assert len(recommendation) <= DETAIL_BEFORE_EVIDENCE, (
+            scenario.name,
+            len(recommendation),
+            recommendation,
+        )
+        for line in card.get("detail", "").splitlines():
+            if line.startswith("- "):
+                assert len(line) <= EVIDENCE_LINE, (scenario.name, line)
+
+
+def test_the_text_checks_can_fail() -> None:
+    assert INTERNAL.search("as seed 000 says")
+    assert INTERNAL.search("(source document 002)")
+    assert RAW_UCUM.search("32 10*9/L")
+    assert not INTERNAL.search("AAN 2003 practice parameter")
+
+
+def test_fixture_folder_is_the_one_the_scenarios_come_from() -> None:
+    assert all((Path(__file__).parent.parent / "fhir_fixtures").glob("*.json"))
+
+
+@pytest.mark.parametrize("name", ["ae-gbs", "ae-lymphoma"])
+def test_first_line_never_advises_steroids_another_card_would_stop(app: Flask, name: str) -> None:
+    [card] = [c for c in _cards(app, SCENARIOS[name]) if "first line" in c["detail"] + c["summary"]]
+    recommendation = card["detail"].split("**Evidence used**")[0]
+    assert "IVIG preferred as first line" in card["summary"] + recommendation
+    assert "Start IV methylprednisolone" not in recommendation
+    assert "steroids plus IVIG" not in recommendation
