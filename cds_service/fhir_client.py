@@ -232,11 +232,21 @@ class CallBudget:
             return True
 
 
+def tracked_session() -> requests.Session:
+    """A session without cookies whose sockets register with the calling thread's `Abort`."""
+    session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    adapter = _TrackedAdapter(pool_connections=2, pool_maxsize=POOL_SIZE, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 _sessions: OrderedDict[tuple[str, str, int | None], requests.Session] = OrderedDict()
 _sessions_lock = threading.Lock()
 
 
-def session_for(base_url: str, pool_size: int = POOL_SIZE) -> requests.Session:
+def session_for(base_url: str) -> requests.Session:
     """The pooled session of a FHIR origin, created on first use; at most MAX_SESSIONS kept."""
     key = origin(base_url)
     evicted: requests.Session | None = None
@@ -245,11 +255,7 @@ def session_for(base_url: str, pool_size: int = POOL_SIZE) -> requests.Session:
         if session is not None:
             _sessions.move_to_end(key)
             return session
-        session = requests.Session()
-        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = _TrackedAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+        session = tracked_session()
         _sessions[key] = session
         if len(_sessions) > MAX_SESSIONS:
             _, evicted = _sessions.popitem(last=False)

@@ -6,8 +6,14 @@ not in the cached set triggers a refetch, but at most one fetch per issuer per m
 attacker sending random `kid`s must not turn the service into a traffic generator against the
 EHR), and a cached set older than an hour is refetched so removed keys stop working. Only URLs
 the trusted-issuers file lists ever reach this module. Fetches use `requests` with connect/read
-timeouts, no redirects and a size cap. Only RSA (at least 2048 bits) and EC P-256/P-384/P-521
-signing keys are kept; symmetric (`oct`) keys and entries carrying private material are dropped.
+timeouts, no redirects, a size cap and a total deadline (`FETCH_DEADLINE_SECONDS`: the sockets
+are shut down when it passes, so a server trickling bytes cannot hold a worker). A fetch never
+holds up a call whose key is already cached: the issuer's lock only guards the cache, a call
+needing the same set waits for the fetch in flight (at most its deadline), and a call whose key
+is cached but stale is answered from the stale set while one call refreshes it.
+
+Only RSA (at least 2048 bits) and EC P-256/P-384/P-521 signing keys are kept; symmetric (`oct`)
+keys and entries carrying private material are dropped.
 """
 
 from __future__ import annotations
@@ -26,12 +32,14 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from cds_service.auth.issuers import TrustedIssuer
+from cds_service.fhir_client import Abort, tracked_session
 
 log = logging.getLogger("cds_service.auth")
 
 REFRESH_INTERVAL_SECONDS = 60.0  # at most one refresh per issuer per minute
 MAX_AGE_SECONDS = 3600.0  # a fetched set is refetched after this, so removed keys stop working
 FETCH_TIMEOUT_SECONDS = (2.0, 3.0)  # connect, read: a slow EHR must not hold a worker for long
+FETCH_DEADLINE_SECONDS = 3.0  # the whole fetch, headers and body, trickled or not
 MAX_JWKS_BYTES = 256 * 1024
 MIN_RSA_BITS = 2048
 _EC_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
@@ -104,10 +112,11 @@ class _CachedSet:
 
 @dataclass
 class _IssuerState:
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # never held during a fetch
     last_fetch: float | None = None  # time of the last fetch attempt for any of its URLs
     sets: dict[str, _CachedSet] = field(default_factory=dict)  # by URL
     attempted: set[str] = field(default_factory=set)  # URLs fetched at least once
+    in_flight: dict[str, threading.Event] = field(default_factory=dict)  # set when done
 
 
 class KeySets:
@@ -117,7 +126,7 @@ class KeySets:
         self, *, clock: Callable[[], float] = time.time, session: requests.Session | None = None
     ) -> None:
         self._clock = clock
-        self._session = session or requests.Session()
+        self._session = session or tracked_session()
         self._state: dict[str, _IssuerState] = {}
         self._guard = threading.Lock()
         self._inline: dict[str, dict[str, VerifyingKey]] = {}
@@ -128,28 +137,47 @@ class KeySets:
             return self._inline_key(issuer, kid)
         with self._guard:
             state = self._state.setdefault(issuer.iss, _IssuerState())
+        fetching = False
         with state.lock:
             cached = state.sets.get(url)
             now = self._clock()
             fresh = cached is not None and now - cached.fetched_at < MAX_AGE_SECONDS
             if cached is not None and fresh and kid in cached.keys:
                 return cached.keys[kid]
-            may_fetch = url not in state.attempted or (
-                state.last_fetch is None or now - state.last_fetch >= REFRESH_INTERVAL_SECONDS
+            in_flight = state.in_flight.get(url)
+            if in_flight is not None and cached is not None and kid in cached.keys:
+                return cached.keys[kid]  # stale, being refreshed by another call: use it now
+            may_fetch = in_flight is None and (
+                url not in state.attempted
+                or state.last_fetch is None
+                or now - state.last_fetch >= REFRESH_INTERVAL_SECONDS
             )
             if may_fetch:
                 state.last_fetch = now
                 state.attempted.add(url)
-                try:
-                    cached = _CachedSet(self._fetch(url), now)
-                    state.sets[url] = cached
-                except UnknownKey as exc:  # keep serving a stale set rather than none
-                    log.warning("JWKS fetch for issuer %r failed: %s", issuer.iss, exc)
-            if cached is not None and kid in cached.keys:
-                return cached.keys[kid]
-            if not may_fetch:
-                raise UnknownKey(f"kid not in the key set from {url}; refetch rate-limited")
-            raise UnknownKey(f"kid not in the key set from {url}, even after a refetch")
+                in_flight = state.in_flight[url] = threading.Event()
+                fetching = True
+        if fetching:
+            assert in_flight is not None
+            try:
+                fetched = _CachedSet(self._fetch(url), now)
+                with state.lock:
+                    state.sets[url] = fetched
+            except UnknownKey as exc:  # keep serving a stale set rather than none
+                log.warning("JWKS fetch for issuer %r failed: %s", issuer.iss, exc)
+            finally:
+                with state.lock:
+                    state.in_flight.pop(url, None)
+                in_flight.set()
+        elif in_flight is not None:
+            in_flight.wait(FETCH_DEADLINE_SECONDS + 1.0)
+        with state.lock:
+            cached = state.sets.get(url)
+        if cached is not None and kid in cached.keys:
+            return cached.keys[kid]
+        if not may_fetch and in_flight is None:
+            raise UnknownKey(f"kid not in the key set from {url}; refetch rate-limited")
+        raise UnknownKey(f"kid not in the key set from {url}, even after a refetch")
 
     def _inline_key(self, issuer: TrustedIssuer, kid: str) -> VerifyingKey:
         with self._guard:
@@ -162,24 +190,42 @@ class KeySets:
         return keys[kid]
 
     def _fetch(self, url: str) -> dict[str, VerifyingKey]:
+        abort = Abort()
+        timer = threading.Timer(FETCH_DEADLINE_SECONDS, abort.abort)
+        timer.daemon = True
+        timer.start()
+        deadline = time.monotonic() + FETCH_DEADLINE_SECONDS
+        try:
+            with abort.bound():
+                return self._fetch_bounded(url, deadline)
+        finally:
+            timer.cancel()
+
+    def _fetch_bounded(self, url: str, deadline: float) -> dict[str, VerifyingKey]:
         try:
             with self._session.get(
                 url,
                 timeout=FETCH_TIMEOUT_SECONDS,
                 allow_redirects=False,
                 stream=True,
-                headers={"Accept": "application/json"},
+                headers={"Accept": "application/json", "Accept-Encoding": "identity"},
             ) as reply:
                 if reply.status_code != 200:
                     raise UnknownKey(f"{url} answered HTTP {reply.status_code}")
                 body = bytearray()
-                for chunk in reply.iter_content(chunk_size=16384):
+                while chunk := reply.raw.read1(16384, decode_content=False):
                     body += chunk
                     if len(body) > MAX_JWKS_BYTES:
                         raise UnknownKey(f"{url} sent more than {MAX_JWKS_BYTES} bytes")
+                    if time.monotonic() >= deadline:
+                        raise UnknownKey(f"{url} took longer than {FETCH_DEADLINE_SECONDS:g} s")
                 document = _json(bytes(body), url)
         except requests.RequestException as exc:
             raise UnknownKey(f"{url} could not be fetched ({type(exc).__name__})") from None
+        except Exception as exc:  # urllib3's read errors after the deadline shut the socket
+            if type(exc).__module__.startswith("urllib3") or isinstance(exc, OSError):
+                raise UnknownKey(f"{url} could not be fetched ({type(exc).__name__})") from None
+            raise
         return parse_key_set(document, url)
 
 
