@@ -17,7 +17,18 @@ __all__ = ["create_app"]
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    from cds_service import api, auth, cors, errors, ledger, pilot, preview, request_log
+    from cds_service import (
+        api,
+        auth,
+        cors,
+        errors,
+        ledger,
+        metrics,
+        pilot,
+        preview,
+        probes,
+        request_log,
+    )
     from cds_service.config import load_config
     from cds_service.extensions import SEAMS, SERVICES, split_test_config
     from cds_service.services import load_services
@@ -36,9 +47,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     request_log.init_app(app)
     errors.init_app(app)
     cors.init_app(app)
+    metrics.init_app(app)  # before authentication: /metrics never sees the EHR's JWT check
     ledger.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(probes.blueprint)
     pilot.init_app(app)
     preview.init_app(app)
     return app

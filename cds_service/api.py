@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from cds_service import extensions
-from cds_service.errors import BadRequest, PayloadTooLarge, UnknownService
+from cds_service import extensions, metrics
+from cds_service.errors import BadRequest, DataUnavailable, PayloadTooLarge, UnknownService
 from cds_service.ledger import get_ledger
 from cds_service.openapi import openapi_document
 from cds_service.pipeline import run_hook
@@ -136,16 +136,21 @@ def call_service(service_id: str) -> Response:
     clock = extensions.seam("CLOCK")
     claims = getattr(g, "jwt_claims", None) or {}
     caller = {k: v for k in ("iss", "tenant") if isinstance(v := claims.get(k), str)}
-    result = run_hook(
-        service,
-        hook_request,
-        context,
-        current_app.config,
-        get_ledger(),
-        **({"now": clock} if clock else {}),
-        caller=caller,
-    )
+    try:
+        result = run_hook(
+            service,
+            hook_request,
+            context,
+            current_app.config,
+            get_ledger(),
+            **({"now": clock} if clock else {}),
+            caller=caller,
+        )
+    except DataUnavailable as exc:
+        metrics.precondition_failed(service.id, exc.details)
+        raise
     g.log_fields.update(cards=result.card_count, stages_ms=result.timings_ms)
+    metrics.hook_call(service.id, result.timings_ms)
     if result.silent:
         g.log_fields["silent"] = True  # the cards were recorded, not sent
     return jsonify(result.response)
@@ -157,6 +162,9 @@ def feedback(service_id: str) -> Response:
     body = _validate(FeedbackRequest, _json_object(feedback_limits.MAX_BODY_BYTES))
     known = get_ledger().record_feedback(service.id, body.feedback)
     g.log_fields.update(feedback=len(known), unknownCards=known.count(False))
+    metrics.feedback_stored(
+        (item.outcome, ok) for item, ok in zip(body.feedback, known, strict=True)
+    )
     # The spec names no body for feedback responses; say what was stored, by card.
     unknown = [item.card for item, ok in zip(body.feedback, known, strict=True) if not ok]
     # flagged, not dropped: the ledger never issued these cards

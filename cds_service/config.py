@@ -289,6 +289,27 @@ SETTINGS: tuple[Setting, ...] = (
         "Log level of the JSON logs (DEBUG, INFO, WARNING, ERROR).",
         _choice("DEBUG", "INFO", "WARNING", "ERROR", case=str.upper),
     ),
+    Setting(
+        "METRICS",
+        "off",
+        "Prometheus metrics at `/metrics`: `on` or `off`. Never behind the EHR's JWT "
+        "authentication; see `CDS_METRICS_PORT` and `CDS_METRICS_TOKEN`.",
+        _choice("on", "off"),
+    ),
+    Setting(
+        "METRICS_PORT",
+        0,
+        "Serve `/metrics` on this port only (`serve` listens on it too, on `CDS_HOST`); `0`: on "
+        "the service's port.",
+        _whole(0, 65535),
+    ),
+    Setting(
+        "METRICS_TOKEN",
+        "",
+        "When set, `/metrics` requires `Authorization: Bearer <this token>` (at least 16 "
+        "characters).",
+        secret=True,
+    ),
     Setting("HOST", "127.0.0.1", "Address `serve` listens on (`0.0.0.0`: all interfaces)."),
     Setting("PORT", 8080, "Port `serve` listens on.", _whole(1, 65535)),
     Setting(
@@ -344,7 +365,21 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             config[setting.name] = setting.parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{setting.env}: {exc}") from None
+    check_together(config)
     return config
+
+
+def check_together(config: Mapping[str, Any]) -> None:
+    """Settings that only make sense with others."""
+    if config["METRICS"] != "on":
+        for name in ("METRICS_PORT", "METRICS_TOKEN"):
+            if config[name]:
+                raise ConfigError(f"CDS_{name} is set but CDS_METRICS is off")
+    token = config["METRICS_TOKEN"]
+    if token and len(token) < 16:
+        raise ConfigError(f"CDS_METRICS_TOKEN: at least 16 characters (got {len(token)})")
+    if config["METRICS_PORT"] and config["METRICS_PORT"] == config["PORT"]:
+        raise ConfigError("CDS_METRICS_PORT: must differ from CDS_PORT")
 
 
 def check_names(environ: Mapping[str, str]) -> None:

@@ -80,6 +80,9 @@ def open_engine(configured: str, instance_path: Path) -> Engine:
     if url.drivername == "sqlite" and url.database in (None, "", ":memory:"):
         # One shared in-memory database across threads (tests, `invoke` in-process).
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    elif url.drivername.startswith("postgresql"):
+        # A blackholed database host must not hang a start or a readiness probe for minutes.
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     else:
         engine = create_engine(url, pool_pre_ping=True)
         if url.drivername == "sqlite":

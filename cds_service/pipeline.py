@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cds_service import cards, pilot, rules
+from cds_service import cards, metrics, pilot, rules
 from cds_service.facts.build import build_facts
 from cds_service.fhir_allowlist import fhir_server_allowed
 from cds_service.ledger import Ledger
@@ -59,6 +59,8 @@ def run_hook(
         service, request, config, is_allowed=lambda url: fhir_server_allowed(url, allowlist)
     )
     timer.lap("resolve")
+    for key, outcome in resolved.outcomes.items():
+        metrics.prefetch_key(service.id, key, outcome.source, str(outcome.state))
     draft_orders = getattr(context, "draftOrders", None)
     selections = context.selections if isinstance(context, OrderSelectContext) else ()
     facts = build_facts(
@@ -86,4 +88,5 @@ def run_hook(
         silent=silent,
     )
     timer.lap("ledger")
+    metrics.cards_issued((i.rule_ids, i.card.indicator) for i in issued)
     return HookResult({"cards": []} if silent else wire, len(issued), timer.timings_ms, silent)

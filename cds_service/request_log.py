@@ -53,7 +53,21 @@ def init_app(app: Flask) -> None:
         fields = {"method": request.method, "path": request.path, "status": response.status_code}
         fields.update(getattr(g, "log_fields", {}))
         started = getattr(g, "started", None)
+        seconds = time.perf_counter() - started if started is not None else 0.0
         if started is not None:
-            fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            fields["duration_ms"] = round(seconds * 1000, 2)
         log.info("request", extra={"fields": fields})
+        _count(response.status_code, seconds)
         return response
+
+
+def _count(status: int, seconds: float) -> None:
+    """The request metric, labelled only with bounded values (never the path as sent)."""
+    from cds_service import extensions, metrics
+
+    rule = request.url_rule
+    endpoint = rule.endpoint if rule is not None else "(no route)"
+    service_id = getattr(g, "log_fields", {}).get("service", "")
+    service = extensions.services().get(service_id) if service_id else None
+    hook = service.hook if service is not None else ""
+    metrics.count_request(endpoint, service_id if service else "", hook, status, seconds)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,32 @@ def _prepare_worker(server: Any, worker: Any) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def prepare_multiprocess_dir() -> Path:
+    """An empty folder for prometheus-client's per-process files, named in
+    PROMETHEUS_MULTIPROC_DIR before anything imports prometheus-client: the operator's (emptied
+    of a previous run's files, as prometheus-client requires), else a new temporary one."""
+    from cds_service.metrics import MULTIPROC_ENV
+
+    configured = os.environ.get(MULTIPROC_ENV)
+    if configured:
+        folder = Path(configured)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="cds-metrics-"))
+        os.environ[MULTIPROC_ENV] = str(folder)
+    return folder
+
+
+def _worker_exited(server: Any, worker: Any) -> None:
+    """gunicorn child_exit hook: a dead worker's live gauges no longer count."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
 def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
@@ -117,4 +144,5 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
         "accesslog": None,  # the app writes its own JSON line per request
         "preload_app": True,  # fail before forking if hooks/ or the config is broken
         "post_fork": _prepare_worker,
+        "child_exit": _worker_exited,
     }

@@ -70,8 +70,20 @@ def test_healthz_and_cors_preflight_need_no_token(secured_app: Flask) -> None:
     assert client.get("/cds-services").status_code == 401
 
 
-def test_an_unknown_path_without_a_token_is_401_not_404(secured_app: Flask) -> None:
-    assert secured_app.test_client().get("/admin").status_code == 401
+@pytest.mark.parametrize("path", ["/admin", "/", "/metrics", "/cds-services/x/y/z"])
+def test_an_unknown_path_is_404_with_or_without_a_token(secured_app: Flask, path: str) -> None:
+    # Issue 13: with authentication on, / and /metrics answered 401 as if they existed.
+    client = secured_app.test_client()
+    assert client.get(path).status_code == 404
+    bogus = {"Authorization": "Bearer a.b.c"}
+    assert client.get(path, headers=bogus).status_code == 404
+
+
+def test_the_probes_answer_without_a_token(secured_app: Flask) -> None:
+    client = secured_app.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code in (200, 503)
+    assert client.get("/readyz").headers["Cache-Control"] == "no-store"
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/cds-services", "/nowhere"])

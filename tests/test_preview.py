@@ -44,7 +44,7 @@ def test_the_page_is_on_by_default_when_authentication_is_off(client: FlaskClien
 
 
 def test_with_authentication_on_the_page_is_off_unless_enabled(tmp_path: Path) -> None:
-    assert _secured(tmp_path).test_client().get("/preview").status_code == 401  # no such page
+    assert _secured(tmp_path).test_client().get("/preview").status_code == 404  # no such page
 
 
 def test_enabled_with_authentication_the_page_opens_but_the_hooks_stay_closed(

@@ -19,7 +19,7 @@ import time
 
 from flask import Flask, current_app, g, request
 
-from cds_service import extensions
+from cds_service import extensions, metrics
 from cds_service.auth import headers
 from cds_service.auth.issuers import TrustConfigError, load_trusted_issuers
 from cds_service.auth.jwks import KeySets
@@ -34,7 +34,7 @@ __all__ = ["TokenRefused", "TokenVerifier", "TrustConfigError", "expected_audien
 log = logging.getLogger("cds_service.auth")
 
 # /operator/pilot: shadow mode and rule switches for operators; no PHI, no secrets.
-PUBLIC_PATHS = frozenset({"/healthz", "/operator/pilot"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/operator/pilot"})
 # Blueprints whose routes serve no patient data and call no service (only registered when
 # enabled): the card preview page, whose browser code calls the hook endpoints with a JWT.
 OPEN_BLUEPRINTS = frozenset({"preview"})
@@ -81,6 +81,7 @@ def build_verifier(app: Flask) -> TokenVerifier:
 
 
 def _refuse(reason: str, exc: TokenRefused | None = None) -> Unauthorized:
+    metrics.jwt_refused(reason)
     ids = (exc.iss, exc.kid, exc.jti) if exc else (None, None, None)
     log.warning("JWT refused: %s (iss=%r kid=%r jti=%r)", reason, *ids)
     log_fields = getattr(g, "log_fields", None)
@@ -92,6 +93,8 @@ def _refuse(reason: str, exc: TokenRefused | None = None) -> Unauthorized:
 def _require_jwt() -> None:
     if request.method == "OPTIONS" or request.path in PUBLIC_PATHS:
         return
+    if request.url_rule is None:
+        return  # no such route: 404 (or 405) whether or not a token came, and no token is read
     if request.blueprint is not None and request.blueprint in OPEN_BLUEPRINTS:
         return  # the preview page's own routes; its hook and feedback calls still need a JWT
     header = request.headers.get("Authorization")

@@ -14,7 +14,13 @@ from flask import Flask
 
 from cds_service import startup
 from cds_service.config import ConfigError, load_config
-from cds_service.server import DEFAULT_THREADS, GunicornServer, gunicorn_options, usable_cpus
+from cds_service.server import (
+    DEFAULT_THREADS,
+    GunicornServer,
+    gunicorn_options,
+    prepare_multiprocess_dir,
+    usable_cpus,
+)
 
 
 def _build_app() -> Flask:
@@ -63,6 +69,9 @@ def serve(
         overrides["workers"] = workers
     if threads is not None:
         overrides["threads"] = threads
+    if config["METRICS"] == "on":
+        metrics_dir = prepare_multiprocess_dir()
+        click.echo(f"metrics: prometheus multiprocess files in {metrics_dir}", err=True)
     built: list[Flask] = []  # gunicorn preloads the app in this process, before forking
     server = GunicornServer(lambda: built[0], options, overrides)
     if config["REPLAY_CACHE"] == "memory" and config["AUTH_ENABLED"] and server.cfg.workers > 1:
@@ -70,6 +79,9 @@ def serve(
             f"CDS_REPLAY_CACHE=memory with {server.cfg.workers} workers: a token replayed to "
             "another worker would be accepted; use CDS_REPLAY_CACHE=database or one worker"
         )
+    service_binds = list(server.cfg.bind)
+    if config["METRICS_PORT"]:
+        server.cfg.set("bind", [*service_binds, f"{config['HOST']}:{config['METRICS_PORT']}"])
     built.append(_build_app())
     if no_auth:
         click.secho(
@@ -78,6 +90,10 @@ def serve(
             bold=True,
             err=True,
         )
-    for bind in server.cfg.bind:
+    for bind in service_binds:
         click.echo(f"CDS Hooks discovery: http://{bind}/cds-services", err=True)
+    if config["METRICS"] == "on":
+        binds = [f"{config['HOST']}:{config['METRICS_PORT']}"] if config["METRICS_PORT"] else []
+        for bind in binds or service_binds:
+            click.echo(f"metrics: http://{bind}/metrics", err=True)
     server.run()
