@@ -209,7 +209,7 @@ SCENARIOS: list[tuple[str, PatientFacts, dict[str, Urgency], set[str]]] = [
     (
         "AE, CSF infection found, nothing ordered",
         facts(conditions=(AE,), csf=X.INFECTION_FOUND),
-        {"ae-csf-infection-gate": U.WARNING},
+        {"ae-csf-infection-gate": U.CRITICAL},  # critical even with nothing ordered
         {"ae-first-line-choice"},
     ),
     (

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from cds_service.contracts import PrefetchKey
+from cds_service.facts.antivirals import antiviral_facts
 from cds_service.facts.conditions import condition_facts
 from cds_service.facts.csf import assess_csf
 from cds_service.facts.model import PatientFacts, TherapyFact
@@ -63,6 +64,11 @@ def build_facts(
                 seen.add(fact.reference)
                 history.append(fact)
     history.sort(key=lambda f: f.started.timestamp() if f.started else float("-inf"), reverse=True)
+    antivirals = antiviral_facts(draft_orders, now, draft=True) + tuple(
+        fact
+        for key in (K.MEDICATIONS, K.ADMINISTRATIONS)
+        for fact in antiviral_facts(resolved.resources(key), now)
+    )
 
     patient = first_patient(resolved.resources(K.PATIENT))
     return PatientFacts(
@@ -77,6 +83,7 @@ def build_facts(
         csf_missing=csf.missing,
         therapy_history=tuple(history),
         draft_orders=drafts,
+        antivirals=antivirals,
         unknown=frozenset(unknown),
         hook=hook,
     )

@@ -97,6 +97,9 @@ class Measurement:
     stale: bool = False  # older than the kind's freshness window (facts.observations)
     age_hours: float | None = None
     comparator: str | None = None  # "<", "<=", ">=", ">" as recorded (valueQuantity.comparator)
+    # A qualitative result's own words (valueCodeableConcept text/display or valueString), e.g.
+    # "Gram-positive diplococci" or "Herpes simplex virus 1 detected": names the pathogen.
+    result_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,20 @@ class TherapyFact:
 
 
 @dataclass(frozen=True)
+class AntiviralFact:
+    """An aciclovir or valaciclovir order or administration: is HSV/VZV found in CSF treated?"""
+
+    ingredient: str  # "acyclovir" | "valacyclovir"
+    reference: str  # "MedicationRequest/abc"
+    status: str | None
+    started: datetime | None
+    completed: bool
+    route: str | None = None
+    is_draft_order: bool = False
+    display: str | None = None
+
+
+@dataclass(frozen=True)
 class PatientFacts:
     """Everything the rules may know about one patient on one hook call."""
 
@@ -182,6 +199,9 @@ class PatientFacts:
     csf_missing: tuple[str, ...] = ()
     therapy_history: tuple[TherapyFact, ...] = ()  # existing orders/administrations
     draft_orders: tuple[TherapyFact, ...] = ()  # the immunotherapy orders being placed
+    # Antivirals (aciclovir, valaciclovir) in the record and among the draft orders (not therapy:
+    # read only by the CSF infection gate).
+    antivirals: tuple[AntiviralFact, ...] = ()
     # Data categories that could not be obtained (prefetch key missing and not fetchable),
     # e.g. {"conditions", "observations", "medications"}; rules say so where it matters.
     unknown: frozenset[str] = frozenset()

@@ -105,7 +105,7 @@ def measurement_from(
             result = Qualitative.PENDING
         if result is None:
             return f"{reference}: result could not be read as positive or negative; not used"
-        return Measurement(qualitative=result, **base)
+        return Measurement(qualitative=result, result_text=_result_text(resource), **base)
     if status not in RESULT_STATUSES:
         return f"{reference}: status {status}, not a final result; not used"
     quantity = resource.get("valueQuantity")
@@ -132,3 +132,16 @@ def _newest_first(measurement: Measurement) -> tuple[int, float]:
     if measurement.effective is None:
         return (1, 0.0)
     return (0, -measurement.effective.timestamp())
+
+
+def _result_text(resource: dict[str, Any]) -> str | None:
+    """A qualitative result in its own words: concept text or first display, or valueString."""
+    concept = resource.get("valueCodeableConcept")
+    if isinstance(concept, dict):
+        if isinstance(concept.get("text"), str) and concept["text"].strip():
+            return str(concept["text"]).strip()
+        for coding in concept.get("coding") or ():
+            if isinstance(coding.get("display"), str) and coding["display"].strip():
+                return str(coding["display"]).strip()
+    value = resource.get("valueString")
+    return value.strip() if isinstance(value, str) and value.strip() else None

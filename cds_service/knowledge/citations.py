@@ -281,3 +281,31 @@ AAN_2003_GBS = Citation(
         "4 weeks of onset, PE within 4 weeks, in nonambulant adults."
     ),
 )
+
+# Infection found in CSF (rules.csf_gate) and unspecified encephalitis (rules.encephalitis_workup).
+ENCEPHALITIS_ANTIVIRAL = Citation(
+    label="IDSA encephalitis guideline 2008 (Tunkel et al.); ABN/BIA viral encephalitis 2012",
+    url="https://doi.org/10.1086/589747",
+    seed="000",
+    evidence_note=(
+        "Clinical practice guidelines: Tunkel et al., Clin Infect Dis 2008;47:303 (aciclovir "
+        "started in every patient with suspected encephalitis pending results, then targeted "
+        "to the pathogen found); Solomon et al., J Infect 2012;64:347 (doi "
+        "10.1016/j.jinf.2011.11.014). Autoimmune encephalitis after HSV encephalitis: "
+        "prospective cohort, Armangue et al., Lancet Neurol 2018;17:760 (doi "
+        "10.1016/S1474-4422(18)30244-8)."
+    ),
+)
+GRAUS_2016_AE_CRITERIA = Citation(
+    label="Graus et al. 2016, clinical approach to diagnosis of autoimmune encephalitis",
+    url="https://doi.org/10.1016/S1474-4422(15)00401-9",
+    seed="000",
+    evidence_note=(
+        "Position paper, consensus criteria (Lancet Neurol 2016;15:391). Possible autoimmune "
+        "encephalitis: subacute onset (under 3 months) of memory deficit, altered mental status "
+        "or psychiatric symptoms; one of new focal CNS findings, unexplained seizures, CSF "
+        "white cells above 5 per microlitre or MRI suggestive of encephalitis; and reasonable "
+        "exclusion of alternative causes. EEG and antibody testing enter the probable and "
+        "definite levels."
+    ),
+)

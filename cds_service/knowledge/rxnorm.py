@@ -91,6 +91,32 @@ CLINICAL_DRUG_CODES: dict[T, tuple[CodeEntry, ...]] = {
     ),
 }
 
+# Antivirals (not immunotherapy): read only to tell whether HSV or VZV found in CSF is being
+# treated (rules.csf_gate). Ingredient codes only; IV aciclovir products (SCD) were not found in
+# a verified source, so orders coded at product level are recognised by name (ANTIVIRAL_TEXT_TERMS).
+_US_CORE_SUBSTANCE = (
+    "US Core allergy-substance VSAC expansion (ecqm-content-qicore-2024); "
+    "CICADA IG ValueSet-vaccine-medication-codes-rxnorm"
+)
+ANTIVIRAL_CODES: tuple[CodeEntry, ...] = (
+    _rx("281", "acyclovir", _US_CORE_SUBSTANCE),
+    _rx("73645", "valacyclovir", _US_CORE_SUBSTANCE),
+)
+# Names for the text fallback (whole words), each mapped to its ingredient; INN and USAN spellings.
+ANTIVIRAL_TEXT_TERMS: dict[str, str] = {
+    "acyclovir": "acyclovir",
+    "aciclovir": "acyclovir",
+    "valacyclovir": "valacyclovir",
+    "valaciclovir": "valacyclovir",
+}
+_ANTIVIRAL_BY_CODE = {entry.code: entry.display for entry in ANTIVIRAL_CODES}
+
+
+def antiviral_for_rxnorm(code: str | None) -> str | None:
+    """The antiviral ingredient an RxNorm code stands for (acyclovir, valacyclovir), if any."""
+    return _ANTIVIRAL_BY_CODE.get(code.strip()) if code else None
+
+
 # Which ingredient a code stands for where the therapy has several (TherapyFact.ingredient).
 INGREDIENT_NAME_BY_CODE: dict[str, str] = {
     "6902": "methylprednisolone",
