@@ -284,13 +284,13 @@ AAN_2003_GBS = Citation(
 
 # Infection found in CSF (rules.csf_gate) and unspecified encephalitis (rules.encephalitis_workup).
 ENCEPHALITIS_ANTIVIRAL = Citation(
-    label="IDSA encephalitis guideline 2008 (Tunkel et al.); ABN/BIA viral encephalitis 2012",
+    label="IDSA encephalitis guideline 2008; ABN/BIA viral encephalitis guideline 2012",
     url="https://doi.org/10.1086/589747",
     seed="000",
     evidence_note=(
-        "Clinical practice guidelines: Tunkel et al., Clin Infect Dis 2008;47:303 (aciclovir "
-        "started in every patient with suspected encephalitis pending results, then targeted "
-        "to the pathogen found); Solomon et al., J Infect 2012;64:347 (doi "
+        "Clinical practice guidelines of expert panels (2008, 2012). Tunkel et al., Clin Infect "
+        "Dis 2008;47:303: aciclovir started in every patient with suspected encephalitis pending "
+        "results, then targeted to the pathogen found; Solomon et al., J Infect 2012;64:347 (doi "
         "10.1016/j.jinf.2011.11.014). Autoimmune encephalitis after HSV encephalitis: "
         "prospective cohort, Armangue et al., Lancet Neurol 2018;17:760 (doi "
         "10.1016/S1474-4422(18)30244-8)."
@@ -301,7 +301,7 @@ GRAUS_2016_AE_CRITERIA = Citation(
     url="https://doi.org/10.1016/S1474-4422(15)00401-9",
     seed="000",
     evidence_note=(
-        "Position paper, consensus criteria (Lancet Neurol 2016;15:391). Possible autoimmune "
+        "Expert consensus position paper (2016). Lancet Neurol 2016;15:391. Possible autoimmune "
         "encephalitis: subacute onset (under 3 months) of memory deficit, altered mental status "
         "or psychiatric symptoms; one of new focal CNS findings, unexplained seizures, CSF "
         "white cells above 5 per microlitre or MRI suggestive of encephalitis; and reasonable "
