@@ -28,6 +28,8 @@ KEYS = {
     "Observation": "observations",
     "MedicationRequest": "medications",
     "ServiceRequest": "serviceRequests",
+    "Procedure": "procedures",
+    "MedicationAdministration": "administrations",
 }
 
 

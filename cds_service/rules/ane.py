@@ -21,7 +21,7 @@ from cds_service.facts.model import (
     PatientFacts,
     Therapy,
 )
-from cds_service.findings import Finding, Urgency
+from cds_service.findings import Finding, ProposeOrder, Urgency
 from cds_service.knowledge.citations import (
     ANE_TOCILIZUMAB,
     FISCHELL_2023_ANE,
@@ -49,21 +49,20 @@ IVIG_ALONE_ID = "ane-ivig-without-steroids"
 ANE_STEROID_WINDOW_HOURS = 24
 # Seed 002: "If no clinical improvement is observed within 48-72 hours ... consider escalating".
 ANE_REVIEW_HOURS = 48
+# The upper bound (a design choice): escalation is an acute-phase decision; a week after steroids
+# began the prompt no longer describes the patient and stays silent.
+ANE_ESCALATION_UNTIL_DAYS = 7
 _SEVERE = (
-    "**Severe disease** (rapid deterioration or coma): add tocilizumab early (observational "
-    "evidence only; no consensus dose, use a specialist protocol) and plasma exchange "
-    f"({PLEX_SESSIONS_RANGE}; case-series evidence). IVIG alone has weaker evidence: "
-    "the meta-analysis found no difference with or without IVIG."
+    "**Severe disease** (rapid deterioration, coma): add tocilizumab early (observational "
+    "evidence; no consensus dose) and plasma exchange "
+    f"({PLEX_SESSIONS_RANGE}; case series). IVIG alone adds little (meta-analysis)."
 )
 
 
 def _il6_note(facts: PatientFacts) -> str:
     il6 = facts.lab(LabKind.IL6)
     if il6 is None or il6.value is None:
-        return (
-            "IL-6 is not in the record; where available, a raised blood IL-6 marks a poorer "
-            "prognosis."
-        )
+        return "IL-6 is not in the record; a raised blood IL-6 marks a poorer prognosis."
     return (
         f"IL-6 {number(il6.value, 1)} pg/mL: compare with the laboratory's reference range; a "
         "raised blood IL-6 is associated with poorer outcome and supports early "
@@ -94,7 +93,7 @@ def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterat
         timing = "onset time is not recorded"
         summary = "ANE: start high-dose IV methylprednisolone now (onset time not recorded)"
     elif hours <= ANE_STEROID_WINDOW_HOURS:
-        timing = f"onset {number(hours, 0)} h ago, within the 24 h window"
+        timing = f"onset {number(hours, 0)} h ago"
         summary = f"ANE, onset {number(hours, 0)} h ago: start high-dose IV methylprednisolone now"
     else:
         timing = f"onset {number(hours, 0)} h ago, past the 24 h window; still start promptly"
@@ -105,11 +104,15 @@ def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterat
     gate = (
         ""
         if facts.csf_status is CsfInfectionStatus.EXCLUDED
-        else " Infection has not been excluded in the record yet: see the CSF card."
+        else (
+            "\n\n**Infection not yet excluded:** send CSF (Gram stain, culture, HSV and pathogen "
+            "PCR) without delaying steroids past 24 h; meanwhile cover with empirical IV "
+            "aciclovir (IDSA 2008) and antibiotics if bacterial meningitis is possible."
+        )
     )
     detail = (
-        f"**High-dose IV methylprednisolone ({_steroid_dose(facts)}) as early as possible, "
-        f"ideally within 24 h of neurological onset** ({timing}).{gate}\n\n{_SEVERE}\n\n"
+        f"**High-dose IV methylprednisolone now, within 24 h of neurological onset** "
+        f"({timing}): {_steroid_dose(facts)}.{gate}\n\n{_SEVERE}\n\n"
         f"{_il6_note(facts)}"
     )
     evidence = (
@@ -134,7 +137,7 @@ def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterat
     hooks=(Hook.PATIENT_VIEW,),
     seed="002",
     fires=("ane-72h",),
-    silent=("ane-early", "none-pv"),
+    silent=("ane-early", "ane-late", "none-pv"),
 )
 def is_ane_improving_48_to_72_hours_after_steroids(facts: PatientFacts) -> Iterator[Finding]:
     ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
@@ -142,7 +145,7 @@ def is_ane_improving_48_to_72_hours_after_steroids(facts: PatientFacts) -> Itera
     if not ane or not steroids or given(facts, Therapy.TOCILIZUMAB, Therapy.PLEX):
         return
     days = days_since(facts, earliest_start(steroids))
-    if days is None or days * 24 < ANE_REVIEW_HOURS:
+    if days is None or days * 24 < ANE_REVIEW_HOURS or days > ANE_ESCALATION_UNTIL_DAYS:
         return
     summary = (
         f"ANE, steroids started {number(days * 24, 0)} h ago: if not improving, add "
@@ -203,6 +206,50 @@ def is_ivig_ordered_for_ane_without_steroids(facts: PatientFacts) -> Iterator[Fi
         FISCHELL_2023_ANE,
         evidence,
         override_reasons=(OVERRIDE_SPECIALIST_PLAN, OVERRIDE_CLINICAL_JUDGEMENT),
+        topic=TOPIC_ANE,
+        group=CardGroup.ANE,
+    )
+
+
+REFRACTORY_ID = "ane-add-plex-if-refractory"
+
+
+@rule(
+    REFRACTORY_ID,
+    hooks=(Hook.PATIENT_VIEW,),
+    seed="002",
+    fires=("ane-refractory",),
+    silent=("ane-refractory-plex", "ane-72h", "none-pv"),
+)
+def is_plasma_exchange_the_next_step_in_refractory_ane(facts: PatientFacts) -> Iterator[Finding]:
+    """Seed 002: not responding to IV methylprednisolone, tocilizumab and IVIG: add PLEX."""
+    ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
+    steroids = tuple(t for t in given(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(t))
+    tocilizumab, ivig = given(facts, Therapy.TOCILIZUMAB), given(facts, Therapy.IVIG)
+    if not ane or not steroids or not tocilizumab or not ivig or given(facts, Therapy.PLEX):
+        return
+    days = days_since(facts, earliest_start(steroids))
+    if days is None or days * 24 < ANE_REVIEW_HOURS or days > ANE_ESCALATION_UNTIL_DAYS:
+        return
+    detail = (
+        f"Steroids began {number(days * 24, 0)} h ago and tocilizumab and IVIG are recorded. If "
+        f"not improving, **add plasma exchange** ({PLEX_SESSIONS_RANGE}; case-series evidence). "
+        "Where inflammatory markers stay raised, a further tocilizumab dose may be considered "
+        f"(observational evidence; specialist protocol).\n\n{_il6_note(facts)}"
+    )
+    evidence = (
+        *(of_condition(c) for c in ane),
+        *map(of_therapy, (*steroids, *tocilizumab, *ivig)),
+        *of_lab(facts, LabKind.IL6),
+    )
+    yield Finding(
+        REFRACTORY_ID,
+        Urgency.INFO,
+        "ANE not improving on steroids, tocilizumab and IVIG: consider adding plasma exchange",
+        detail,
+        ANE_TOCILIZUMAB,
+        evidence,
+        suggestions=(ProposeOrder(Therapy.PLEX, condition_reference=ane[0].reference),),
         topic=TOPIC_ANE,
         group=CardGroup.ANE,
     )

@@ -136,6 +136,9 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
 
     if facts.hook == Hook.PATIENT_VIEW and given(facts, *Therapy):
         return  # treatment is under way: asking for CSF "before starting" is no longer useful
+    if facts.hook == Hook.PATIENT_VIEW and ane and not ae:
+        return  # ANE: steroids must not wait for CSF; the ANE card says to send it and cover
+
     if "observations" in facts.unknown:
         summary = "CSF results could not be retrieved: confirm infection is excluded first"
         detail = (
