@@ -153,6 +153,8 @@ def call_service(service_id: str) -> Response:
     metrics.hook_call(service.id, result.timings_ms)
     if result.silent:
         g.log_fields["silent"] = True  # the cards were recorded, not sent
+    if result.repeats_left_out:
+        g.log_fields["repeatsLeftOut"] = result.repeats_left_out
     return jsonify(result.response)
 
 

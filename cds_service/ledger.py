@@ -88,6 +88,10 @@ class Ledger:
     def patient_hash(self, patient_id: str) -> str:
         return hmac.new(self._patient_key, patient_id.encode(), hashlib.sha256).hexdigest()
 
+    def encounter_hash(self, encounter_id: str) -> str:
+        """A keyed hash of an encounter id (same key as patients, its own domain)."""
+        return self.patient_hash("encounter\n" + encounter_id)
+
     def record_cards(
         self,
         cards: Sequence[IssuedCard],
@@ -98,12 +102,18 @@ class Ledger:
         issuer: str | None = None,
         tenant: str | None = None,
         silent: bool = False,
+        encounter_id: str | None = None,
+        draft_orders: Sequence[str] | None = None,
     ) -> None:
-        """Queue the cards of one call; `issuer` and `tenant` are the caller's JWT claims."""
+        """Queue the cards of one call; `issuer` and `tenant` are the caller's JWT claims;
+        `encounter_id` is stored as a keyed hash, `draft_orders` are order fingerprints
+        (repeats.py)."""
         if not cards:
             return
         now = datetime.now(UTC)
         patient = self.patient_hash(patient_id)
+        encounter = self.encounter_hash(encounter_id) if encounter_id else None
+        orders = json.dumps(sorted(draft_orders)) if draft_orders is not None else None
         card_rows = [
             {
                 "card_uuid": i.card.uuid,
@@ -117,6 +127,8 @@ class Ledger:
                 "tenant": tenant,
                 "silent": silent,
                 "selection_behavior": i.card.selectionBehavior,
+                "encounter_hash": encounter,
+                "draft_orders": orders,
             }
             for i in cards
         ]

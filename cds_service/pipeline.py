@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cds_service import cards, metrics, pilot, rules
+from cds_service.contracts import Hook
 from cds_service.facts.build import build_facts
 from cds_service.fhir_allowlist import fhir_server_allowed
 from cds_service.ledger import Ledger
 from cds_service.protocol.request import HookRequest, OrderSelectContext, PatientViewContext
+from cds_service.repeats import already_overridden, order_fingerprints
 from cds_service.resolution import resolve
 from cds_service.services import ServiceDefinition
 
@@ -28,6 +30,7 @@ class HookResult:
     card_count: int
     timings_ms: dict[str, float] = field(default_factory=dict)
     silent: bool = False  # shadow mode: cards recorded, `{"cards": []}` sent (pilot.py)
+    repeats_left_out: int = 0  # order-sign cards already overridden for these orders (repeats.py)
 
 
 class StageTimer:
@@ -77,6 +80,18 @@ def run_hook(
     response, issued = cards.render(findings, facts.patient_id)
     wire = response.to_wire()
     timer.lap("render")
+    orders = order_fingerprints(ledger, draft_orders.resources()) if draft_orders else None
+    repeated: set[str] = set()
+    if service.hook == Hook.ORDER_SIGN and orders is not None:
+        repeated = already_overridden(
+            ledger,
+            issued,
+            patient_id=context.patientId,
+            encounter_id=context.encounterId,
+            orders=orders,
+        )
+        issued = [i for i in issued if i.card.uuid not in repeated]
+        wire = {**wire, "cards": [c for c in wire["cards"] if c["uuid"] not in repeated]}
     silent = pilot.is_silent(service.id, config)
     ledger.record_cards(
         issued,
@@ -86,7 +101,10 @@ def run_hook(
         issuer=caller.get("iss"),
         tenant=caller.get("tenant"),
         silent=silent,
+        encounter_id=context.encounterId,
+        draft_orders=orders,
     )
     timer.lap("ledger")
     metrics.cards_issued((i.rule_ids, i.card.indicator) for i in issued)
-    return HookResult({"cards": []} if silent else wire, len(issued), timer.timings_ms, silent)
+    response_body = {"cards": []} if silent else wire
+    return HookResult(response_body, len(issued), timer.timings_ms, silent, len(repeated))

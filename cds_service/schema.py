@@ -46,6 +46,10 @@ issued_cards = Table(
     Column("silent", Boolean, nullable=False, server_default=false()),
     # The card's selectionBehavior (at-most-one, any); NULL when it had no suggestions (0003).
     Column("selection_behavior", String(16)),
+    # Duplicate alerts (repeats.py, migration 0005): keyed hash of context.encounterId, and the
+    # keyed fingerprints (JSON list) of the call's draft orders.
+    Column("encounter_hash", String(64), index=True),
+    Column("draft_orders", Text),
 )
 card_rules = Table(
     "card_rules",
