@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from cds_service import create_app, database, migrate
+from cds_service.auth import replay_layers
 from cds_service.auth.replay import InMemoryReplayCache, ReplayCacheUnavailable
 from cds_service.auth.replay_layers import HostReplayCache, LayeredReplayCache
 from cds_service.auth.replay_sql import SqlReplayCache
@@ -27,6 +28,7 @@ BASE = "https://cds.example.org"
 @pytest.fixture(autouse=True)
 def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(replay_layers, "PROBE_SECONDS", 0.3)
 
 
 def sqlite_engine(db: Path) -> Engine:
@@ -54,9 +56,23 @@ def test_a_held_lock_falls_back_to_the_host_store_shared_by_the_workers(tmp_path
         assert not worker_b.first_use("during", 1300.0)  # the other worker: host store
         assert not worker_b.first_use("before", 1300.0)  # read from the database still works
         assert not worker_a.health()["shared_ok"]
+    time.sleep(0.35)  # the next call probes the database again
     assert worker_a.first_use("after", 1300.0)
     assert worker_a.health()["shared_ok"]
     assert not worker_b.first_use("after", 1300.0)
+
+
+def test_during_an_outage_only_one_call_per_probe_interval_waits_for_the_database(
+    tmp_path: Path,
+) -> None:
+    db, host = tmp_path / "ledger.sqlite3", tmp_path / "replay"
+    cache = layered(db, host)
+    with write_lock_held(db):
+        started = time.monotonic()
+        for i in range(20):
+            assert cache.first_use(f"k{i}", 1300.0)
+        took = time.monotonic() - started
+    assert took < 20 * 0.2 / 2  # without the breaker every call waits busy_timeout (4 s)
 
 
 def test_a_read_only_database_falls_back_too(tmp_path: Path) -> None:

@@ -15,7 +15,9 @@ Why this and not fail-closed at once: the database is the ledger's, and one lock
 must not stop every EHR call. What is given up during an outage, and only then: a token replayed
 to *another instance* (another host) within its lifetime is not recognised. With the embedded
 SQLite default every worker is on one host, so nothing is given up. `health()` says which layer is
-answering (for /readyz).
+answering (for /readyz). During an outage one call per second tries the database again; the
+others go straight to the fallback, so a lock held past busy_timeout costs one call that wait
+per second, not every call.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from cds_service.auth.replay_sql import SqlReplayCache
 log = logging.getLogger("cds_service.auth")
 
 BUCKET_SECONDS = 60
+PROBE_SECONDS = 1.0  # during an outage, how often one call tries the database again
 PRUNE_EVERY_SECONDS = 30.0
 
 
@@ -89,11 +92,28 @@ class LayeredReplayCache:
         self.memory = memory or InMemoryReplayCache(clock)
         self._lock = threading.Lock()
         self._outage_since: float | None = None
+        self._last_probe = 0.0
         self._fallback_answers = 0
+
+    def _skip_shared(self) -> bool:
+        """During an outage the database is tried once per PROBE_SECONDS, not by every call:
+        a lock held past busy_timeout would otherwise cost every call that wait."""
+        with self._lock:
+            if self._outage_since is None:
+                return False
+            now = time.monotonic()
+            if now - self._last_probe >= PROBE_SECONDS:
+                self._last_probe = now
+                return False
+            return True
 
     def first_use(self, key: str, expires_at: float) -> bool:
         if self.memory.seen(key):
             return False
+        if self._skip_shared():
+            first = self._from_host(key, expires_at, None)
+            self.memory.add(key, expires_at)
+            return first
         try:
             first = self.shared.first_use(key, expires_at)
         except IntegrityError:
@@ -115,13 +135,13 @@ class LayeredReplayCache:
                 "host_fallback_answers": self._fallback_answers,
             }
 
-    def _from_host(self, key: str, expires_at: float, exc: SQLAlchemyError) -> bool:
+    def _from_host(self, key: str, expires_at: float, exc: SQLAlchemyError | None) -> bool:
         with self._lock:
             first_failure = self._outage_since is None
             if first_failure:
-                self._outage_since = time.monotonic()
+                self._outage_since = self._last_probe = time.monotonic()
             self._fallback_answers += 1
-        if first_failure:
+        if first_failure and exc is not None:
             reason = type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
             log.error(
                 "replay cache: the database cannot answer (%s); jti checked on this host "
