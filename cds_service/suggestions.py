@@ -5,8 +5,10 @@ here to turn a decision into a CDS Hooks suggestion (spec "Suggestion" and "Acti
 draft order is a `delete` of the draft by its resourceId plus a `create` of the new resource.
 The IVIG dose and course come from `cds_service.dosing` (the regimen table), plasma exchange
 sessions from `cds_service.knowledge.regimens`. Resources carry only codes verified in the
-knowledge package; IVIG and plasma exchange have no verified RxNorm / SNOMED CT / CPT code, so
-they are named in text, with the words the facts layer recognises. Every builder's output is
+knowledge package: IVIG carries CVX 87 (no RxNorm code is verified; clients such as the CDS
+Hooks sandbox apply a `create` only when the medication is coded); plasma exchange has no verified
+SNOMED CT or CPT code for a ServiceRequest, so it is named in text, with the words the facts layer
+recognises. Every builder's output is
 validated with fhir.resources.R4B in the test suite over every fixture.
 """
 
@@ -25,6 +27,7 @@ from cds_service.findings import (
 )
 from cds_service.knowledge import UCUM
 from cds_service.knowledge.regimens import PLEX_INTERVAL_DAYS, PLEX_SESSIONS
+from cds_service.knowledge.rxnorm import CVX_IVIG
 
 IVIG_TEXT = "Intravenous immune globulin (IVIG)"
 PLEX_TEXT = "Therapeutic plasma exchange"
@@ -49,7 +52,12 @@ def ivig_medication_request(
         "resourceType": "MedicationRequest",
         "status": "draft",
         "intent": "order",
-        "medicationCodeableConcept": {"text": IVIG_TEXT},
+        "medicationCodeableConcept": {
+            "coding": [
+                {"system": CVX_IVIG.system, "code": CVX_IVIG.code, "display": CVX_IVIG.display}
+            ],
+            "text": IVIG_TEXT,
+        },
         "subject": {"reference": f"Patient/{patient_id}"},
         **_reason(condition_reference),
         "dosageInstruction": [

@@ -110,7 +110,9 @@ def test_ivig_request_is_valid_fhir_r4_with_a_ucum_dose() -> None:
     assert (dose.value, dose.code, dose.system) == (28.0, "g", "http://unitsofmeasure.org")
     assert parsed.dosageInstruction[0].timing.repeat.count == 5
     assert resource["subject"] == {"reference": "Patient/pt-1"}
-    assert "coding" not in resource["medicationCodeableConcept"]  # no verified IVIG RxNorm code
+    # no verified IVIG RxNorm code: the verified CVX 87, so clients that need a code can apply it
+    codings = resource["medicationCodeableConcept"]["coding"]
+    assert [(c["system"], c["code"]) for c in codings] == [("http://hl7.org/fhir/sid/cvx", "87")]
 
 
 def test_no_ivig_request_without_a_computed_dose() -> None:

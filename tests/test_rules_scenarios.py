@@ -479,7 +479,7 @@ SCENARIOS: list[tuple[str, PatientFacts, dict[str, Urgency], set[str]]] = [
     (
         "plexopathy, steroids 4 weeks ago",
         facts(
-            conditions=(cond(C.PLEXOPATHY),),
+            conditions=(cond(C.PLEXOPATHY, onset_hours=24 * 35),),
             labs=(WEIGHT_70,),
             history=(steroid(days_ago=28, completed=True),),
         ),
@@ -489,7 +489,7 @@ SCENARIOS: list[tuple[str, PatientFacts, dict[str, Urgency], set[str]]] = [
     (
         "plexopathy, steroids 4 weeks ago, CKD",
         facts(
-            conditions=(cond(C.PLEXOPATHY), cond(C.RENAL_FAILURE)),
+            conditions=(cond(C.PLEXOPATHY, onset_hours=24 * 35), cond(C.RENAL_FAILURE)),
             history=(steroid(days_ago=28, completed=True),),
         ),
         {"plexopathy-ivig-after-steroid-failure": U.WARNING},

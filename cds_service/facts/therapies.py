@@ -26,6 +26,7 @@ from cds_service.facts.word_match import first_term, words
 from cds_service.knowledge import RXNORM
 from cds_service.knowledge.procedures import PLEX_TEXT_TERMS, is_plex_code
 from cds_service.knowledge.rxnorm import (
+    CVX_IVIG,
     IVIG_GENERIC_TERMS,
     NOT_IVIG_WORDS,
     TEXT_TERMS,
@@ -167,6 +168,8 @@ def recognise_medication(resource: dict[str, Any]) -> Recognised | None:
     concepts, texts = _medication_concepts(resource)
     for concept in concepts:
         for coding in concept.get("coding") or ():
+            if coding.get("system") == CVX_IVIG.system and coding.get("code") == CVX_IVIG.code:
+                return Recognised(Therapy.IVIG, "immune globulin", "code", CVX_IVIG.display)
             if coding.get("system") != RXNORM:
                 continue
             therapy = therapy_for_rxnorm(coding.get("code"))

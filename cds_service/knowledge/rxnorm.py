@@ -10,7 +10,7 @@ code, so IVIG orders are recognised by name only (`TEXT_TERMS`), which is docume
 from __future__ import annotations
 
 from cds_service.facts.model import Therapy as T
-from cds_service.knowledge import RXNORM, CodeEntry, DroppedCode, Verification
+from cds_service.knowledge import CVX, RXNORM, CodeEntry, DroppedCode, Verification
 
 _V = Verification.VERIFIED
 _CIBMTR = "tx.fhir.org $validate-code, RxNorm 09032024 (CIBMTR IG txcache; Addendum 1)"
@@ -285,3 +285,12 @@ def ingredient_for_rxnorm(code: str) -> str | None:
         if entry.note is None:
             return entry.display
     return None
+
+
+# IVIG has no verified RxNorm code (the only candidate, ingredient 1426680, has one source). CVX 87
+# "immune globulin, intravenous" is verified (US Core CVX value set, VSAC): suggested IVIG orders
+# carry it, because clients such as the CDS Hooks sandbox apply a `create` only when the
+# medication is coded, and the facts layer recognises it.
+CVX_IVIG = CodeEntry(
+    CVX, "87", "immune globulin, intravenous", Verification.VERIFIED, "US Core CVX value set (VSAC)"
+)

@@ -50,6 +50,19 @@ RITUXIMAB_FIRST_ID = "ae-rituximab-before-first-line"
 # Seed 000 / Abboud 2021 (secondary): escalate after 2-4 weeks without meaningful improvement.
 ESCALATION_REVIEW_DAYS = 14
 ESCALATION_OVERDUE_DAYS = 28
+# The window's far end (a design choice): beyond 12 weeks of first-line therapy this is no longer
+# the acute episode's escalation decision (refractory disease is reviewed by the team), so the
+# card stays silent rather than firing on a patient a year into maintenance.
+ESCALATION_UNTIL_DAYS = 84
+# Second-line or maintenance therapy already started: the escalation question is answered.
+_SECOND_LINE_OR_MAINTENANCE = (
+    Therapy.RITUXIMAB,
+    Therapy.CYCLOPHOSPHAMIDE,
+    Therapy.TOCILIZUMAB,
+    Therapy.BORTEZOMIB,
+    Therapy.AZATHIOPRINE,
+    Therapy.MYCOPHENOLATE,
+)
 OVERRIDE_FIRST_LINE_ELSEWHERE = Coding(
     OVERRIDE_REASON_SYSTEM,
     "first-line-given-elsewhere",
@@ -79,15 +92,15 @@ def _second_line_text(facts: PatientFacts) -> str:
     hooks=(Hook.PATIENT_VIEW,),
     seed="000",
     fires=("ae-escalate",),
-    silent=("ae-steroid-5d", "none-pv"),
+    silent=("ae-steroid-5d", "ae-maintenance", "ae-escalate-late", "none-pv"),
 )
 def is_it_time_to_escalate_to_second_line(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
     first_line = first_line_given(facts)
-    if not ae or not first_line or given(facts, Therapy.RITUXIMAB, Therapy.CYCLOPHOSPHAMIDE):
+    if not ae or not first_line or given(facts, *_SECOND_LINE_OR_MAINTENANCE):
         return
     days = days_since(facts, earliest_start(first_line))
-    if days is None or days < ESCALATION_REVIEW_DAYS:
+    if days is None or days < ESCALATION_REVIEW_DAYS or days > ESCALATION_UNTIL_DAYS:
         return
     if days > ESCALATION_OVERDUE_DAYS:
         urgency = Urgency.WARNING

@@ -50,11 +50,20 @@ _IMAGING = "**First exclude a compressive or neoplastic lesion** (plexus MRI, re
     hooks=(Hook.PATIENT_VIEW,),
     seed="004",
     fires=("plex-fail", "plex-ckd-nowt"),
-    silent=("plex-early", "plex-post-ivig", "none-pv"),
+    silent=("plex-early", "plex-post-ivig", "plex-old-steroid", "none-pv"),
 )
 def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator[Finding]:
     plexopathy = facts.active(ConditionCategory.PLEXOPATHY)
-    steroids = tuple(t for t in given(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(t))
+    # "Failed steroids" means a course in this episode: started on or after the plexopathy's
+    # onset (or its recording), never prednisone for asthma years before.
+    starts = [when for c in plexopathy if (when := c.onset or c.recorded) is not None]
+    onset = min(starts, default=None)
+    steroids = tuple(
+        t
+        for t in given(facts, Therapy.CORTICOSTEROID)
+        if is_systemic_steroid(t)
+        and (onset is None or (t.started is not None and t.started >= onset))
+    )
     if not plexopathy or not steroids or given(facts, Therapy.IVIG):
         return
     days = days_since(facts, earliest_start(steroids))
