@@ -39,7 +39,7 @@ def _chart(rule_id: str, points: list[SeriesPoint]) -> str:
     try:
         from matplotlib import rc_context
         from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover - exercised by the CLI test when it is absent
+    except ImportError:
         raise ChartLibraryMissing(MISSING_LIBRARY) from None
     labels = [p.period.isoformat() for p in points]
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": rule_id}):

@@ -321,3 +321,19 @@ def test_the_cli_refuses_bad_windows(
     result = CliRunner().invoke(main, ["feedback-report", *arguments])
     assert result.exit_code == 2
     assert problem in result.output
+
+
+def test_html_without_matplotlib_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, ledger: Ledger, tmp_path: Path
+) -> None:
+    import sys
+
+    monkeypatch.setenv("CDS_DATABASE_URL", database_url)
+    ledger.card(at=T0)
+    for name in ("matplotlib", "matplotlib.figure"):
+        monkeypatch.setitem(sys.modules, name, None)  # import now raises ImportError
+    page = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["feedback-report", "--html", str(page)])
+    assert result.exit_code == 1
+    assert "pip install 'cds-service[report]'" in result.output
+    assert not page.exists()
