@@ -92,3 +92,11 @@ def test_first_line_never_advises_steroids_another_card_would_stop(app: Flask, n
     assert "IVIG preferred as first line" in card["summary"] + recommendation
     assert "Start IV methylprednisolone" not in recommendation
     assert "steroids plus IVIG" not in recommendation
+
+
+@pytest.mark.parametrize(("name", "asked"), [("ae-hsv-eie", True), ("ae-hemi-clear", False)])
+def test_first_line_asks_for_antibody_testing_only_when_none_is_recorded(
+    app: Flask, name: str, asked: bool
+) -> None:
+    [card] = _cards(app, SCENARIOS[name])
+    assert ("No autoantibody test is recorded" in card["detail"]) is asked

@@ -79,3 +79,20 @@ def test_a_service_naming_an_unknown_rule_or_one_of_another_hook_is_refused() ->
         rules.resolve_rules(["no-such-rule"], "patient-view")
     with pytest.raises(LookupError, match="does not serve hook patient-view"):
         rules.resolve_rules(["immunotherapy-dose-check"], "patient-view")
+
+
+def test_the_rules_command_lists_every_rule_with_its_provenance() -> None:
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from cds_service.cli import main
+
+    result = CliRunner().invoke(main, ["rules", "--json", "--hooks-dir", str(ROOT / "hooks")])
+    assert result.exit_code == 0, result.output
+    # the CLI may print a log line (the authentication warning) before the JSON
+    listed = _json.loads(result.output[result.output.index("[") :])
+    rows = {row["id"]: row for row in listed}
+    assert set(rows) == set(REGISTRY)
+    assert rows["gbs-corticosteroid-not-recommended"]["seed"] == "000"
+    assert rows["gbs-corticosteroid-not-recommended"]["services"]

@@ -18,6 +18,7 @@ from cds_service.cli import (
     fixtures,
     invoke,
     report,
+    rules_cmd,
     serve,
 )
 
@@ -31,6 +32,7 @@ for command in (
     serve.serve,
     invoke.invoke,
     check.check,
+    rules_cmd.rules_command,
     report.feedback_report,
     *fixtures.commands,
     *db.commands,

@@ -150,10 +150,16 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
             "sequential monotherapy."
         )
     antibodies = _antibodies_pending(facts)
-    lines.append(
-        "Do not delay treatment for autoantibody results"
-        + (" (tests are pending)." if antibodies else ".")
-    )
+    if LabKind.AUTOIMMUNE_ANTIBODY not in facts.labs and "observations" not in facts.unknown:
+        lines.append(
+            "No autoantibody test is recorded: send serum and CSF panels now, and do not wait "
+            "for the results to treat."
+        )
+    else:
+        lines.append(
+            "Do not delay treatment for autoantibody results"
+            + (" (tests are pending)." if antibodies else ".")
+        )
     stale = stale_inputs(facts)
     if stale:
         lines.append("Some values are out of date and were not used: repeat them before choosing.")
