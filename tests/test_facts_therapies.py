@@ -270,3 +270,41 @@ def test_a_not_done_procedure_is_not_therapy():
         "code": {"text": "Plasmapheresis"},
     }
     assert therapy_fact(resource, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "ingredient", "route"),
+    [
+        ("312615", "prednisone", "oral"),  # the sandbox's "Prednisone 20 MG Oral Tablet"
+        ("259966", "methylprednisolone", "oral"),
+        ("359228", "azathioprine", "oral"),
+        ("1734921", "cyclophosphamide", None),
+    ],
+)
+def test_product_level_rxnorm_codes_are_recognised_through_their_ingredient(
+    code: str, ingredient: str, route: str | None
+) -> None:
+    from cds_service.facts.therapies import therapy_facts
+    from cds_service.knowledge.rxnorm import PRODUCT_CODES
+
+    display = next(
+        e.display for entries in PRODUCT_CODES.values() for e in entries if e.code == code
+    )
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "p1",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {
+            "coding": [
+                {
+                    "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                    "code": code,
+                    "display": display,
+                }
+            ]
+        },
+    }
+    [fact] = therapy_facts([order], datetime(2026, 3, 1, tzinfo=UTC), draft=True)
+    assert fact.matched_by == "code" and fact.ingredient == ingredient
+    assert route is None or fact.route == route

@@ -42,7 +42,7 @@ RULE_ID = "gbs-corticosteroid-not-recommended"
     RULE_ID,
     hooks=ALL_HOOKS,
     seed="000",
-    fires=("gbs-mp", "gbs-pred-nowt", "gbs-mp-child"),
+    fires=("gbs-mp", "gbs-pred-nowt", "gbs-mp-child", "gbs-pred-312615"),
     silent=("gbs-resolved", "gbs-ivig", "none-pv", "none-steroid"),
 )
 def is_a_steroid_ordered_for_guillain_barre(facts: PatientFacts) -> Iterator[Finding]:
