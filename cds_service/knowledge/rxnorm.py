@@ -152,7 +152,7 @@ PRODUCT_CODES: dict[T, tuple[CodeEntry, ...]] = {
         _rx("205175", "5 ML cyclosporine 50 MG/ML Injection", _VSAC_ORAL),
     ),
 }
-# The ingredient behind each product code (TherapyFact.ingredient: prednisone vs methylprednisolone).
+# The ingredient behind each product code (TherapyFact.ingredient: prednisone, methylprednisolone).
 PRODUCT_INGREDIENTS: dict[str, str] = {
     "1303125": "prednisone",
     "198144": "prednisone",
