@@ -54,7 +54,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from cds_service import metrics
 from cds_service.config import default
+from cds_service.redaction import fhir_path
 
 log = logging.getLogger("cds_service.fhir_client")
 
@@ -115,9 +117,9 @@ def origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _safe(url: str) -> str:
-    """A URL fit for logs and error messages: no query string (ids, codes), no userinfo."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    """A URL fit for logs and error messages: no query string (ids, codes), no userinfo, and no
+    resource id in the path (`Patient/{id}`): see `redaction.fhir_path`."""
+    return fhir_path(url)
 
 
 MAX_SESSIONS = 16  # connection pools kept (one per FHIR origin); the oldest is closed first
@@ -328,9 +330,17 @@ class FhirClient:
         """GET a relative or same-origin URL and return its JSON; raises a FhirError."""
         url = self.url_for(url)
         if not self.same_origin(url):
+            metrics.fhir_request("refused")
             raise FhirUnavailable(
                 "refused: URL is on another origin than fhirServer", url=_safe(url)
             )
+        try:
+            return self._get(url, deadline)
+        except FhirError as exc:
+            metrics.fhir_request(_outcome(exc))
+            raise
+
+    def _get(self, url: str, deadline: float | None) -> dict[str, Any]:
         headers = {"Accept": FHIR_JSON, "Accept-Encoding": ACCEPT_ENCODING}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
@@ -365,7 +375,9 @@ class FhirClient:
                 )
                 if response.status_code not in RETRY_STATUSES:
                     with contextlib.closing(response):
-                        return self._answer(response, url, deadline)
+                        answer = self._answer(response, url, deadline)
+                    metrics.fhir_request("ok")
+                    return answer
                 response.close()
                 failure = FhirUnavailable(
                     f"the FHIR server answered {response.status_code}",
@@ -375,6 +387,7 @@ class FhirClient:
                 retry_after = _retry_after(response)
             if attempt >= self.timeouts.attempts:
                 raise failure
+            metrics.fhir_request(_outcome(failure))  # this attempt; the last one is counted above
             pause = self.timeouts.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 2)  # noqa: S311
             if failure.status is not None and retry_after is not None:
                 pause = max(pause, retry_after)
@@ -505,6 +518,23 @@ def _json(raw: bytes) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
+
+
+def _outcome(exc: FhirError) -> str:
+    """The `metrics.fhir_request` outcome of a failed attempt."""
+    if isinstance(exc, FhirTooLarge):
+        return "too_large"
+    if isinstance(exc, FhirTokenRejected):
+        return "token_rejected"
+    if isinstance(exc, FhirForbidden):
+        return "forbidden"
+    if isinstance(exc, FhirNotFound):
+        return "not_found"
+    if isinstance(exc, FhirServerError):
+        return "server_error"
+    if "in time" in str(exc) or "time budget" in str(exc):
+        return "timeout"
+    return "unavailable"
 
 
 def _retry_after(response: requests.Response) -> float | None:

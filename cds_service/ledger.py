@@ -81,6 +81,9 @@ class Ledger:
         """Wait until every card recorded by this process is committed; False on timeout."""
         return self._writer.flush(timeout)
 
+    def start_writer(self) -> None:
+        self._writer.start()
+
     def health(self) -> dict[str, Any]:
         """The write path's state for a readiness probe (see `WriteBehind.health`)."""
         return self._writer.health()
@@ -277,6 +280,8 @@ def init_app(app: Flask) -> None:
         key_settings=app.config,
     )
     app.extensions[LEDGER] = ledger  # its engine is shared with the JWT replay cache
+    # Any request (a probe included) starts the writer of the process serving it: a pid check.
+    app.before_request(ledger.start_writer)
 
 
 def get_ledger() -> Ledger:

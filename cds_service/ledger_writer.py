@@ -163,6 +163,11 @@ class WriteBehind:
             self._submitted += 1
         self._wake.set()
 
+    def start(self) -> None:
+        """Start this process's writer thread if it is not running (it also adopts the spools
+        of ended processes, so a restarted service that issues no card still replays them)."""
+        self._ensure_thread()
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every call submitted so far in this process is committed; False on timeout."""
         if self._pid != os.getpid():
@@ -348,6 +353,7 @@ class WriteBehind:
             with self._lock:
                 # Before our own: older rows first (not needed for correctness).
                 self._segments[:0] = found
+            self._wake.set()  # commit them now, not at the next call
 
     def _run(self) -> None:
         next_scan = 0.0

@@ -193,6 +193,19 @@ def test_the_token_stays_out_of_repr_and_logs(caplog: pytest.LogCaptureFixture) 
     assert "2951-2" not in caplog.text  # no query strings (patient ids, codes) in logs
 
 
+def test_a_patient_id_in_the_path_stays_out_of_logs_and_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    c = client()
+    with responses.RequestsMock() as mock, caplog.at_level(logging.DEBUG):
+        mock.get(f"{BASE}/Patient/pat-secret-77", status=404)
+        with pytest.raises(FhirNotFound) as missing:
+            c.get("Patient/pat-secret-77")
+    assert "pat-secret-77" not in caplog.text
+    assert "pat-secret-77" not in missing.value.url
+    assert missing.value.url.endswith("/Patient/{id}")
+
+
 def test_one_pooled_session_is_shared_per_fhir_base() -> None:
     assert session_for("http://a.example/fhir/") is session_for("http://a.example/fhir")
     assert session_for("http://a.example/fhir") is not session_for("http://b.example/fhir")
