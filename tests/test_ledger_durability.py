@@ -28,6 +28,7 @@ from flask import Flask
 from sqlalchemy import create_engine, func, select
 
 from cds_service import create_app, database, ledger
+from cds_service.database import open_engine
 from cds_service.extensions import SERVICES
 from cds_service.ledger_writer import WriteBehind, encode, iter_rejected
 from cds_service.schema import card_rules, issued_cards, issued_suggestions, metadata
@@ -259,10 +260,13 @@ def call_rows(uuid: str, summary: str | None = "s", hook_instance: str = "h") ->
     }
 
 
-def test_a_row_the_database_refuses_is_refused_alone(tmp_path: Path) -> None:
-    db = tmp_path / "ledger.sqlite3"
-    engine = create_engine(f"sqlite:///{db}")
-    metadata.create_all(engine)
+@pytest.mark.parametrize("bad", ["null summary", "long hookInstance"])
+def test_a_row_the_database_refuses_is_refused_alone(
+    database_url: str, tmp_path: Path, bad: str
+) -> None:
+    engine = open_engine(database_url, tmp_path)
+    if bad == "long hookInstance" and engine.dialect.name != "postgresql":
+        pytest.skip("SQLite does not enforce String(128); the PostgreSQL case shows DataError")
     writer = WriteBehind(
         engine,
         [issued_cards, card_rules, issued_suggestions],
@@ -270,9 +274,14 @@ def test_a_row_the_database_refuses_is_refused_alone(tmp_path: Path) -> None:
         max_spool_bytes=1 << 20,
         commit_interval=0.05,
     )
+    refused = (
+        call_rows("bad", summary=None)  # NOT NULL
+        if bad == "null summary"
+        else call_rows("bad", hook_instance="h" * 129)  # String(128): DataError on PostgreSQL
+    )
     for i in range(10):
         writer.submit(call_rows(f"good-{i}"))
-    writer.submit(call_rows("bad", summary=None))  # NOT NULL: the database refuses this call
+    writer.submit(refused)
     for i in range(10, 20):
         writer.submit(call_rows(f"good-{i}"))
     assert writer.flush(10)
