@@ -32,6 +32,11 @@ class ConditionCategory(StrEnum):
     IGA_DEFICIENCY = "iga-deficiency"
     RENAL_FAILURE = "renal-failure"
     DIFFICULT_VASCULAR_ACCESS = "difficult-vascular-access"
+    # Conditions for which a systemic steroid is indicated in its own right (adrenal insufficiency
+    # and stress dosing, long-term steroid use, asthma or COPD exacerbation): not the GBS pitfall.
+    STEROID_INDICATION = "steroid-indication"
+    # "Encephalitis, unspecified": neither autoimmune nor infectious until worked up.
+    ENCEPHALITIS_UNSPECIFIED = "encephalitis-unspecified"
 
 
 @dataclass(frozen=True)

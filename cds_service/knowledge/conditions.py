@@ -23,6 +23,9 @@ from cds_service.knowledge import (
 
 _CDC_TAB = "CDC/CMS ICD-10-CM tabular list April 1 2026 (simple-icd-10-cm)"
 _V, _C = Verification.VERIFIED, Verification.CORROBORATED
+_VSAC_ASTHMA = (
+    "VSAC 2.16.840.1.113883.3.526.3.362 and .526.2.61 (ecqm-content r4-2021, qicore-2024/5)"
+)
 
 
 def _icd(code: str, display: str, *, family: bool = False, note: str | None = None) -> CodeEntry:
@@ -47,10 +50,12 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
             "neoplastic disease",
             note="inclusion term: paraneoplastic limbic encephalopathy",
         ),
+    ),
+    C.ENCEPHALITIS_UNSPECIFIED: (
         _icd(
             "G04.90",
             "Encephalitis and encephalomyelitis, unspecified",
-            note="unspecified encephalitis: the CSF gate decides infection vs autoimmune",
+            note="not autoimmune encephalitis: rules.encephalitis_workup lists what is missing",
         ),
     ),
     C.HEMIPLEGIA: (
@@ -354,6 +359,41 @@ CONDITION_CODES: dict[C, tuple[CodeEntry, ...]] = {
     ),
     # No verified code set exists for "difficult vascular access"; it stays empty (see DROPPED).
     C.DIFFICULT_VASCULAR_ACCESS: (),
+    C.STEROID_INDICATION: (
+        _icd("E27.1", "Primary adrenocortical insufficiency", note="inclusion: Addison's disease"),
+        _icd("E27.2", "Addisonian crisis", note="inclusion: adrenal crisis"),
+        _icd("E27.3", "Drug-induced adrenocortical insufficiency"),
+        _icd("E27.4", "Other and unspecified adrenocortical insufficiency", family=True),
+        _icd("E23.0", "Hypopituitarism", note="secondary adrenal insufficiency"),
+        _icd("E89.6", "Postprocedural adrenocortical (-medullary) hypofunction"),
+        _icd(
+            "Z79.52",
+            "Long term (current) use of systemic steroids",
+            note="stress dosing or continuation; inhaled steroids (Z79.51) do not count",
+        ),
+        _icd("J45.901", "Unspecified asthma with (acute) exacerbation"),
+        _icd("J45.902", "Unspecified asthma with status asthmaticus"),
+        _icd("J45.21", "Mild intermittent asthma with (acute) exacerbation"),
+        _icd("J45.22", "Mild intermittent asthma with status asthmaticus"),
+        _icd("J45.31", "Mild persistent asthma with (acute) exacerbation"),
+        _icd("J45.41", "Moderate persistent asthma with (acute) exacerbation"),
+        _icd("J45.42", "Moderate persistent asthma with status asthmaticus"),
+        _icd("J45.51", "Severe persistent asthma with (acute) exacerbation"),
+        _icd("J45.52", "Severe persistent asthma with status asthmaticus"),
+        _icd("J44.1", "Chronic obstructive pulmonary disease with (acute) exacerbation"),
+        _sct(
+            "281239006",
+            "Exacerbation of asthma (disorder)",
+            _V,
+            _VSAC_ASTHMA,
+        ),
+        _sct(
+            "708090002",
+            "Acute severe exacerbation of asthma (disorder)",
+            _V,
+            _VSAC_ASTHMA,
+        ),
+    ),
 }
 
 DROPPED_CONDITION_CODES: tuple[DroppedCode, ...] = (
