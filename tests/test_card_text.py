@@ -100,3 +100,11 @@ def test_first_line_asks_for_antibody_testing_only_when_none_is_recorded(
 ) -> None:
     [card] = _cards(app, SCENARIOS[name])
     assert ("No autoantibody test is recorded" in card["detail"]) is asked
+
+
+@pytest.mark.parametrize(("name", "coma"), [("ane-coma", True), ("ane-early", False)])
+def test_ane_reads_coma_from_a_current_glasgow_coma_scale(
+    app: Flask, name: str, coma: bool
+) -> None:
+    [card] = _cards(app, SCENARIOS[name])
+    assert ("Coma now (GCS 6)" in card["detail"]) is coma

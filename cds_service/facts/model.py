@@ -77,6 +77,7 @@ class LabKind(StrEnum):
     CREATININE = "creatinine"  # mg/dL
     EGFR = "egfr"  # mL/min/{1.73_m2}
     AUTOIMMUNE_ANTIBODY = "autoimmune-antibody"  # qualitative, may be pending
+    GCS = "gcs"  # Glasgow Coma Scale total, 3-15
 
 
 class Qualitative(StrEnum):

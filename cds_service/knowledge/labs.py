@@ -180,6 +180,15 @@ LABS: tuple[LabDefinition, ...] = (
         dict.fromkeys(("ml/min/1.73m2", "ml/min/1.73_m2", "ml/min/1.73m^2"), 1.0),
     ),
     _lab(
+        K.GCS,
+        "Glasgow Coma Scale",
+        "{score}",
+        24,
+        "consciousness changes by the hour in acute necrotizing encephalopathy; only today's "
+        "score describes the severity",
+        {"": 1.0, "1": 1.0, "score": 1.0},
+    ),
+    _lab(
         K.AUTOIMMUNE_ANTIBODY,
         "Autoimmune antibody test",
         None,
@@ -196,6 +205,7 @@ _UNIT_DISPLAY = {
     "10*9/L": "x10^9/L",
     "10*3/uL": "x10^3/uL",
     "{INR}": "",
+    "{score}": "",
     "mL/min/{1.73_m2}": "mL/min/1.73 m2",
     "[lb_av]": "lb",
     "[in_i]": "in",

@@ -252,6 +252,14 @@ LOINC_CODES: tuple[LoincEntry, ...] = (
         _C,
         "ARUP 2004221",
     ),
+    _l(
+        "9269-2",
+        "Glasgow coma score total",
+        K.GCS,
+        "{score}",
+        _C,
+        "HL7 FHIR EMS example Observation; public vital-sign LOINC tables",
+    ),
 )
 
 DROPPED_LOINC_CODES: tuple[DroppedCode, ...] = (

@@ -52,6 +52,9 @@ ANE_REVIEW_HOURS = 48
 # The upper bound (a design choice): escalation is an acute-phase decision; a week after steroids
 # began the prompt no longer describes the patient and stays silent.
 ANE_ESCALATION_UNTIL_DAYS = 7
+# Seed 002 "severe cases (rapid neurological deterioration or coma)": coma read as a current
+# Glasgow Coma Scale of 8 or less, the conventional threshold for coma.
+GCS_COMA = 8.0
 _SEVERE = (
     "**Severe disease** (rapid deterioration, coma): add tocilizumab early (observational "
     "evidence; no consensus dose) and plasma exchange "
@@ -70,6 +73,14 @@ def _il6_note(facts: PatientFacts) -> str:
     )
 
 
+def _severity(facts: PatientFacts) -> str:
+    """'Coma now (GCS 6):' when a current Glasgow Coma Scale reads 8 or less, else nothing."""
+    gcs = facts.lab(LabKind.GCS)
+    if gcs is None or gcs.value is None or gcs.stale or gcs.value > GCS_COMA:
+        return ""
+    return f"**Coma now (GCS {number(gcs.value, 0)}): this is severe disease.** "
+
+
 def _steroid_dose(facts: PatientFacts) -> str:
     return advise(Agent.IV_METHYLPREDNISOLONE, DosingPatient.of(facts)).text()
 
@@ -78,7 +89,7 @@ def _steroid_dose(facts: PatientFacts) -> str:
     EARLY_STEROID_ID,
     hooks=(Hook.PATIENT_VIEW,),
     seed="002",
-    fires=("ane-early", "ane-early-40kg", "ane-noage"),
+    fires=("ane-early", "ane-early-40kg", "ane-noage", "ane-coma"),
     silent=("ane-72h", "none-pv"),
 )
 def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterator[Finding]:
@@ -112,11 +123,12 @@ def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterat
     )
     detail = (
         f"**High-dose IV methylprednisolone now, within 24 h of neurological onset** "
-        f"({timing}): {_steroid_dose(facts)}.{gate}\n\n{_SEVERE}\n\n"
+        f"({timing}): {_steroid_dose(facts)}.{gate}\n\n{_severity(facts)}{_SEVERE}\n\n"
         f"{_il6_note(facts)}"
     )
     evidence = (
         *(of_condition(c) for c in ane),
+        *of_lab(facts, LabKind.GCS),
         *of_lab(facts, LabKind.IL6),
         *of_lab(facts, LabKind.WEIGHT),
     )

@@ -94,7 +94,7 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
     detail = (
         f"Plexopathy still active {number(days, 0)} days after steroids began.{adequacy}\n\n"
         f"{_IMAGING}\n\nIf no compressive cause: **IVIG** as second line, {dose}. Response "
-        f"usually within 1-2 weeks. Evidence is case reports only.{risk_text}"
+        f"usually within 1-2 weeks; treat neuropathic pain alongside. Case reports only.{risk_text}"
     )
     suggestion = (
         ProposeOrder(Therapy.IVIG, standard, None, plexopathy[0].reference)
