@@ -471,47 +471,12 @@ def check_order(
         if upper is not None:
             uppers.append(upper)
         computed_text = advice.text() if advice.computed else regimen_text(regimen)
+        verdict, reason = _judge(total, upper, lower, advice, regimen, ordered.lower_bound)
         if total is None or upper is None:
-            candidate = DoseCheck(
-                agent,
-                Verdict.NOT_CHECKED,
-                ordered_text,
-                figure,
-                computed_text,
-                regimen,
-                advice.problem or kg_problem or bsa_problem,
-            )
-        elif total > upper:
-            verdict = Verdict.DANGEROUS if total > CRITICAL_EXCESS_FACTOR * upper else Verdict.ABOVE
-            candidate = DoseCheck(agent, verdict, ordered_text, figure, computed_text, regimen)
-        elif not advice.computed and regimen.basis is not Basis.FIXED:
-            candidate = DoseCheck(
-                agent,
-                Verdict.NOT_CHECKED,
-                ordered_text,
-                figure,
-                computed_text,
-                regimen,
-                advice.problem or "",
-            )
-        elif lower is not None and total < lower and not ordered.lower_bound:
-            candidate = DoseCheck(
-                agent, Verdict.BELOW, ordered_text, figure, computed_text, regimen
-            )
-        elif ordered.lower_bound:
-            candidate = DoseCheck(
-                agent,
-                Verdict.NOT_CHECKED,
-                ordered_text,
-                figure,
-                computed_text,
-                regimen,
-                "the order's timing does not give a daily total",
-            )
-        else:
-            candidate = DoseCheck(
-                agent, Verdict.WITHIN, ordered_text, figure, computed_text, regimen
-            )
+            reason = advice.problem or kg_problem or bsa_problem
+        candidate = DoseCheck(
+            agent, verdict, ordered_text, figure, computed_text, regimen, reason or ""
+        )
         best = _better(best, candidate)
     assert best is not None
     titration = next((r.titration for r in rows if r.titration), None)
@@ -539,6 +504,29 @@ def check_order(
                     "started without titration: no earlier course is recorded",
                 )
     return best
+
+
+def _judge(
+    total: float | None,
+    upper: float | None,
+    lower: float | None,
+    advice: DoseAdvice,
+    regimen: Regimen,
+    lower_bound: bool,
+) -> tuple[Verdict, str | None]:
+    """The verdict for one regimen, and why a dose could not be checked against it."""
+    if total is None or upper is None:
+        return Verdict.NOT_CHECKED, None
+    if total > upper:
+        dangerous = total > CRITICAL_EXCESS_FACTOR * upper
+        return (Verdict.DANGEROUS if dangerous else Verdict.ABOVE), None
+    if not advice.computed and regimen.basis is not Basis.FIXED:
+        return Verdict.NOT_CHECKED, advice.problem
+    if lower is not None and total < lower and not lower_bound:
+        return Verdict.BELOW, None
+    if lower_bound:
+        return Verdict.NOT_CHECKED, "the order's timing does not give a daily total"
+    return Verdict.WITHIN, None
 
 
 _RANK = {
