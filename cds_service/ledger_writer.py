@@ -274,6 +274,9 @@ class WriteBehind:
         # Everything is durable already; give the database a moment to take it, no more
         # (a SIGTERM during a held lock must not hang the worker: the next start replays).
         if self._submitted > self._processed and not self.flush(timeout=2.0):
+            # At interpreter exit a handler's stream may be closed already (pytest's capture):
+            # the line is then dropped quietly instead of printing a "Logging error" trace.
+            logging.raiseExceptions = False
             log.warning(
                 "ledger: %d call(s) left in the spool at exit; they are replayed at the next "
                 "start or by another worker",
