@@ -149,7 +149,9 @@ def call_service(service_id: str) -> Response:
     except DataUnavailable as exc:
         metrics.precondition_failed(service.id, exc.details)
         raise
-    g.log_fields.update(cards=result.card_count, stages_ms=result.timings_ms)
+    g.log_fields.update(
+        cards=result.card_count, rules=list(result.rule_ids), stages_ms=result.timings_ms
+    )
     metrics.hook_call(service.id, result.timings_ms)
     if result.silent:
         g.log_fields["silent"] = True  # the cards were recorded, not sent

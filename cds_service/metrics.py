@@ -136,11 +136,12 @@ def _process_metrics() -> Metrics:
 
 
 def active() -> Metrics | None:
-    """This app's metrics, or None when they are off (or outside a request)."""
+    """This app's metrics, or None when they are off. Outside an app context (a FHIR fetch
+    thread), the process's metrics if an app of this process turned them on."""
     try:
         found: Metrics | None = current_app.extensions.get(METRICS)
     except RuntimeError:  # no app context
-        return None
+        return _PROCESS_METRICS
     return found
 
 

@@ -31,6 +31,7 @@ class HookResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     silent: bool = False  # shadow mode: cards recorded, `{"cards": []}` sent (pilot.py)
     repeats_left_out: int = 0  # order-sign cards already overridden for these orders (repeats.py)
+    rule_ids: tuple[str, ...] = ()  # of the cards issued, for the request log
 
 
 class StageTimer:
@@ -107,4 +108,5 @@ def run_hook(
     timer.lap("ledger")
     metrics.cards_issued((i.rule_ids, i.card.indicator) for i in issued)
     response_body = {"cards": []} if silent else wire
-    return HookResult(response_body, len(issued), timer.timings_ms, silent, len(repeated))
+    rule_ids = tuple(sorted({rule_id for i in issued for rule_id in i.rule_ids}))
+    return HookResult(response_body, len(issued), timer.timings_ms, silent, len(repeated), rule_ids)

@@ -7,6 +7,8 @@ for a load balancer or an orchestrator deciding whether to send calls here; it c
 - `database`: the ledger database answers `SELECT 1`, is at this release's schema revision, and the
   ledger's writer is not in an outage (`Ledger.health()`: cards are then only in the local spool);
 - `trusted_issuers`: with authentication on, at least one issuer is configured (off: `disabled`);
+- `replay_cache`: with authentication on, the shared `jti` store answers (while it does not, tokens
+  are checked against this host only, so a token replayed to another instance could pass);
 - `hooks`: at least one CDS service is loaded.
 
 Both probes are outside JWT authentication and say nothing about patients, tokens or the URL of
@@ -51,6 +53,19 @@ def _trusted_issuers() -> tuple[bool, str]:
     return count > 0, f"{count} issuer(s)" if count else "none configured"
 
 
+def _replay_cache() -> tuple[bool, str]:
+    verifier = current_app.extensions.get(extensions.AUTH)
+    if verifier is None:
+        return True, "disabled (authentication off)"
+    health = getattr(verifier.replay_cache, "health", None)
+    if health is None:
+        return True, f"ok ({type(verifier.replay_cache).__name__})"
+    state: dict[str, Any] = health()
+    if state.get("shared_ok", True):
+        return True, "ok (shared)"
+    return False, f"shared store down for {state.get('outage_seconds', 0)} s; host-local only"
+
+
 def _hooks() -> tuple[bool, str]:
     count = len(extensions.services())
     return count > 0, f"{count} service(s)"
@@ -61,6 +76,7 @@ def readyz() -> Response:
     checks = {
         "database": _database(),
         "trusted_issuers": _trusted_issuers(),
+        "replay_cache": _replay_cache(),
         "hooks": _hooks(),
     }
     failing = [name for name, (ok, _) in checks.items() if not ok]

@@ -1,26 +1,51 @@
-"""One structured JSON log line per request, with stage timings; never tokens, JWTs or bodies.
+"""JSON logs: every line one JSON object; one line per request, with stage timings and the rule
+ids of the cards issued; never tokens, JWTs, bodies or patient identifiers.
 
-Handlers add safe fields to `g.log_fields` (service, hook, hookInstance, cards, stages_ms); this
-module adds method, path, status and duration and writes one line to the `cds_service.request`
-logger. Nothing from headers or the body is ever copied in wholesale.
+Every line has `ts` (ISO-8601 UTC, milliseconds, `Z`), `level`, `logger`, and, while a request is
+being answered, its `request_id`: the caller's `X-Request-ID` when it is a plain token (at most
+128 letters, digits and `-_.:`), else a fresh one; it is echoed in the response's `X-Request-ID`.
+gunicorn's own error and access logs go through the same formatter (`server.JsonGunicornLogger`).
+
+Handlers add safe fields to `g.log_fields` (service, hook, hookInstance, cards, rules, stages_ms);
+this module adds method, path, status and duration and writes one line to the
+`cds_service.request` logger. Nothing from headers or the body is ever copied in wholesale.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+import re
 import sys
 import time
+import uuid
+from datetime import UTC, datetime
 
 from flask import Flask, Response, g, request
 
 log = logging.getLogger("cds_service.request")
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+def iso_utc(created: float) -> str:
+    stamp = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
 
 
 class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = getattr(record, "fields", None)
-        line = {"ts": round(record.created, 3), "level": record.levelname, "logger": record.name}
+        line: dict[str, object] = {
+            "ts": iso_utc(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        current = request_id.get()
+        if current is not None:
+            line["request_id"] = current
         if fields:
             line.update(fields)
         else:
@@ -47,9 +72,21 @@ def init_app(app: Flask) -> None:
     def _start() -> None:
         g.started = time.perf_counter()
         g.log_fields = {}
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id_token = request_id.set(g.request_id)
+
+    @app.teardown_request
+    def _end(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id.reset(token)
 
     @app.after_request
     def _log(response: Response) -> Response:
+        rid = getattr(g, "request_id", None)
+        if rid is not None:
+            response.headers[REQUEST_ID_HEADER] = rid
         fields = {"method": request.method, "path": request.path, "status": response.status_code}
         fields.update(getattr(g, "log_fields", {}))
         started = getattr(g, "started", None)

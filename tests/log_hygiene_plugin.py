@@ -9,6 +9,17 @@ secrets: the `Authorization` bearer value of every Flask test-client request, ev
 `remember_secret` (tokens minted for unit tests that never reach a client); (3) after each test,
 fails that test if a record so far contains a secret so far, and at the end of the session checks
 everything once more. Any JWT-shaped string in a log record fails too, remembered or not.
+
+Patient identifiers are watched the same way (issue 13): from every JSON body sent through the
+test client, `context.patientId` and, of every Patient resource in it (prefetch, draft orders,
+bundles), its `id`, the parts of its names (`family`, `given`, `text`) and its `birthDate`. They
+are matched as whole tokens (`pat-1` does not match inside `pat-10` nor `pat-1-rule`), so short
+ids can be watched without false alarms; a FHIR URL path `.../Patient/pat-1` in a log line is
+caught. Ids are watched when they hold a digit or a hyphen (fuzzed bodies send words such as
+`after` that log lines rightly contain), names when capitalised. They are checked in the records
+that can reach the service's log: its own loggers and gunicorn's at any level (CDS_LOG_LEVEL may be
+DEBUG), other libraries' at WARNING and above (nothing routes their DEBUG and INFO records to a
+handler, e.g. urllib3's request lines with query strings).
 """
 
 from __future__ import annotations
@@ -29,6 +40,8 @@ __all__ = ["HYGIENE", "remember_secret"]
 
 JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _MIN_SECRET_CHARS = 8  # shorter strings would match by accident ("abc" is in many messages)
+_MIN_PHI_CHARS = 4  # patient ids and names, matched as whole tokens
+_OWN_LOGGERS = ("cds_service", "gunicorn")
 _STANDARD_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -38,16 +51,31 @@ class Hygiene:
     def __init__(self) -> None:
         self.active = False
         self.secrets: list[str] = []
+        self.patient_identifiers: dict[str, re.Pattern[str]] = {}  # value -> whole-token pattern
         self.records: list[tuple[str, str]] = []  # (logger name, rendered text)
+        self.levels: list[int] = []
         self._checked_secrets = 0
         self._checked_records = 0
+        self._checked_identifiers = 0
 
     def remember(self, secret: str) -> None:
         if len(secret) >= _MIN_SECRET_CHARS and secret not in self.secrets:
             self.secrets.append(secret)
 
+    def remember_patient(self, value: str, *, name: bool = False) -> None:
+        value = value.strip()
+        if len(value) < _MIN_PHI_CHARS or value in self.patient_identifiers:
+            return
+        if name and not value[:1].isupper():
+            return
+        if not name and not any(c.isdigit() or c == "-" for c in value):
+            return
+        token = rf"(?<![A-Za-z0-9_-]){re.escape(value)}(?![A-Za-z0-9_-])"
+        self.patient_identifiers[value] = re.compile(token)
+
     def capture(self, record: logging.LogRecord) -> None:
         self.records.append((record.name, render(record)))
+        self.levels.append(record.levelno)
 
     def leaks(self, *, everything: bool = False) -> list[str]:
         """Problems in records not yet checked, and old records against secrets not yet checked."""
@@ -65,7 +93,22 @@ class Hygiene:
                     )
             if index >= start_r and JWT_SHAPE.search(text):
                 found.append(f"logger {name!r} logged something shaped like a JWT")
+        found += self._identifier_leaks(start_r, everything=everything)
         self._checked_secrets, self._checked_records = len(self.secrets), len(self.records)
+        self._checked_identifiers = len(self.patient_identifiers)
+        return found
+
+    def _identifier_leaks(self, start_r: int, *, everything: bool) -> list[str]:
+        values = list(self.patient_identifiers.items())
+        new_values = values[0 if everything else self._checked_identifiers :]
+        found = []
+        for index in range(0 if new_values else start_r, len(self.records)):
+            name, text = self.records[index]
+            if not name.startswith(_OWN_LOGGERS) and self.levels[index] < logging.WARNING:
+                continue
+            for value, pattern in values if index >= start_r else new_values:
+                if value in text and pattern.search(text):
+                    found.append(f"logger {name!r} logged a patient identifier: {value[:2]}...")
         return found
 
 
@@ -108,6 +151,28 @@ def _access_tokens(value: Any) -> Iterator[str]:
             yield from _access_tokens(item)
 
 
+def _patient_identifiers(value: Any) -> Iterator[tuple[str, bool]]:
+    """(value, is a name): context.patientId, and the id, names and birth date of every Patient
+    resource."""
+    if isinstance(value, dict):
+        context = value.get("context")
+        if isinstance(context, dict) and isinstance(context.get("patientId"), str):
+            yield context["patientId"], False
+        if value.get("resourceType") == "Patient":
+            for key in ("id", "birthDate"):
+                if isinstance(value.get(key), str):
+                    yield value[key], False
+            for name in value.get("name") or ():
+                if isinstance(name, dict):
+                    parts = [name.get("family"), name.get("text"), *(name.get("given") or ())]
+                    yield from ((part, True) for part in parts if isinstance(part, str))
+        for item in value.values():
+            yield from _patient_identifiers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _patient_identifiers(item)
+
+
 def _harvest(kwargs: dict[str, Any]) -> None:
     headers = kwargs.get("headers") or {}
     items = headers.items() if hasattr(headers, "items") else headers
@@ -123,6 +188,8 @@ def _harvest(kwargs: dict[str, Any]) -> None:
     try:
         for token in _access_tokens(body):
             HYGIENE.remember(token)
+        for identifier, is_name in _patient_identifiers(body):
+            HYGIENE.remember_patient(identifier, name=is_name)
     except RecursionError:  # a test's deliberately deep body holds no token of ours
         pass
 

@@ -116,15 +116,15 @@ def _serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("env", "line"),
     [
-        ({"CDS_AUTH_ENABLE": "false"}, "Error: CDS_AUTH_ENABLE: not a setting"),
-        ({"CDS_PUBLIC_BASE_URL": "cds.example.org/"}, "Error: CDS_PUBLIC_BASE_URL: "),
+        ({"CDS_AUTH_ENABLE": "false"}, "CDS_AUTH_ENABLE: not a setting"),
+        ({"CDS_PUBLIC_BASE_URL": "cds.example.org/"}, "CDS_PUBLIC_BASE_URL: "),
         (
             {"CDS_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
-            "Error: cannot reach the ledger database (CDS_DATABASE_URL): ",
+            "cannot reach the ledger database (CDS_DATABASE_URL): ",
         ),
         (
             {"CDS_REPLAY_CACHE": "memory", "GUNICORN_CMD_ARGS": "--workers 2"},
-            "Error: CDS_REPLAY_CACHE=memory with 2 workers",
+            "CDS_REPLAY_CACHE=memory with 2 workers",
         ),
     ],
 )
@@ -135,11 +135,13 @@ def test_serve_stops_on_a_bad_setting_with_one_line_before_saying_it_starts(
     if "CDS_REPLAY_CACHE" in env:
         env["CDS_TRUSTED_ISSUERS_FILE"] = str(write_trusted_issuers(tmp_path))
     result = _serve(env)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(line)
+    record = json.loads(lines[0])  # a JSON line like every other
+    assert record["level"] == "ERROR" and record["logger"] == "cds_service.serve"
+    assert record["message"].startswith(line)
     assert "discovery" not in result.stderr and "Starting" not in result.stderr
 
 

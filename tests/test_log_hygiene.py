@@ -91,3 +91,46 @@ def test_calls_below_the_loggers_level_are_watched_too() -> None:
     logger.setLevel(logging.WARNING)
     logger.debug("marker %s", "debug-call-0005")
     assert any("debug-call-0005" in text for _, text in HYGIENE.records)
+
+
+def test_patient_identifiers_sent_through_the_test_client_are_watched(
+    client: FlaskClient,
+) -> None:
+    body = patient_view_request()
+    body["context"]["patientId"] = "hygiene-patient-0004"
+    body["prefetch"]["patient"] = {
+        "resourceType": "Patient",
+        "id": "hygiene-patient-0004",
+        "name": [{"family": "Hygienova", "given": ["Petra"]}],
+        "birthDate": "1961-07-14",
+    }
+    client.post("/cds-services/immunotherapy-guidance", json=body)
+    for value in ("hygiene-patient-0004", "Hygienova", "Petra", "1961-07-14"):
+        assert value in HYGIENE.patient_identifiers
+
+
+def test_a_leaked_patient_identifier_would_be_reported_as_a_whole_token() -> None:
+    hygiene = Hygiene()
+    hygiene.remember_patient("pat-1")
+    logger = logging.getLogger("cds_service.fhir_client")  # a logger of the service's own
+
+    def logged(text: str) -> list[str]:
+        hygiene.capture(logger.makeRecord(logger.name, logging.INFO, __file__, 1, text, (), None))
+        return hygiene.leaks()
+
+    assert logged("fhir GET http://127.0.0.1:5000/fhir/Patient/{id} -> 200") == []
+    assert logged("patient pat-10, repat-1x and rule pat-1-gate are other tokens") == []
+    assert logged("fhir GET http://127.0.0.1:5000/fhir/Patient/pat-1 -> 200") != []
+    other_library = logging.getLogger("urllib3.connectionpool")
+    hygiene.capture(
+        other_library.makeRecord(
+            other_library.name,
+            logging.DEBUG,
+            __file__,
+            1,
+            "GET /fhir/Condition?patient=pat-1",
+            (),
+            None,
+        )
+    )
+    assert hygiene.leaks() == []  # no handler ever writes another library's DEBUG records

@@ -33,6 +33,7 @@ def test_ready_when_everything_is_there(database_url: str, tmp_path: Path) -> No
     assert body["checks"]["database"].startswith("ok (schema ")
     assert body["checks"]["trusted_issuers"] == "3 issuer(s)"
     assert body["checks"]["hooks"] == "3 service(s)"
+    assert body["checks"]["replay_cache"].startswith("ok")
 
 
 def test_a_database_that_cannot_be_reached_is_not_ready_but_alive(
@@ -73,3 +74,19 @@ def test_no_trusted_issuer_or_no_service_is_not_ready(database_url: str, tmp_pat
 def test_with_authentication_off_issuers_are_not_required(client: FlaskClient) -> None:
     body = client.get("/readyz").get_json()
     assert body["checks"]["trusted_issuers"] == "disabled (authentication off)"
+
+
+def test_a_shared_replay_store_that_is_down_is_not_ready(database_url: str, tmp_path: Path) -> None:
+    app = secured(database_url, tmp_path)
+
+    class Down:
+        def first_use(self, key: str, expires_at: float) -> bool:
+            return True
+
+        def health(self) -> dict[str, object]:
+            return {"shared_ok": False, "outage_seconds": 12.5}
+
+    app.extensions[AUTH].replay_cache = Down()
+    body = app.test_client().get("/readyz").get_json()
+    assert body["failing"] == ["replay_cache"]
+    assert body["checks"]["replay_cache"] == "shared store down for 12.5 s; host-local only"

@@ -7,13 +7,16 @@ local use and says so loudly; production runs keep them on (CDS_AUTH_ENABLED def
 
 from __future__ import annotations
 
+import logging
 import os
+from typing import NoReturn
 
 import click
 from flask import Flask
 
 from cds_service import startup
 from cds_service.config import ConfigError, load_config
+from cds_service.request_log import configure_logging
 from cds_service.server import (
     DEFAULT_THREADS,
     GunicornServer,
@@ -21,6 +24,14 @@ from cds_service.server import (
     prepare_multiprocess_dir,
     usable_cpus,
 )
+
+log = logging.getLogger("cds_service.serve")
+
+
+def _refuse(line: str) -> NoReturn:
+    """Stop before starting: one JSON log line saying what to fix, exit status 2."""
+    log.error(line)
+    raise SystemExit(2)
 
 
 def _build_app() -> Flask:
@@ -33,7 +44,7 @@ def _build_app() -> Flask:
         line = startup.problem(exc)
         if line is None:
             raise
-        raise click.ClickException(line) from None
+        _refuse(line)
 
 
 @click.command()
@@ -48,19 +59,22 @@ def serve(
     """Serve the CDS Hooks endpoints with gunicorn.
 
     Settings apply in this order, later ones winning: CDS_* variables, GUNICORN_CMD_ARGS, then
-    the options given here.
+    the options given here. Every line written is JSON (gunicorn's own logs included).
     """
     if no_auth:
         os.environ["CDS_AUTH_ENABLED"] = "false"
+    configure_logging("INFO")
     try:
         config = load_config()
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        _refuse(str(exc))
+    configure_logging(config["LOG_LEVEL"])
     options = gunicorn_options(
         config["HOST"],
         config["PORT"],
         config["WORKERS"] or usable_cpus(),
         DEFAULT_THREADS,
+        log_level=config["LOG_LEVEL"],
     )
     overrides: dict[str, object] = {}
     if host is not None or port is not None:
@@ -69,31 +83,26 @@ def serve(
         overrides["workers"] = workers
     if threads is not None:
         overrides["threads"] = threads
-    if config["METRICS"] == "on":
-        metrics_dir = prepare_multiprocess_dir()
-        click.echo(f"metrics: prometheus multiprocess files in {metrics_dir}", err=True)
     built: list[Flask] = []  # gunicorn preloads the app in this process, before forking
     server = GunicornServer(lambda: built[0], options, overrides)
     if config["REPLAY_CACHE"] == "memory" and config["AUTH_ENABLED"] and server.cfg.workers > 1:
-        raise click.ClickException(
+        _refuse(
             f"CDS_REPLAY_CACHE=memory with {server.cfg.workers} workers: a token replayed to "
             "another worker would be accepted; use CDS_REPLAY_CACHE=database or one worker"
         )
     service_binds = list(server.cfg.bind)
-    if config["METRICS_PORT"]:
-        server.cfg.set("bind", [*service_binds, f"{config['HOST']}:{config['METRICS_PORT']}"])
+    if config["METRICS"] == "on":
+        metrics_dir = prepare_multiprocess_dir()
+        if config["METRICS_PORT"]:
+            metrics_bind = f"{config['HOST']}:{config['METRICS_PORT']}"
+            server.cfg.set("bind", [*service_binds, metrics_bind])
     built.append(_build_app())
     if no_auth:
-        click.secho(
-            "WARNING: authentication is OFF. Any caller can use this service. Local use only.",
-            fg="red",
-            bold=True,
-            err=True,
-        )
+        log.warning("authentication is OFF: any caller can use this service; local use only")
     for bind in service_binds:
-        click.echo(f"CDS Hooks discovery: http://{bind}/cds-services", err=True)
+        log.info("CDS Hooks discovery: http://%s/cds-services", bind)
     if config["METRICS"] == "on":
-        binds = [f"{config['HOST']}:{config['METRICS_PORT']}"] if config["METRICS_PORT"] else []
-        for bind in binds or service_binds:
-            click.echo(f"metrics: http://{bind}/metrics", err=True)
+        binds = [metrics_bind] if config["METRICS_PORT"] else service_binds
+        for bind in binds:
+            log.info("metrics: http://%s/metrics (multiprocess files in %s)", bind, metrics_dir)
     server.run()
