@@ -88,13 +88,14 @@ _ANTIVIRAL_LEAD = timedelta(days=7)
     RULE_ID,
     hooks=ALL_HOOKS,
     seed="000",
-    fires=("ae-no-csf", "ae-hsv-pos", "ae-hsv-pv", "ae-hsv-acv", "ae-gram-pv"),
+    fires=("ae-no-csf", "ae-hsv-pos", "ae-hsv-pv", "ae-hsv-acv", "ae-gram-pv", "enc-unspec-hsv"),
     silent=(
         "ae-hemi-clear",
         "ae-hsv-eie",
         "ae-combo",
         "ae-escalate",
         "ae-refuted",
+        "enc-unspec",
         "ane-early",
         "none-pv",
         "none-steroid",
@@ -103,6 +104,7 @@ _ANTIVIRAL_LEAD = timedelta(days=7)
 def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
     ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
+    ae += _unspecified_infected(facts)
     if not (ae or ane):
         return
     orders = tuple(o for o in orders_under_review(facts) if is_immunotherapy(o))
@@ -182,6 +184,15 @@ def is_infection_excluded_before_immunotherapy(facts: PatientFacts) -> Iterator[
         topic=topic,
         group=CardGroup.CSF_GATE,
     )
+
+
+def _unspecified_infected(facts: PatientFacts) -> tuple[ConditionFact, ...]:
+    """Unspecified encephalitis (G04.90) once infection is found in CSF or coded; until then its
+    missing studies are the work-up card's (rules.encephalitis_workup), not this gate's."""
+    infection = facts.csf_status is CsfInfectionStatus.INFECTION_FOUND or facts.has_active(
+        ConditionCategory.CNS_INFECTION
+    )
+    return facts.active(ConditionCategory.ENCEPHALITIS_UNSPECIFIED) if infection else ()
 
 
 def _infection_found(
