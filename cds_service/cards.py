@@ -10,7 +10,7 @@ Every card and suggestion gets a uuid so feedback can be joined to the ledger.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cds_service import suggestions as builders
@@ -106,7 +106,9 @@ def _action(action: ProposedAction) -> Action:
     )
 
 
-def render_card(members: Sequence[Finding], patient_id: str) -> Card:
+def render_card(
+    members: Sequence[Finding], patient_id: str, protocol_links: Mapping[str, str] | None = None
+) -> Card:
     lead = members[0]
     changes = [builders.build(p, patient_id) for f in members for p in f.suggestions]
     suggestions = [
@@ -124,6 +126,9 @@ def render_card(members: Sequence[Finding], patient_id: str) -> Card:
         dict.fromkeys((f.citation.label, f.citation.url) for f in members if f.citation.url)
     )
     topic = lead.topic
+    local = (protocol_links or {}).get(topic.code) if topic else None
+    if local:  # the operator's own protocol for this topic (CDS_PROTOCOL_LINKS), first
+        links.insert(0, ("Local protocol", local))
     return Card(
         summary=lead.summary,
         detail=_detail(members),
@@ -145,10 +150,16 @@ def render_card(members: Sequence[Finding], patient_id: str) -> Card:
     )
 
 
-def render(findings: Sequence[Finding], patient_id: str) -> tuple[CdsResponse, list[IssuedCard]]:
+def render(
+    findings: Sequence[Finding],
+    patient_id: str,
+    protocol_links: Mapping[str, str] | None = None,
+) -> tuple[CdsResponse, list[IssuedCard]]:
     """Cards for a hook response, most urgent first, and what the ledger must record."""
     issued = [
-        IssuedCard(render_card(members, patient_id), tuple(f.rule_id for f in members))
+        IssuedCard(
+            render_card(members, patient_id, protocol_links), tuple(f.rule_id for f in members)
+        )
         for members in _group(findings)
     ]
     return CdsResponse(cards=[i.card for i in issued]), issued

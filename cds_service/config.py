@@ -131,6 +131,18 @@ def _database(raw: str) -> str:
     return raw.strip()
 
 
+def _protocol_links(raw: str) -> dict[str, str]:
+    """`topic=https://...` pairs, comma-separated: the hospital's own protocol page per topic."""
+    links: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        topic, sep, url = pair.partition("=")
+        parsed = urlsplit(url.strip())
+        if not sep or not topic.strip() or parsed.scheme != "https" or not parsed.netloc:
+            raise ValueError(f"expected topic=https://..., got {pair!r}")
+        links[topic.strip()] = url.strip()
+    return links
+
+
 def _directory(raw: str) -> str:
     if not Path(raw).is_dir():
         raise ValueError(f"{raw!r} is not a folder")
@@ -223,6 +235,15 @@ SETTINGS: tuple[Setting, ...] = (
         True,
         "Require a signed JWT from the EHR on every endpoint. Turn off only for local use.",
         _bool,
+    ),
+    Setting(
+        "PROTOCOL_LINKS",
+        "",
+        "Local protocol pages linked from cards, as comma-separated `topic=https://...` pairs "
+        "(topics: autoimmune-encephalitis, guillain-barre, acute-necrotizing-encephalopathy, "
+        "immune-plexopathy, immunotherapy-order-safety), e.g. the hospital's IVIG or plasma "
+        "exchange protocol.",
+        _protocol_links,
     ),
     Setting(
         "PREVIEW",

@@ -78,7 +78,9 @@ def run_hook(
     timer.lap("facts")
     findings = pilot.enabled_findings(rules.evaluate(facts, service.rules), config)
     timer.lap("rules")
-    response, issued = cards.render(findings, facts.patient_id)
+    response, issued = cards.render(
+        findings, facts.patient_id, config.get("PROTOCOL_LINKS") or None
+    )
     wire = response.to_wire()
     timer.lap("render")
     orders = order_fingerprints(ledger, draft_orders.resources()) if draft_orders else None

@@ -141,8 +141,31 @@ def _order(proposal: ProposeOrder, patient_id: str) -> ProposedChange | None:
             resource=plex_service_request(patient_id, proposal.condition_reference),
         )
         label = f"{verb} plasma exchange x {PLEX_SESSIONS} (every other day)"
-    actions = (delete_draft(replaced), create) if replaced else (create,)
-    return ProposedChange(label, actions, proposal.recommended)
+    return ProposedChange(label, _replacing(replaced, create), proposal.recommended)
+
+
+def _replacing(replaced: TherapyFact | None, create: ProposedAction) -> tuple[ProposedAction, ...]:
+    """Actions a client applying them in order (and perhaps only the first) ends up right with.
+
+    The CDS Hooks sandbox applies a suggestion's actions in sequence and can stop after the
+    first: "delete, then create" would leave no order at all. A replacement of the same resource
+    type is one `update` of the draft (same id, new content); another type is `create` first,
+    then `delete`, so the new order exists whatever the client applies.
+    """
+    if replaced is None:
+        return (create,)
+    resource = create.resource or {}
+    kind, _, ident = replaced.reference.partition("/")
+    if resource.get("resourceType") == kind and ident:
+        return (
+            ProposedAction(
+                "update",
+                f"Change the draft order {replaced.display or replaced.reference} to: "
+                f"{create.description}",
+                resource={**resource, "id": ident},
+            ),
+        )
+    return (create, delete_draft(replaced))
 
 
 def build(proposal: Proposal, patient_id: str) -> ProposedChange | None:

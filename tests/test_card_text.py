@@ -108,3 +108,35 @@ def test_ane_reads_coma_from_a_current_glasgow_coma_scale(
 ) -> None:
     [card] = _cards(app, SCENARIOS[name])
     assert ("Coma now (GCS 6)" in card["detail"]) is coma
+
+
+def test_an_operator_protocol_link_leads_the_card_links(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": False,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+            "PROTOCOL_LINKS": {"guillain-barre": "https://intranet.example/gbs-ivig"},
+        }
+    )
+    [card] = _cards(app, SCENARIOS["gbs-mp"])
+    assert card["links"][0] == {
+        "label": "Local protocol",
+        "url": "https://intranet.example/gbs-ivig",
+        "type": "absolute",
+    }
+    assert all(link["type"] == "absolute" for link in card["links"])  # never a SMART link
+
+
+def test_protocol_links_are_topic_equals_https_pairs() -> None:
+    from cds_service.config import _protocol_links
+
+    assert _protocol_links(
+        "guillain-barre=https://a.example/x, immune-plexopathy=https://b.example"
+    ) == {
+        "guillain-barre": "https://a.example/x",
+        "immune-plexopathy": "https://b.example",
+    }
+    for bad in ("guillain-barre", "gbs=http://a.example", "=https://a.example"):
+        with pytest.raises(ValueError, match="topic=https"):
+            _protocol_links(bad)

@@ -111,3 +111,15 @@ def test_a_condition_coded_in_two_systems_gives_one_fact_per_category():
     resource["code"]["coding"].append({"system": SCT, "code": "40956001"})
     facts = condition_facts([resource])
     assert len(facts) == 1 and facts[0].code.system == ICD
+
+
+def test_a_huge_code_is_refused_in_linear_time() -> None:
+    import time
+
+    from cds_service.knowledge import ICD10CM
+    from cds_service.knowledge.conditions import categories_for
+
+    started = time.process_time()
+    assert categories_for(ICD10CM, "G61" + "0" * 200_000) == frozenset()
+    assert time.process_time() - started < 0.5
+    assert categories_for(ICD10CM, "G61.0")  # real codes still match

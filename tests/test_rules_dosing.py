@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
@@ -135,11 +136,14 @@ def test_every_suggested_resource_in_every_scenario_validates_and_deletes_name_a
                 change = build(proposal, patient.patient_id)
                 assert change is not None, proposal
                 for action in change.actions:
-                    if action.type == "create":
+                    if action.type in ("create", "update"):
                         if action.resource["resourceType"] == "MedicationRequest":
                             MedicationRequest.model_validate(action.resource)
                         else:
                             ServiceRequest.model_validate(action.resource)
+                        if action.type == "update":  # a draft replaced in place, by its id
+                            kind, ident = action.resource["resourceType"], action.resource["id"]
+                            assert f"{kind}/{ident}" in drafts
                         seen += 1
                     else:
                         assert action.type == "delete" and action.resource_id in drafts
@@ -155,3 +159,63 @@ def test_suggested_resources_are_exactly_what_fhir_resources_would_emit() -> Non
     for model, resource in ((MedicationRequest, ivig), (ServiceRequest, plex)):
         dumped = model.model_validate(resource).model_dump(mode="json", exclude_none=True)
         assert dumped == resource
+
+
+class SandboxLikeClient:
+    """Applies a suggestion's actions the way the CDS Hooks sandbox does: in order, and stops
+    after the first one it can apply (a `create` only when the medication is coded)."""
+
+    def __init__(self, drafts: dict[str, dict[str, Any]]) -> None:
+        self.drafts = dict(drafts)
+
+    def accept(self, actions: list[Any]) -> None:
+        for action in actions:
+            resource = action.resource or {}
+            if action.type == "create" and _coded(resource):
+                self.drafts[f"{resource['resourceType']}/new"] = resource
+                return
+            if action.type == "update" and resource.get("id"):
+                key = f"{resource['resourceType']}/{resource['id']}"
+                if key in self.drafts:
+                    self.drafts[key] = resource
+                    return
+            if action.type == "delete" and action.resource_id in self.drafts:
+                del self.drafts[action.resource_id]
+                return
+
+
+def _coded(resource: dict[str, Any]) -> bool:
+    concept = resource.get("medicationCodeableConcept") or resource.get("code") or {}
+    return bool(concept.get("coding")) or resource.get("resourceType") == "ServiceRequest"
+
+
+def test_a_client_applying_actions_in_sequence_ends_with_the_replacement_order() -> None:
+    from cds_service.facts.model import Therapy, TherapyFact
+    from cds_service.findings import ProposeOrder
+    from cds_service.suggestions import build
+
+    steroid = TherapyFact(
+        Therapy.CORTICOSTEROID,
+        "MedicationRequest/draft-1",
+        "MedicationRequest",
+        "draft",
+        WHEN,
+        False,
+        is_draft_order=True,
+    )
+    drafts = {"MedicationRequest/draft-1": {"resourceType": "MedicationRequest", "id": "draft-1"}}
+    ivig = build(ProposeOrder(Therapy.IVIG, ivig_daily_dose(weight(70)), steroid), "pt-1")
+    assert ivig is not None
+    client = SandboxLikeClient(drafts)
+    client.accept(list(ivig.actions))
+    [(key, order)] = client.drafts.items()
+    assert (
+        key == "MedicationRequest/draft-1" and "IVIG" in order["medicationCodeableConcept"]["text"]
+    )
+    MedicationRequest.model_validate(order)
+
+    plex = build(ProposeOrder(Therapy.PLEX, None, steroid), "pt-1")
+    assert plex is not None and [a.type for a in plex.actions] == ["create", "delete"]
+    client = SandboxLikeClient(drafts)
+    client.accept(list(plex.actions))
+    assert any(o["resourceType"] == "ServiceRequest" for o in client.drafts.values())

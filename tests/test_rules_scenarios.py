@@ -846,7 +846,8 @@ def test_a_plex_order_where_ivig_suits_better_suggests_ivig_dosed_from_weight() 
     [proposal] = finding.suggestions
     change = build(proposal, with_weight.patient_id)
     assert change is not None
-    delete, create = change.actions
+    # create first, then delete: a client that applies only the first action still has IVIG
+    create, delete = change.actions
     assert (delete.type, delete.resource_id) == ("delete", plex.reference)
     assert create.resource is not None and create.resource["resourceType"] == "MedicationRequest"
     dose = create.resource["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]

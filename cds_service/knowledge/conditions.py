@@ -435,10 +435,16 @@ for _category, _entries in CONDITION_CODES.items():
             _EXACT[_hit] = _EXACT.get(_hit, frozenset()) | {_category}
 
 
+# ICD-10-CM codes are at most 8 characters with the dot, SNOMED CT ids at most 18 digits; a
+# longer "code" matches nothing, and is refused before any per-prefix work (a 200 KB code once
+# cost 48 s of CPU in the prefix loop below).
+MAX_CODE_CHARS = 32
+
+
 def categories_for(system: str | None, code: str | None) -> frozenset[C]:
     """The categories one coding belongs to; ICD-10-CM codes also match their families."""
-    if not system or not code:
-        return frozenset()
+    if not system or not code or len(code) > MAX_CODE_CHARS:
+        return frozenset()  # no code system we read has codes this long: linear, not quadratic
     if system != ICD10CM:
         return _EXACT.get((system, code.strip()), frozenset())
     icd = normalise_icd10cm(code)
