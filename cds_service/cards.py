@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from cds_service import suggestions as builders
@@ -74,13 +75,31 @@ def grading(note: str) -> str:
     return first if len(first) <= 200 else first[:197].rstrip() + "..."
 
 
-def _detail(members: Sequence[Finding]) -> str:
+# What a card says when a prefetch key could not be obtained (facts.unknown): the advice may be
+# missing something, and the clinician should know which data were not seen.
+NOT_RETRIEVED = {
+    "patient": "Patient details (age)",
+    "conditions": "Diagnoses",
+    "observations": "Lab results",
+    "medications": "Medication orders",
+    "administrations": "Medication administrations",
+    "procedures": "Procedures",
+    "serviceRequests": "Service requests (plasma exchange may be recorded here)",
+}
+
+
+def _detail(members: Sequence[Finding], unknown: AbstractSet[str] = frozenset()) -> str:
     sections: list[str] = []
     for finding in members:
         if len(members) > 1:
             sections.append(f"### {finding.summary}")
         sections.append(finding.detail.strip())
     evidence = [e for f in members for e in f.evidence]
+    evidence += [
+        Evidence(NOT_RETRIEVED[key], None, None, None, "could not be retrieved for this request")
+        for key in sorted(unknown)
+        if key in NOT_RETRIEVED
+    ]
     if evidence:
         unique = list(dict.fromkeys(evidence))
         sections.append("**Evidence used**\n\n" + "\n".join(_evidence_line(e) for e in unique))
@@ -107,7 +126,10 @@ def _action(action: ProposedAction) -> Action:
 
 
 def render_card(
-    members: Sequence[Finding], patient_id: str, protocol_links: Mapping[str, str] | None = None
+    members: Sequence[Finding],
+    patient_id: str,
+    protocol_links: Mapping[str, str] | None = None,
+    unknown: AbstractSet[str] = frozenset(),
 ) -> Card:
     lead = members[0]
     changes = [builders.build(p, patient_id) for f in members for p in f.suggestions]
@@ -131,7 +153,7 @@ def render_card(
         links.insert(0, ("Local protocol", local))
     return Card(
         summary=lead.summary,
-        detail=_detail(members),
+        detail=_detail(members, unknown),
         indicator=lead.urgency.value,
         source=Source(
             label=lead.citation.label,
@@ -154,11 +176,14 @@ def render(
     findings: Sequence[Finding],
     patient_id: str,
     protocol_links: Mapping[str, str] | None = None,
+    unknown: AbstractSet[str] = frozenset(),
 ) -> tuple[CdsResponse, list[IssuedCard]]:
-    """Cards for a hook response, most urgent first, and what the ledger must record."""
+    """Cards for a hook response, most urgent first, and what the ledger must record; `unknown`
+    names the prefetch keys that could not be obtained (each card says so)."""
     issued = [
         IssuedCard(
-            render_card(members, patient_id, protocol_links), tuple(f.rule_id for f in members)
+            render_card(members, patient_id, protocol_links, unknown),
+            tuple(f.rule_id for f in members),
         )
         for members in _group(findings)
     ]

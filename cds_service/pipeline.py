@@ -79,7 +79,7 @@ def run_hook(
     findings = pilot.enabled_findings(rules.evaluate(facts, service.rules), config)
     timer.lap("rules")
     response, issued = cards.render(
-        findings, facts.patient_id, config.get("PROTOCOL_LINKS") or None
+        findings, facts.patient_id, config.get("PROTOCOL_LINKS") or None, facts.unknown
     )
     wire = response.to_wire()
     timer.lap("render")

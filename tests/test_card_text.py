@@ -140,3 +140,17 @@ def test_protocol_links_are_topic_equals_https_pairs() -> None:
     for bad in ("guillain-barre", "gbs=http://a.example", "=https://a.example"):
         with pytest.raises(ValueError, match="topic=https"):
             _protocol_links(bad)
+
+
+def test_a_card_says_which_data_could_not_be_retrieved(app: Flask) -> None:
+    scenario = SCENARIOS["gbs-mp"].shifted(datetime.now(UTC))
+    body = scenario.request(services(app))
+    body["prefetch"]["procedures"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "exception"}],
+    }
+    response = app.test_client().post(f"/cds-services/{scenario.service_id}", json=body)
+    [card] = response.get_json()["cards"]
+    assert "**Procedures** — could not be retrieved for this request" in card["detail"]
+    [plain] = _cards(app, SCENARIOS["gbs-mp"])
+    assert "could not be retrieved" not in plain["detail"]
