@@ -32,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from cds_service.config import load_config
     from cds_service.extensions import SEAMS, SERVICES, split_test_config
     from cds_service.services import load_services
+    from cds_service.suggestion_check import check_suggestion_builders
 
     app = Flask(__name__, instance_relative_config=True)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # cards read summary-first
@@ -42,6 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # One byte more than the setting: `api._body` tells a chunked body over the limit by it.
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_BODY_BYTES"]) + 1
     app.extensions[SERVICES] = load_services(Path(app.config["HOOKS_DIR"]))
+    check_suggestion_builders()  # suggested FHIR resources are validated here, not per call
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     request_log.init_app(app)

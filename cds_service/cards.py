@@ -5,6 +5,12 @@ indicator and source), so a clinician sees a few cards per call, not one per rul
 GitHub-flavoured markdown (spec "Card Attributes"): the recommendation, then the evidence the
 rules used (value, unit, date, resource reference), then the citation with its evidence grading.
 Every card and suggestion gets a uuid so feedback can be joined to the ledger.
+
+Cards are built directly in wire form (plain dicts, in the field order and with the omissions of
+`protocol.response`'s models) with the spec's invariants checked cheaply here: summary length,
+selectionBehavior exactly when there are suggestions, uuids, override-reason displays, action
+payloads, absolute URLs. Building them through pydantic cost more per call than the clinical
+work; the models remain the reference the test suite holds every card of every fixture to.
 """
 
 from __future__ import annotations
@@ -13,28 +19,24 @@ import re
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from cds_service import suggestions as builders
-from cds_service.findings import Evidence, Finding, ProposedAction, Urgency
-from cds_service.protocol.response import (
-    Action,
-    Card,
-    CdsResponse,
-    Coding,
-    Link,
-    OverrideReason,
-    Source,
-    Suggestion,
-)
+from cds_service.findings import Evidence, Finding, ProposedAction, ProposedChange, Urgency
+from cds_service.protocol.response import MAX_SUMMARY_CHARS, new_uuid
 
 _URGENCY_ORDER = {Urgency.INFO: 0, Urgency.WARNING: 1, Urgency.CRITICAL: 2}
+_INDICATORS = frozenset({"info", "warning", "critical"})
+_SELECTION_BEHAVIORS = frozenset({"at-most-one", "any"})
+_RESOURCE_ID = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}\Z")  # as protocol.response.Action
 
 
 @dataclass(frozen=True)
 class IssuedCard:
-    """A rendered card and the rule ids behind it (for the ledger)."""
+    """A rendered card (wire form) and the rule ids behind it (for the ledger)."""
 
-    card: Card
+    card: dict[str, Any]
     rule_ids: tuple[str, ...]
 
 
@@ -116,13 +118,61 @@ def _detail(members: Sequence[Finding], unknown: AbstractSet[str] = frozenset())
     return "\n\n".join(sections)
 
 
-def _action(action: ProposedAction) -> Action:
-    return Action(
-        type=action.type,
-        description=action.description,
-        resource=action.resource,
-        resourceId=action.resource_id,
-    )
+class CardInvariantError(ValueError):
+    """A rendered card breaks a rule of the spec that the models in `protocol.response` enforce."""
+
+
+def _text(value: str | None, what: str) -> str:
+    if not value:
+        raise CardInvariantError(f"{what} is empty")
+    return value
+
+
+def _url(value: str, what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise CardInvariantError(f"{what} is not an absolute http(s) URL: {value!r}")
+    return value
+
+
+def _coding(system: str, code: str, display: str | None, what: str) -> dict[str, str]:
+    coding = {"system": _text(system, f"{what} system"), "code": _text(code, f"{what} code")}
+    if display is not None:
+        coding["display"] = _text(display, f"{what} display")
+    return coding
+
+
+def _action(action: ProposedAction) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "type": action.type,
+        "description": _text(action.description, "action description"),
+    }
+    if action.type == "delete":
+        if action.resource is not None or action.resource_id is None:
+            raise CardInvariantError("a delete action carries resourceId and no resource")
+        if not _RESOURCE_ID.match(action.resource_id):
+            raise CardInvariantError(f"resourceId {action.resource_id!r} is not Type/id")
+        wire["resourceId"] = action.resource_id
+        return wire
+    if action.type not in ("create", "update"):
+        raise CardInvariantError(f"unknown action type {action.type!r}")
+    if not action.resource or "resourceType" not in action.resource:
+        raise CardInvariantError(f"a {action.type} action carries a FHIR resource")
+    wire["resource"] = action.resource
+    if action.resource_id is not None:
+        if not _RESOURCE_ID.match(action.resource_id):
+            raise CardInvariantError(f"resourceId {action.resource_id!r} is not Type/id")
+        wire["resourceId"] = action.resource_id
+    return wire
+
+
+def _suggestion(change: ProposedChange) -> dict[str, Any]:
+    wire: dict[str, Any] = {"label": _text(change.label, "suggestion label"), "uuid": new_uuid()}
+    if change.is_recommended:
+        wire["isRecommended"] = True
+    if change.actions:
+        wire["actions"] = [_action(a) for a in change.actions]
+    return wire
 
 
 def render_card(
@@ -130,46 +180,65 @@ def render_card(
     patient_id: str,
     protocol_links: Mapping[str, str] | None = None,
     unknown: AbstractSet[str] = frozenset(),
-) -> Card:
+) -> dict[str, Any]:
+    """One card in wire form (what `Card.to_wire` would give), its invariants checked here.
+
+    The pydantic models of `protocol.response` stay the reference: the test suite validates every
+    card of every fixture with them and compares this rendering with theirs.
+    """
     lead = members[0]
     changes = [builders.build(p, patient_id) for f in members for p in f.suggestions]
-    suggestions = [
-        Suggestion(
-            label=change.label,
-            isRecommended=change.is_recommended or None,
-            actions=[_action(a) for a in change.actions] or None,
-        )
-        for change in changes
-        if change is not None
-    ]
+    suggestions = [_suggestion(change) for change in changes if change is not None]
     reasons = list(dict.fromkeys(r for f in members for r in f.override_reasons))
     # The guideline behind each finding, for the clinician who wants to read it.
     links = list(
         dict.fromkeys((f.citation.label, f.citation.url) for f in members if f.citation.url)
     )
+    summary = _text(lead.summary, "card summary")
+    if len(summary) > MAX_SUMMARY_CHARS:
+        raise CardInvariantError(f"card summary has {len(summary)} characters (most 139)")
+    indicator = lead.urgency.value
+    if indicator not in _INDICATORS:
+        raise CardInvariantError(f"unknown indicator {indicator!r}")
+    source: dict[str, Any] = {"label": _text(lead.citation.label, "source label")}
+    if lead.citation.url is not None:
+        source["url"] = _url(lead.citation.url, "source url")
     topic = lead.topic
     local = (protocol_links or {}).get(topic.code) if topic else None
     if local:  # the operator's own protocol for this topic (CDS_PROTOCOL_LINKS), first
         links.insert(0, ("Local protocol", local))
-    return Card(
-        summary=lead.summary,
-        detail=_detail(members, unknown),
-        indicator=lead.urgency.value,
-        source=Source(
-            label=lead.citation.label,
-            url=lead.citation.url,
-            topic=Coding(system=topic.system, code=topic.code, display=topic.display)
-            if topic
-            else None,
-        ),
-        suggestions=suggestions or None,
-        selectionBehavior=lead.selection_behavior if suggestions else None,
-        overrideReasons=[
-            OverrideReason(system=r.system, code=r.code, display=r.display) for r in reasons
+    if topic:
+        source["topic"] = _coding(topic.system, topic.code, topic.display, "source topic")
+    card: dict[str, Any] = {
+        "uuid": new_uuid(),
+        "summary": summary,
+        "detail": _text(_detail(members, unknown), "card detail"),
+        "indicator": indicator,
+        "source": source,
+    }
+    if suggestions:
+        behavior = lead.selection_behavior
+        if behavior not in _SELECTION_BEHAVIORS:
+            raise CardInvariantError("selectionBehavior is required when suggestions are present")
+        if behavior == "at-most-one" and sum(1 for s in suggestions if "isRecommended" in s) > 1:
+            raise CardInvariantError("at most one suggestion may be recommended with at-most-one")
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = behavior
+    if reasons:
+        card["overrideReasons"] = [
+            _coding(r.system, r.code, _text(r.display, "override reason display"), "reason")
+            for r in reasons
         ]
-        or None,
-        links=[Link(label=label[:140], url=url, type="absolute") for label, url in links] or None,
-    )
+    if links:
+        card["links"] = [
+            {
+                "label": _text(label[:140], "link label"),
+                "url": _url(url, "link url"),
+                "type": "absolute",
+            }
+            for label, url in links
+        ]
+    return card
 
 
 def render(
@@ -177,9 +246,9 @@ def render(
     patient_id: str,
     protocol_links: Mapping[str, str] | None = None,
     unknown: AbstractSet[str] = frozenset(),
-) -> tuple[CdsResponse, list[IssuedCard]]:
-    """Cards for a hook response, most urgent first, and what the ledger must record; `unknown`
-    names the prefetch keys that could not be obtained (each card says so)."""
+) -> tuple[dict[str, Any], list[IssuedCard]]:
+    """The hook response in wire form (cards most urgent first) and what the ledger must record;
+    `unknown` names the prefetch keys that could not be obtained (each card says so)."""
     issued = [
         IssuedCard(
             render_card(members, patient_id, protocol_links, unknown),
@@ -187,4 +256,4 @@ def render(
         )
         for members in _group(findings)
     ]
-    return CdsResponse(cards=[i.card for i in issued]), issued
+    return {"cards": [i.card for i in issued]}, issued

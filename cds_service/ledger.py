@@ -119,31 +119,31 @@ class Ledger:
         orders = json.dumps(sorted(draft_orders)) if draft_orders is not None else None
         card_rows = [
             {
-                "card_uuid": i.card.uuid,
+                "card_uuid": i.card["uuid"],
                 "service_id": service_id,
                 "hook_instance": hook_instance,
                 "patient_hash": patient,
-                "indicator": i.card.indicator,
-                "summary": i.card.summary,
+                "indicator": i.card["indicator"],
+                "summary": i.card["summary"],
                 "issued_at": now,
                 "issuer": issuer,
                 "tenant": tenant,
                 "silent": silent,
-                "selection_behavior": i.card.selectionBehavior,
+                "selection_behavior": i.card.get("selectionBehavior"),
                 "encounter_hash": encounter,
                 "draft_orders": orders,
             }
             for i in cards
         ]
         rule_rows = [
-            {"card_uuid": i.card.uuid, "rule_id": rule_id}
+            {"card_uuid": i.card["uuid"], "rule_id": rule_id}
             for i in cards
             for rule_id in dict.fromkeys(i.rule_ids)
         ]
         suggestion_rows = [
-            {"suggestion_uuid": s.uuid, "card_uuid": i.card.uuid, "label": s.label}
+            {"suggestion_uuid": s["uuid"], "card_uuid": i.card["uuid"], "label": s["label"]}
             for i in cards
-            for s in (i.card.suggestions or ())
+            for s in i.card.get("suggestions", ())
         ]
         try:
             self._writer.submit(

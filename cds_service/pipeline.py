@@ -78,10 +78,9 @@ def run_hook(
     timer.lap("facts")
     findings = pilot.enabled_findings(rules.evaluate(facts, service.rules), config)
     timer.lap("rules")
-    response, issued = cards.render(
+    wire, issued = cards.render(
         findings, facts.patient_id, config.get("PROTOCOL_LINKS") or None, facts.unknown
     )
-    wire = response.to_wire()
     timer.lap("render")
     orders = order_fingerprints(ledger, draft_orders.resources()) if draft_orders else None
     repeated: set[str] = set()
@@ -93,7 +92,7 @@ def run_hook(
             encounter_id=context.encounterId,
             orders=orders,
         )
-        issued = [i for i in issued if i.card.uuid not in repeated]
+        issued = [i for i in issued if i.card["uuid"] not in repeated]
         wire = {**wire, "cards": [c for c in wire["cards"] if c["uuid"] not in repeated]}
     silent = pilot.is_silent(service.id, config)
     ledger.record_cards(
@@ -108,7 +107,7 @@ def run_hook(
         draft_orders=orders,
     )
     timer.lap("ledger")
-    metrics.cards_issued((i.rule_ids, i.card.indicator) for i in issued)
+    metrics.cards_issued((i.rule_ids, i.card["indicator"]) for i in issued)
     response_body = {"cards": []} if silent else wire
     rule_ids = tuple(sorted({rule_id for i in issued for rule_id in i.rule_ids}))
     return HookResult(response_body, len(issued), timer.timings_ms, silent, len(repeated), rule_ids)

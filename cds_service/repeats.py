@@ -109,7 +109,7 @@ def already_overridden(
     )
     signing = frozenset(orders)
     return {
-        i.card.uuid
+        i.card["uuid"]
         for i in issued
         if any(
             frozenset(i.rule_ids) <= before.rule_ids and signing <= before.orders
