@@ -22,6 +22,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         auth,
         cors,
         errors,
+        gc_tuning,
         ledger,
         metrics,
         pilot,
@@ -56,4 +57,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(probes.blueprint)
     pilot.init_app(app)
     preview.init_app(app)
+    gc_tuning.init_app(app)  # last: freezes what start-up built (any WSGI server gets it)
     return app

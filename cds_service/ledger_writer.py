@@ -70,6 +70,18 @@ SEGMENT_SUFFIX = ".jsonl"
 REJECTED_PREFIX = "rejected-"
 
 
+WRITER_THREAD_NAME = "ledger-writer"  # also the kernel's name: the benchmark reads its CPU
+
+
+def _name_native_thread(name: str) -> None:
+    """Name the calling thread in the kernel (Linux prctl PR_SET_NAME; 15 characters), so that
+    /proc tells the writer's CPU time from the request threads'; elsewhere, nothing."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)
+
+
 class SpoolUnavailable(Exception):
     """The rows could not be made durable: the spool is full or cannot be written."""
 
@@ -267,7 +279,7 @@ class WriteBehind:
             with contextlib.suppress(OSError):  # if it cannot be made, submit says so (503)
                 self.spool_dir.mkdir(parents=True, exist_ok=True)
             self._pid = os.getpid()
-            threading.Thread(target=self._run, name="ledger-writer", daemon=True).start()
+            threading.Thread(target=self._run, name=WRITER_THREAD_NAME, daemon=True).start()
             atexit.register(self._at_exit)
 
     def _at_exit(self) -> None:
@@ -359,6 +371,7 @@ class WriteBehind:
             self._wake.set()  # commit them now, not at the next call
 
     def _run(self) -> None:
+        _name_native_thread(WRITER_THREAD_NAME)
         next_scan = 0.0
         backoff = BACKOFF_FIRST_SECONDS
         while True:

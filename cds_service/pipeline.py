@@ -32,17 +32,25 @@ class HookResult:
     silent: bool = False  # shadow mode: cards recorded, `{"cards": []}` sent (pilot.py)
     repeats_left_out: int = 0  # order-sign cards already overridden for these orders (repeats.py)
     rule_ids: tuple[str, ...] = ()  # of the cards issued, for the request log
+    stages_cpu_ms: float = 0.0  # CPU time of this thread across all stages (the log's reading)
 
 
 class StageTimer:
+    """Wall time per stage, and the calling thread's CPU time over all of them (wall times of
+    concurrent calls include waiting for the GIL; the CPU time does not)."""
+
     def __init__(self) -> None:
         self.timings_ms: dict[str, float] = {}
         self._last = time.perf_counter()
+        self._cpu_started = time.thread_time()
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
         self.timings_ms[stage] = round((now - self._last) * 1000, 2)
         self._last = now
+
+    def cpu_ms(self) -> float:
+        return round((time.thread_time() - self._cpu_started) * 1000, 3)
 
 
 def run_hook(
@@ -110,4 +118,12 @@ def run_hook(
     metrics.cards_issued((i.rule_ids, i.card["indicator"]) for i in issued)
     response_body = {"cards": []} if silent else wire
     rule_ids = tuple(sorted({rule_id for i in issued for rule_id in i.rule_ids}))
-    return HookResult(response_body, len(issued), timer.timings_ms, silent, len(repeated), rule_ids)
+    return HookResult(
+        response_body,
+        len(issued),
+        timer.timings_ms,
+        silent,
+        len(repeated),
+        rule_ids,
+        timer.cpu_ms(),
+    )

@@ -22,6 +22,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import orjson
 from flask import Flask, Response, g, request
 
 log = logging.getLogger("cds_service.request")
@@ -36,7 +37,18 @@ def iso_utc(created: float) -> str:
 
 
 class JsonLineFormatter(logging.Formatter):
+    """One JSON object per record, serialised once (orjson) even when several handlers write
+    it; the text is kept on the record."""
+
     def format(self, record: logging.LogRecord) -> str:
+        line: str | None = getattr(record, "_cds_json_line", None)
+        if line is None:
+            line = self._serialise(record)
+            record.__dict__["_cds_json_line"] = line
+        return line
+
+    @staticmethod
+    def _serialise(record: logging.LogRecord) -> str:
         fields = getattr(record, "fields", None)
         line: dict[str, object] = {
             "ts": iso_utc(record.created),
@@ -53,7 +65,10 @@ class JsonLineFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             # The exception type only: tracebacks can quote request data.
             line["exception"] = record.exc_info[0].__name__
-        return json.dumps(line, default=str)
+        try:
+            return orjson.dumps(line, default=str).decode()
+        except TypeError:  # what orjson refuses outright (an integer beyond 64 bits)
+            return json.dumps(line, default=str)
 
 
 def configure_logging(level: str) -> None:

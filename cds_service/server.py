@@ -13,7 +13,6 @@ Library code: the CLI imports this module, never the other way round.
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 import tempfile
@@ -24,6 +23,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
+
+from cds_service.gc_tuning import tune_for_serving
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -59,12 +60,6 @@ def usable_cpus(root: Path = CGROUP_ROOT) -> int:
 
 DEFAULT_WORKERS = usable_cpus()
 DEFAULT_THREADS = 4  # gthread: FHIR callbacks wait on I/O, rules are short CPU bursts
-
-
-# Measured with `cds-service benchmark`: the cyclic GC dominated large prefetch bodies (parsing
-# 4.8 MB of JSON took 110 ms with the default thresholds, 45 ms with collections made rarer).
-# Hook calls create few reference cycles, so young-generation collections can be much rarer.
-GC_THRESHOLDS = (100_000, 20, 20)
 
 
 class JsonGunicornLogger(GunicornLogger):  # type: ignore[misc]  # gunicorn ships no type hints
@@ -134,8 +129,7 @@ def _prepare_worker(server: Any, worker: Any) -> None:
     from cds_service.database import dispose_all_pools
 
     dispose_all_pools()  # a forked worker must not reuse the master's pooled connections
-    gc.freeze()  # what the app built at start-up is never collected again
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_for_serving()  # the app does this on a worker's first request too (gc_tuning)
 
 
 def prepare_multiprocess_dir() -> Path:

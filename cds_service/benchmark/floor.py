@@ -1,11 +1,13 @@
 """The floor: a minimal Flask app, served exactly as the service is, that answers with fixed cards.
 
 It is the physical limit of the stack: the same gunicorn configuration
-(`server.gunicorn_options`, same workers and threads), the same POST path, the request body
-read and parsed as JSON, and an answer holding the very card list the service returned for that
-call, so both send the same number of cards and the same bytes. The canned answers are keyed by
-scenario name; the load generator names the scenario in the `X-Benchmark-Scenario` header, which
-the real service ignores. Run as `python -m cds_service.benchmark.floor --responses FILE ...`.
+(`server.gunicorn_options`, same workers and threads), the same POST path, the request body read
+and parsed as JSON, and an answer holding the very card list the service returned for that call,
+so both send the same number of cards and the same bytes. It reads and writes JSON with orjson,
+as the service does: the floor is the stack's, libraries included. The canned answers are keyed
+by scenario name; the load generator names the scenario in the `X-Benchmark-Scenario` header,
+which the real service ignores. Run as `python -m cds_service.benchmark.floor --responses FILE
+...`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 from flask import Flask, Response, jsonify, request
 
 from cds_service.server import (
@@ -34,10 +37,11 @@ def create_floor_app(responses: dict[str, dict[str, Any]]) -> Flask:
 
     @app.post("/cds-services/<service_id>")
     def call_service(service_id: str) -> Response:
-        body = request.get_json(force=True)
+        body = orjson.loads(request.get_data())
         if not isinstance(body, dict):
             return Response("a JSON object is required", status=400)
-        return jsonify(responses.get(request.headers.get(SCENARIO_HEADER, ""), fallback))
+        answer = responses.get(request.headers.get(SCENARIO_HEADER, ""), fallback)
+        return Response(orjson.dumps(answer), mimetype="application/json")
 
     @app.get("/healthz")
     def healthz() -> Response:

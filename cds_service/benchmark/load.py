@@ -36,6 +36,7 @@ f:close()
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Benchmark-Scenario"] = {scenario}
 {auth}
+{tokens}
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -81,12 +82,29 @@ def wrk_path() -> str:
     return found
 
 
-def lua_script(body_path: Path, scenario: str, token: str | None = None) -> str:
+TOKENS_LUA = """
+local tokens = {{}}
+for line in io.lines({tokens_path}) do tokens[#tokens + 1] = line end
+local next_token = 0
+request = function()
+  next_token = next_token % #tokens + 1
+  wrk.headers["Authorization"] = "Bearer " .. tokens[next_token]
+  return wrk.format()
+end
+"""
+
+
+def lua_script(
+    body_path: Path, scenario: str, token: str | None = None, tokens_path: Path | None = None
+) -> str:
+    """The wrk script; `tokens_path`: a file of JWTs, one a line, a fresh one per request."""
     auth = f'wrk.headers["Authorization"] = {json.dumps("Bearer " + token)}' if token else ""
+    tokens = TOKENS_LUA.format(tokens_path=json.dumps(str(tokens_path))) if tokens_path else ""
     return LUA_TEMPLATE.format(
         body_path=json.dumps(str(body_path)),
         scenario=json.dumps(scenario),
         auth=auth,
+        tokens=tokens,
         marker=RESULT_MARKER,
     )
 
@@ -118,13 +136,17 @@ def run_wrk(
     duration_s: float,
     timeout_s: float = 10.0,
     token: str | None = None,
+    tokens: list[str] | None = None,
 ) -> LoadResult:
     """POST `body` to `url` from `connections` connections for `duration_s` seconds."""
     executable = wrk_path()
     with tempfile.TemporaryDirectory(prefix="cds-bench-wrk-") as tmp:
         body_path, script_path = Path(tmp, "body.json"), Path(tmp, "post.lua")
         body_path.write_bytes(body)
-        script_path.write_text(lua_script(body_path, scenario, token))
+        tokens_path = Path(tmp, "tokens.txt") if tokens else None
+        if tokens_path is not None and tokens:
+            tokens_path.write_text("\n".join(tokens) + "\n")
+        script_path.write_text(lua_script(body_path, scenario, token, tokens_path))
         command = [
             executable,
             "-t",

@@ -6,7 +6,10 @@ request anywhere shows. Targets: with full prefetch, p50 at most 2x the floor's,
 throughput at least 0.5x the floor's and p99 under 50 ms; without prefetch, p50 wall time at
 most 1.5x one measured FHIR round trip plus 20 ms; growth, 10,000 Observations at most 3x the p50
 of 10, and memory bounded (our reading: the peak RSS of the last repetition no more than 10% above
-the first, so nothing accumulates across calls). A missing figure makes a target "n/a", never met.
+the first, so nothing accumulates across calls); with authentication (ES384), at most 0.7 ms of
+CPU per call above the same call without. A missing figure makes a target "n/a", never met.
+Each row also has the CPU per request (server threads and the ledger writer, from /proc), the
+logged stage times, and the share of the CPU outside them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 from cds_service.benchmark.load import LoadResult
 
 FLOOR, FULL, NO_PREFETCH, GROWTH = "floor", "full-prefetch", "no-prefetch", "growth"
+AUTH = "auth"  # the full-prefetch call with authentication on, one issuer (algorithm) per row
+AUTH_EXTRA_CPU_MS_MAX = 0.7  # ES384: CPU per call above the same call without authentication
 P50_FLOOR_RATIO_MAX = 2.0
 RPS_FLOOR_RATIO_MIN = 0.5
 P99_MAX_MS = 50.0
@@ -50,6 +55,27 @@ class Measurement:
     runs: list[LoadResult] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
     round_trip_ms: float | None = None  # no-prefetch only: one FHIR round trip via the proxy
+    # Per repetition (see benchmark.cpu): CPU ms per request of the server's threads (all but
+    # the ledger writer), of the ledger writer, and from the request log the mean summed stage
+    # time and duration of a call.
+    cpu_ms: list[float] = field(default_factory=list)
+    ledger_cpu_ms: list[float] = field(default_factory=list)
+    stages_ms: list[float] = field(default_factory=list)
+    duration_ms: list[float] = field(default_factory=list)
+    stages_cpu_ms: list[float] = field(default_factory=list)  # the stages' own CPU time
+    base_scenario: str | None = None  # auth rows: the full-prefetch scenario they repeat
+
+    def cpu_per_request_ms(self) -> float | None:
+        """Median total CPU per request: server threads plus the ledger writer."""
+        totals = [a + b for a, b in zip(self.cpu_ms, self.ledger_cpu_ms, strict=False)]
+        return statistics.median(totals) if totals else None
+
+    def outside_stages_share(self) -> float | None:
+        """The share of a call's CPU spent outside the logged stages: 1 - stage CPU / all CPU
+        (the stages' wall time when the log has no CPU figure)."""
+        cpu = self.cpu_per_request_ms()
+        stages = _median(self.stages_cpu_ms) if self.stages_cpu_ms else _median(self.stages_ms)
+        return None if cpu is None or stages is None or cpu == 0 else max(0.0, 1 - stages / cpu)
 
     def median(self, name: str) -> float | None:
         values = [getattr(run, name) for run in self.runs]
@@ -72,7 +98,17 @@ class Measurement:
             "client_cpu_share": self.median("client_cpu_share"),
             "peak_rss_mb": rss,
             "round_trip_ms": self.round_trip_ms,
+            "cpu_ms_per_request": self.cpu_per_request_ms(),
+            "ledger_cpu_ms_per_request": _median(self.ledger_cpu_ms),
+            "stages_ms": _median(self.stages_ms),
+            "stages_cpu_ms": _median(self.stages_cpu_ms),
+            "duration_ms": _median(self.duration_ms),
+            "outside_stages_share": self.outside_stages_share(),
         }
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 @dataclass(frozen=True)
@@ -135,6 +171,21 @@ def evaluate_targets(measurements: list[Measurement]) -> list[Target]:
             unit=" ms",
         )
         targets.append(target if limit is not None else Target(target.name, None, "n/a", "n/a"))
+    for m in (m for m in measurements if m.part == AUTH):
+        plain = by_key.get((FULL, m.base_scenario or ""))
+        auth_cpu = m.cpu_per_request_ms()
+        plain_cpu = plain.cpu_per_request_ms() if plain is not None else None
+        extra = None if auth_cpu is None or plain_cpu is None else auth_cpu - plain_cpu
+        if m.scenario.endswith("ES384"):
+            targets.append(
+                _target(
+                    f"{m.scenario}: CPU per call above no authentication",
+                    extra,
+                    AUTH_EXTRA_CPU_MS_MAX,
+                    at_most=True,
+                    unit=" ms",
+                )
+            )
     growth = sorted((m for m in measurements if m.part == GROWTH), key=lambda m: m.body_bytes)
     if len(growth) >= 2:
         smallest, largest = growth[0], growth[-1]
@@ -205,6 +256,10 @@ def table(measurements: list[Measurement]) -> str:
         "RSS MB",
         "p50/floor",
         "rps/floor",
+        "CPU ms",
+        "ledger ms",
+        "stage CPU",
+        "outside",
     )
     rows = [header]
     for m in measurements:
@@ -226,6 +281,10 @@ def table(measurements: list[Measurement]) -> str:
                 _cell(s["peak_rss_mb"]),
                 _times(_ratio(s["p50_ms"], _floor_median(floor, "p50_ms"))),
                 _times(_ratio(s["rps"], _floor_median(floor, "rps"))),
+                _cell(s["cpu_ms_per_request"], 2),
+                _cell(s["ledger_cpu_ms_per_request"], 3),
+                _cell(s["stages_cpu_ms"] if s["stages_cpu_ms"] is not None else s["stages_ms"], 2),
+                "-" if s["outside_stages_share"] is None else f"{s['outside_stages_share']:.0%}",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from cds_service.benchmark import fhir_server, fixture_scenarios, load, scenarios
+from cds_service.benchmark import auth, cpu, fhir_server, fixture_scenarios, load, scenarios
 from cds_service.benchmark.latency_proxy import RunningProxy, start_proxy
-from cds_service.benchmark.report import FLOOR, FULL, GROWTH, NO_PREFETCH, Measurement
+from cds_service.benchmark.report import AUTH, FLOOR, FULL, GROWTH, NO_PREFETCH, Measurement
 from cds_service.benchmark.servers import (
     ServerProcess,
     peak_rss_mb,
@@ -40,6 +40,8 @@ from cds_service.services import ServiceDefinition, load_services
 
 ROUND_TRIP_SAMPLES = 7
 WARM_UP_SECONDS = 1.0
+TOKENS_PER_SECOND = 2500  # signed per authentication run; beyond it tokens repeat (401s show)
+AUTH_SCENARIO = "gbs-steroid-order-select (gbs-mp)"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,13 @@ class Target:
     body: bytes
     server: ServerProcess | None
     measurement: Measurement
+    issuer: auth.Issuer | None = None  # authentication runs: a fresh token per request
+
+    def tokens(self, duration_s: float) -> list[str] | None:
+        if self.issuer is None:
+            return None
+        count = int(duration_s * TOKENS_PER_SECOND) + 500
+        return self.issuer.tokens(self.url, count)
 
 
 def representative(now: datetime) -> list[Scenario]:
@@ -97,7 +106,10 @@ def round_trip_ms(base: str, service: ServiceDefinition, patient_id: str) -> flo
 def measure(target: Target, settings: Settings, scenario_header: str) -> None:
     m = target.measurement
     pids = target.server.pids() if target.server else []
+    tokens = target.tokens(settings.duration_s)
     reset_peak_rss(pids)
+    log_offset = _log_size(target.server)
+    before = cpu.thread_cpu(pids)
     result = load.run_wrk(
         target.url,
         target.body,
@@ -105,10 +117,35 @@ def measure(target: Target, settings: Settings, scenario_header: str) -> None:
         connections=m.connections,
         duration_s=settings.duration_s,
         token=settings.token,
+        tokens=tokens,
     )
+    used = cpu.thread_cpu(pids) - before
     m.runs.append(result)
     if pids:
         m.peak_rss_mb.append(peak_rss_mb(pids))
+        if result.requests:
+            m.cpu_ms.append(used.request_s * 1000 / result.requests)
+            m.ledger_cpu_ms.append(used.ledger_s * 1000 / result.requests)
+    if target.server is not None and target.server.name.startswith("service"):
+        stages = cpu.log_stages(_log_since(target.server, log_offset))
+        if stages is not None:
+            m.stages_ms.append(stages[0])
+            m.duration_ms.append(stages[1])
+            if stages[2] is not None:
+                m.stages_cpu_ms.append(stages[2])
+
+
+def _log_size(server: ServerProcess | None) -> int:
+    try:
+        return server.log_path.stat().st_size if server else 0
+    except OSError:
+        return 0
+
+
+def _log_since(server: ServerProcess, offset: int) -> str:
+    with server.log_path.open("rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")
 
 
 def _targets_for(
@@ -158,6 +195,61 @@ def _targets_for(
     return targets, answers
 
 
+def _auth_targets(
+    workdir: Path, targets: list[Target], started: list[ServerProcess], say: Callable[[str], None]
+) -> list[Target]:
+    """The Guillain-Barre order-select call against a second service with authentication on,
+    once per issuer (ES384, ES256, RS256), each request with a token of its own."""
+    plain = next(
+        (
+            t
+            for t in targets
+            if t.measurement.part == FULL and t.measurement.scenario == AUTH_SCENARIO
+        ),
+        None,
+    )
+    if plain is None:
+        return []
+    issuers = auth.make_issuers()
+    trusted = auth.write_trusted_issuers(workdir / "trusted-issuers.json", issuers)
+    server = start_service(workdir, ["http://127.0.0.1"], trusted)
+    started.append(server)
+    url = server.url + urlsplit(plain.url).path
+    found = []
+    for alg in auth.ALGORITHMS:
+        issuer = issuers[alg]
+        check = requests.post(
+            url,
+            data=plain.body,
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {issuer.tokens(url, 1)[0]}",
+            },
+            timeout=30,
+        )
+        if check.status_code != 200:
+            raise RuntimeError(f"authenticated call ({alg}) answered {check.status_code}")
+        m = plain.measurement
+        found.append(
+            Target(
+                url,
+                plain.body,
+                server,
+                Measurement(
+                    AUTH,
+                    f"{m.scenario} {alg}",
+                    m.connections,
+                    m.cards,
+                    len(plain.body),
+                    base_scenario=m.scenario,
+                ),
+                issuer,
+            )
+        )
+    say(f"authentication on at {server.url}: issuers {', '.join(auth.ALGORITHMS)}")
+    return found
+
+
 def run_benchmark(
     settings: Settings, say: Callable[[str], None]
 ) -> tuple[list[Measurement], list[str]]:
@@ -205,6 +297,7 @@ def run_benchmark(
                         targets.index(t),
                         Target(floor.url + urlsplit(t.url).path, t.body, floor, floor_m),
                     )
+                targets += _auth_targets(workdir, targets, started, say)
             say("warming up ...")
             for t in targets:
                 load.run_wrk(
@@ -214,6 +307,7 @@ def run_benchmark(
                     connections=t.measurement.connections,
                     duration_s=WARM_UP_SECONDS,
                     token=settings.token,
+                    tokens=t.tokens(WARM_UP_SECONDS),
                 )
             for rep in range(1, settings.repetitions + 1):
                 for t in targets:

@@ -124,14 +124,21 @@ def start(
     raise RuntimeError(f"{name} not ready after {READY_SECONDS:g} s:\n{server.log_tail()}")
 
 
-def start_service(workdir: Path, fhir_allowlist: list[str]) -> ServerProcess:
+def start_service(
+    workdir: Path, fhir_allowlist: list[str], trusted_issuers: Path | None = None
+) -> ServerProcess:
+    """The service, authentication off; with `trusted_issuers`, on (its own ledger file)."""
     port = free_port()
+    name = "service" if trusted_issuers is None else "service-auth"
     env = {
         **os.environ,
-        "CDS_AUTH_ENABLED": "false",
-        "CDS_DATABASE_URL": f"sqlite:///{workdir / 'ledger.sqlite3'}",
+        "CDS_AUTH_ENABLED": "false" if trusted_issuers is None else "true",
+        "CDS_DATABASE_URL": f"sqlite:///{workdir / (name + '-ledger.sqlite3')}",
         "CDS_FHIR_ALLOWLIST": ",".join(fhir_allowlist),
     }
+    if trusted_issuers is not None:
+        env["CDS_TRUSTED_ISSUERS_FILE"] = str(trusted_issuers)
+        env["CDS_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
     command = [
         sys.executable,
         "-m",
@@ -141,9 +148,9 @@ def start_service(workdir: Path, fhir_allowlist: list[str]) -> ServerProcess:
         "127.0.0.1",
         "--port",
         str(port),
-        "--no-auth",
+        *(["--no-auth"] if trusted_issuers is None else []),
     ]
-    return start("service", command, env, workdir, port)
+    return start(name, command, env, workdir, port)
 
 
 def start_floor(workdir: Path, responses_file: Path) -> ServerProcess:

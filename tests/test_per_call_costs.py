@@ -1,0 +1,186 @@
+"""Per-call costs removed without losing a check: the token decoded once (no PyJWT decode), the
+replay-cache insert as one statement, CORS skipped without an Origin, JSON through orjson, the
+log line serialised once, the GC tuned by the app itself and paused while a body is parsed."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+from flask import Flask
+from sqlalchemy import event
+
+from cds_service import api, create_app, gc_tuning
+from cds_service.auth.replay_sql import SqlReplayCache
+from cds_service.database import open_engine
+from cds_service.migrate import prepare
+from cds_service.request_log import JsonLineFormatter
+from tests.conftest import patient_view_request
+from tests.fake_ehr import GROUP_ISS, FakeClock, FakeEhr, b64url, ec_private_key
+from tests.test_auth_verifier import AUD, inline_issuer, verifier
+
+GUIDANCE = "/cds-services/immunotherapy-guidance"
+
+
+@pytest.mark.parametrize(("alg", "curve"), [("ES384", "P-384"), ("ES256", "P-256")])
+def test_the_token_is_decoded_once_without_pyjwt_decode(
+    alg: str, curve: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jwt
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the token was decoded by PyJWT")
+
+    monkeypatch.setattr(jwt, "decode", refuse)
+    monkeypatch.setattr(jwt, "get_unverified_header", refuse)
+    clock = FakeClock()
+    ehr = FakeEhr(GROUP_ISS, f"k-{alg}", alg, ec_private_key(f"once-{alg}", curve))
+    check = verifier(inline_issuer(ehr), clock)
+    claims = check.verify(ehr.token(AUD, clock.now), [AUD])
+    assert claims["iss"] == GROUP_ISS and claims["aud"] == AUD
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "abc.def",  # two segments
+        "a.b.c.d",
+        "e30.e30.!!!",  # not base64url
+        b64url(b"[1]") + "." + b64url(b"{}") + ".c2ln",  # header not an object
+        b64url(b'{"alg":"ES384"}') + "." + b64url(b'{"exp": NaN}') + ".c2ln",  # not JSON
+        b64url(b'{"alg":"ES384"}') + "." + b64url(b"{}") + ".c2lnX",  # bad padding length
+    ],
+)
+def test_a_malformed_token_is_refused_as_malformed(token: str) -> None:
+    from cds_service.auth.verifier import TokenRefused
+
+    ehr = FakeEhr(GROUP_ISS, "k", "ES384", ec_private_key("malformed"))
+    with pytest.raises(TokenRefused, match="malformed"):
+        verifier(inline_issuer(ehr), FakeClock()).verify(token, [AUD])
+
+
+def test_the_replay_insert_is_one_statement(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'l.sqlite3'}", tmp_path)
+    prepare(engine)
+    clock = FakeClock()
+    cache = SqlReplayCache(engine, clock)
+    cache.first_use("warm", clock() + 60)  # the periodic prune of expired rows runs first
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert cache.first_use("k1", clock() + 60) is True
+    assert cache.first_use("k1", clock() + 60) is False  # a replay
+    assert len(statements) == 2 and all("ON CONFLICT" in s for s in statements)
+    clock.advance(120)  # the entry has expired: the key may be used again (prune not yet run)
+    assert cache.first_use("k1", clock() + 60) is True
+    assert cache.first_use("k1", clock() + 60) is False
+    assert cache.seen("k1")
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    return create_app(
+        {
+            "AUTH_ENABLED": False,
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        }
+    )
+
+
+def test_cors_runs_only_for_requests_with_an_origin(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flask_cors.extension
+
+    calls: list[str] = []
+    real = flask_cors.extension.set_cors_headers  # type: ignore[attr-defined]
+
+    def counting(resp: Any, options: Any) -> Any:
+        calls.append("cors")
+        return real(resp, options)
+
+    monkeypatch.setattr(flask_cors.extension, "set_cors_headers", counting)
+    client = app.test_client()
+    plain = client.get("/cds-services")
+    assert plain.status_code == 200 and "Access-Control-Allow-Origin" not in plain.headers
+    assert calls == []
+    origin = "https://sandbox.cds-hooks.org"
+    browser = client.get("/cds-services", headers={"Origin": origin})
+    assert browser.headers["Access-Control-Allow-Origin"] == origin and calls == ["cors"]
+    other = client.get("/cds-services", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_hook_json_goes_through_orjson_with_the_gc_paused_while_parsing(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enabled_while_parsing: list[bool] = []
+
+    def loads(raw: bytes) -> Any:
+        enabled_while_parsing.append(gc.isenabled())
+        return orjson.loads(raw)
+
+    fake = SimpleNamespace(loads=loads, dumps=orjson.dumps, JSONDecodeError=orjson.JSONDecodeError)
+    monkeypatch.setattr(api, "orjson", fake)
+    answer = app.test_client().post(GUIDANCE, json=patient_view_request())
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    assert orjson.loads(answer.data) == answer.get_json()
+    assert enabled_while_parsing == [False] and gc.isenabled()
+
+
+def test_json_that_rfc_8259_forbids_is_a_400(app: Flask) -> None:
+    client = app.test_client()
+    body = orjson.dumps(patient_view_request()).replace(b'"hook"', b'"nan":NaN,"hook"', 1)
+    answer = client.post(GUIDANCE, data=body, content_type="application/json")
+    assert answer.status_code == 400
+    assert "not valid JSON (line 1, column" in answer.get_json()["message"]
+
+
+def test_gc_pauses_nest_across_threads_and_collections_resume() -> None:
+    assert gc.isenabled()
+    with gc_tuning.paused():
+        with gc_tuning.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_tuning.paused():
+            pass
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
+
+
+def test_create_app_tunes_the_gc_once_per_process(app: Flask) -> None:
+    assert gc.get_threshold() == gc_tuning.GC_THRESHOLDS
+    assert gc_tuning.tune_for_serving() is False  # already done in this process
+    assert gc.get_freeze_count() > 0
+
+
+def test_a_log_line_is_serialised_once_for_every_handler() -> None:
+    record = logging.LogRecord(
+        "cds_service.request", logging.INFO, __file__, 1, "request", (), None
+    )
+    record.fields = {"path": "/x", "status": 200, "when": time.gmtime(0)}
+    formatter = JsonLineFormatter()
+    first = formatter.format(record)
+    assert formatter.format(record) is first
+    assert orjson.loads(first)["path"] == "/x"
+
+
+def test_the_request_log_carries_the_stages_cpu_time(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="cds_service.request"):
+        assert app.test_client().post(GUIDANCE, json=patient_view_request()).status_code == 200
+    logged = [r.__dict__.get("fields", {}) for r in caplog.records]
+    (fields,) = [f for f in logged if "stages_cpu_ms" in f]
+    assert 0 < fields["stages_cpu_ms"] <= fields["duration_ms"] + 0.01
+    assert set(fields["stages_ms"]) >= {"resolve", "facts", "rules", "render", "ledger"}
