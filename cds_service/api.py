@@ -154,8 +154,9 @@ def call_service(service_id: str) -> Response:
         cards=result.card_count,
         rules=list(result.rule_ids),
         stages_ms=result.timings_ms,
-        stages_cpu_ms=result.stages_cpu_ms,
     )
+    if result.stages_cpu_ms is not None:  # one call in pipeline.CPU_SAMPLE_EVERY
+        g.log_fields["stages_cpu_ms"] = result.stages_cpu_ms
     metrics.hook_call(service.id, result.timings_ms)
     if result.silent:
         g.log_fields["silent"] = True  # the cards were recorded, not sent

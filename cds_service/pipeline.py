@@ -7,6 +7,7 @@ rules never see HTTP or JSON, and only `cards` knows card JSON.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,24 +33,32 @@ class HookResult:
     silent: bool = False  # shadow mode: cards recorded, `{"cards": []}` sent (pilot.py)
     repeats_left_out: int = 0  # order-sign cards already overridden for these orders (repeats.py)
     rule_ids: tuple[str, ...] = ()  # of the cards issued, for the request log
-    stages_cpu_ms: float = 0.0  # CPU time of this thread across all stages (the log's reading)
+    stages_cpu_ms: float | None = None  # this thread's CPU time across the stages, when sampled
+
+
+CPU_SAMPLE_EVERY = 16  # reading a thread's CPU clock is a system call: sample, not every call
+_calls = itertools.count()
 
 
 class StageTimer:
-    """Wall time per stage, and the calling thread's CPU time over all of them (wall times of
-    concurrent calls include waiting for the GIL; the CPU time does not)."""
+    """Wall time per stage, and, for one call in CPU_SAMPLE_EVERY, the calling thread's CPU time
+    over all of them (wall times of concurrent calls include waiting for the GIL; the CPU time
+    does not). `cpu_ms()` is None on the calls not sampled."""
 
     def __init__(self) -> None:
         self.timings_ms: dict[str, float] = {}
         self._last = time.perf_counter()
-        self._cpu_started = time.thread_time()
+        sampled = next(_calls) % CPU_SAMPLE_EVERY == 0
+        self._cpu_started = time.thread_time() if sampled else None
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
         self.timings_ms[stage] = round((now - self._last) * 1000, 2)
         self._last = now
 
-    def cpu_ms(self) -> float:
+    def cpu_ms(self) -> float | None:
+        if self._cpu_started is None:
+            return None
         return round((time.thread_time() - self._cpu_started) * 1000, 3)
 
 

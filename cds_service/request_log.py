@@ -37,15 +37,10 @@ def iso_utc(created: float) -> str:
 
 
 class JsonLineFormatter(logging.Formatter):
-    """One JSON object per record, serialised once (orjson) even when several handlers write
-    it; the text is kept on the record."""
+    """One JSON object per record, serialised in one orjson call."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: str | None = getattr(record, "_cds_json_line", None)
-        if line is None:
-            line = self._serialise(record)
-            record.__dict__["_cds_json_line"] = line
-        return line
+        return self._serialise(record)
 
     @staticmethod
     def _serialise(record: logging.LogRecord) -> str:

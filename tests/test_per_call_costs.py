@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,7 +18,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import event
 
-from cds_service import api, create_app, gc_tuning
+from cds_service import api, create_app, gc_tuning, pipeline, uuids
 from cds_service.auth.replay_sql import SqlReplayCache
 from cds_service.database import open_engine
 from cds_service.migrate import prepare
@@ -164,23 +166,51 @@ def test_create_app_tunes_the_gc_once_per_process(app: Flask) -> None:
     assert gc.get_freeze_count() > 0
 
 
-def test_a_log_line_is_serialised_once_for_every_handler() -> None:
+def test_a_log_line_is_one_compact_json_object() -> None:
     record = logging.LogRecord(
         "cds_service.request", logging.INFO, __file__, 1, "request", (), None
     )
-    record.fields = {"path": "/x", "status": 200, "when": time.gmtime(0)}
-    formatter = JsonLineFormatter()
-    first = formatter.format(record)
-    assert formatter.format(record) is first
-    assert orjson.loads(first)["path"] == "/x"
+    record.fields = {"path": "/x", "status": 200, "when": time.gmtime(0), "text": "café"}
+    line = JsonLineFormatter().format(record)
+    assert "\n" not in line and line.startswith('{"ts":"')  # compact, one line
+    parsed = orjson.loads(line)
+    assert (parsed["path"], parsed["text"], parsed["logger"]) == (
+        "/x",
+        "café",
+        "cds_service.request",
+    )
+    assert isinstance(parsed["when"], str)  # what JSON cannot hold is written as its str()
 
 
-def test_the_request_log_carries_the_stages_cpu_time(
+def test_the_request_log_carries_the_stages_cpu_time_of_sampled_calls(
     app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
+    client = app.test_client()
     with caplog.at_level(logging.INFO, logger="cds_service.request"):
-        assert app.test_client().post(GUIDANCE, json=patient_view_request()).status_code == 200
+        for _ in range(pipeline.CPU_SAMPLE_EVERY):
+            assert client.post(GUIDANCE, json=patient_view_request()).status_code == 200
     logged = [r.__dict__.get("fields", {}) for r in caplog.records]
-    (fields,) = [f for f in logged if "stages_cpu_ms" in f]
+    calls = [f for f in logged if "stages_ms" in f]
+    (fields,) = [f for f in calls if "stages_cpu_ms" in f]  # one call in CPU_SAMPLE_EVERY
+    assert len(calls) == pipeline.CPU_SAMPLE_EVERY
     assert 0 < fields["stages_cpu_ms"] <= fields["duration_ms"] + 0.01
     assert set(fields["stages_ms"]) >= {"resolve", "facts", "rules", "render", "ledger"}
+
+
+def test_uuids_are_random_version_4_and_never_shared_with_a_forked_child() -> None:
+    first = [uuids.uuid4() for _ in range(600)]  # more than one buffer's worth
+    assert len(set(first)) == len(first)
+    parsed = [uuid.UUID(u) for u in first]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    uuids.uuid4()  # the buffer now holds unused bytes a child would inherit
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next uuid and leave at once
+        os.write(write, uuids.uuid4().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    assert child != uuids.uuid4()
+    assert child not in first
