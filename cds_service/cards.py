@@ -91,7 +91,31 @@ NOT_RETRIEVED = {
 }
 
 
-def _detail(members: Sequence[Finding], unknown: AbstractSet[str] = frozenset()) -> str:
+def _unreadable_lines(unreadable: Sequence[str]) -> list[Evidence]:
+    """'2 Observations could not be read': skipped resources, counted by type."""
+    counts: dict[str, int] = {}
+    for name in unreadable:
+        kind = name.partition("/")[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    return [
+        Evidence(
+            f"{n} {kind}{'s' if n > 1 else ''}",
+            None,
+            None,
+            None,
+            "could not be read (malformed data) and were not used"
+            if n > 1
+            else "could not be read (malformed data) and was not used",
+        )
+        for kind, n in sorted(counts.items())
+    ]
+
+
+def _detail(
+    members: Sequence[Finding],
+    unknown: AbstractSet[str] = frozenset(),
+    unreadable: Sequence[str] = (),
+) -> str:
     sections: list[str] = []
     for finding in members:
         if len(members) > 1:
@@ -103,6 +127,7 @@ def _detail(members: Sequence[Finding], unknown: AbstractSet[str] = frozenset())
         for key in sorted(unknown)
         if key in NOT_RETRIEVED
     ]
+    evidence += _unreadable_lines(unreadable)
     if evidence:
         unique = list(dict.fromkeys(evidence))
         sections.append("**Evidence used**\n\n" + "\n".join(_evidence_line(e) for e in unique))
@@ -181,6 +206,7 @@ def render_card(
     patient_id: str,
     protocol_links: Mapping[str, str] | None = None,
     unknown: AbstractSet[str] = frozenset(),
+    unreadable: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One card in wire form (what `Card.to_wire` would give), its invariants checked here.
 
@@ -213,7 +239,7 @@ def render_card(
     card: dict[str, Any] = {
         "uuid": new_uuid(),
         "summary": summary,
-        "detail": _text(_detail(members, unknown), "card detail"),
+        "detail": _text(_detail(members, unknown, unreadable), "card detail"),
         "indicator": indicator,
         "source": source,
     }
@@ -247,12 +273,13 @@ def render(
     patient_id: str,
     protocol_links: Mapping[str, str] | None = None,
     unknown: AbstractSet[str] = frozenset(),
+    unreadable: Sequence[str] = (),
 ) -> tuple[dict[str, Any], list[IssuedCard]]:
     """The hook response in wire form (cards most urgent first) and what the ledger must record;
     `unknown` names the prefetch keys that could not be obtained (each card says so)."""
     issued = [
         IssuedCard(
-            render_card(members, patient_id, protocol_links, unknown),
+            render_card(members, patient_id, protocol_links, unknown, unreadable),
             tuple(f.rule_id for f in members),
         )
         for members in _group(findings)

@@ -96,7 +96,11 @@ def run_hook(
     findings = pilot.enabled_findings(rules.evaluate(facts, service.rules), config)
     timer.lap("rules")
     wire, issued = cards.render(
-        findings, facts.patient_id, config.get("PROTOCOL_LINKS") or None, facts.unknown
+        findings,
+        facts.patient_id,
+        config.get("PROTOCOL_LINKS") or None,
+        facts.unknown,
+        facts.unreadable,
     )
     timer.lap("render")
     orders = order_fingerprints(ledger, draft_orders.resources()) if draft_orders else None

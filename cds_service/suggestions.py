@@ -152,8 +152,8 @@ def _replacing(replaced: TherapyFact | None, create: ProposedAction) -> tuple[Pr
     type is one `update` of the draft (same id, new content); another type is `create` first,
     then `delete`, so the new order exists whatever the client applies.
     """
-    if replaced is None:
-        return (create,)
+    if replaced is None or not _has_id(replaced):
+        return (create,)  # nothing to replace, or a draft without an id: the new order alone
     resource = create.resource or {}
     kind, _, ident = replaced.reference.partition("/")
     if resource.get("resourceType") == kind and ident:
@@ -168,10 +168,17 @@ def _replacing(replaced: TherapyFact | None, create: ProposedAction) -> tuple[Pr
     return (create, delete_draft(replaced))
 
 
+def _has_id(order: TherapyFact) -> bool:
+    """Whether the draft's reference names a usable id (facts.robust gives '?' otherwise)."""
+    return not order.reference.endswith("/?")
+
+
 def build(proposal: Proposal, patient_id: str) -> ProposedChange | None:
     """The suggestion for one decision, or None when it cannot be made concrete."""
     if isinstance(proposal, ProposeRemoval):
         order = proposal.order
+        if not _has_id(order):
+            return None  # a draft without a usable id cannot be named in a delete
         return ProposedChange(
             f"Remove {order.display or order.ingredient or 'the draft order'}",
             (delete_draft(order),),

@@ -154,3 +154,83 @@ def test_a_card_says_which_data_could_not_be_retrieved(app: Flask) -> None:
     assert "**Procedures** — could not be retrieved for this request" in card["detail"]
     [plain] = _cards(app, SCENARIOS["gbs-mp"])
     assert "could not be retrieved" not in plain["detail"]
+
+
+def test_malformed_data_is_skipped_and_said_never_a_500(app: Flask) -> None:
+    """One malformed resource, a hostile display and a draft order without an id: the GBS card
+    still comes back, says what could not be read, escapes the text, and offers only the
+    suggestions that do not need the draft's id."""
+    scenario = SCENARIOS["gbs-mp"].shifted(datetime.now(UTC))
+    body = scenario.request(services(app))
+    observations = body["prefetch"]["observations"]
+    observations["entry"].append(
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "id": "bad",
+                "status": "final",
+                "code": {"coding": "x"},
+            }
+        }
+    )
+    conditions = body["prefetch"]["conditions"]["entry"]
+    conditions[0]["resource"]["code"]["coding"][0]["display"] = (
+        "<img src=x onerror=alert(1)> ## STOP"
+    )
+    [draft] = body["context"]["draftOrders"]["entry"]
+    del draft["resource"]["id"]
+    body["context"]["selections"] = []
+    body["hook"] = "order-sign"
+    response = app.test_client().post("/cds-services/immunotherapy-order-sign", json=body)
+    assert response.status_code == 200, response.get_json()
+    [card] = response.get_json()["cards"]
+    assert card["indicator"] == "critical"
+    assert "1 Observation" in card["detail"] and "could not be read" in card["detail"]
+    assert "<img" not in card["detail"].replace("\\<img", "")
+    for suggestion in card.get("suggestions", []):
+        for action in suggestion["actions"]:
+            assert action["type"] == "create"  # no delete or update of an order with no id
+
+
+_HOSTILE = [
+    "x",
+    5,
+    {"a": 1},
+    [1, 2],
+    None,
+    True,
+    "<img src=x onerror=alert(1)>",
+    "## STOP",
+    "[x](javascript:alert(1))",
+]
+_UNESCAPED = re.compile(r"(?<!\\)<img|(?<!\\)\]\(javascript|\n## STOP")
+
+
+def _mutate(node: Any, rng: Any) -> None:
+    items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+    for key, value in items:
+        if rng.random() < 0.07:
+            node[key] = rng.choice(_HOSTILE)
+        elif isinstance(value, dict | list):
+            _mutate(value, rng)
+
+
+def test_fuzzed_fixture_data_never_fails_and_never_leaks_markup(app: Flask) -> None:
+    """Every fixture, with random members of its data replaced by wrong types or hostile text
+    (a fixed seed, so the run is repeatable): no 5xx, no Python repr, no live markup."""
+    import random
+
+    rng = random.Random(20261201)  # noqa: S311 -- a repeatable fuzz, not cryptography
+    for scenario in SCENARIOS.values():
+        body = scenario.shifted(datetime.now(UTC)).request(services(app))
+        _mutate(body.get("prefetch") or {}, rng)
+        if "draftOrders" in body["context"]:
+            _mutate(body["context"]["draftOrders"], rng)
+        response = app.test_client().post(f"/cds-services/{scenario.service_id}", json=body)
+        assert response.status_code < 500, (scenario.name, response.get_json())
+        if response.status_code != 200:
+            continue
+        for card in response.get_json()["cards"]:
+            text = card["summary"] + card.get("detail", "")
+            assert "{'" not in text and "['" not in text, (scenario.name, text)
+            assert not _UNESCAPED.search(text), (scenario.name, text)

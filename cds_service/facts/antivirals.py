@@ -15,6 +15,7 @@ from typing import Any
 
 from cds_service.facts.dosage import course_bounds
 from cds_service.facts.model import AntiviralFact
+from cds_service.facts.robust import read_each
 from cds_service.facts.therapies import (
     NEVER_FACT_STATUSES,
     _is_non_systemic,
@@ -32,12 +33,10 @@ _KINDS = ("MedicationRequest", "MedicationAdministration")
 def antiviral_facts(
     resources: Any, now: datetime, *, draft: bool = False
 ) -> tuple[AntiviralFact, ...]:
-    found = []
-    for resource in resources:
-        fact = antiviral_fact(resource, now, draft=draft)
-        if fact is not None:
-            found.append(fact)
-    return tuple(found)
+    def read(resource: dict[str, Any]) -> AntiviralFact | None:
+        return antiviral_fact(resource, now, draft=draft)
+
+    return tuple(f for f in read_each(resources, read) if f is not None)
 
 
 def antiviral_fact(

@@ -22,6 +22,7 @@ from cds_service.facts.csf import assess_csf
 from cds_service.facts.model import PatientFacts, TherapyFact
 from cds_service.facts.observations import lab_facts
 from cds_service.facts.patient import age_years, first_patient, sex
+from cds_service.facts.robust import READ_ERRORS
 from cds_service.facts.therapies import therapy_facts
 from cds_service.facts.timestamps import as_utc
 from cds_service.resolution.resolved import ResolvedData
@@ -52,14 +53,19 @@ def build_facts(
         key for key in OPTIONAL_KEYS if key in resolved.outcomes and not resolved.obtained(key)
     }
 
-    labs = lab_facts(resolved.resources(K.OBSERVATIONS), now)
+    unreadable: list[str] = []  # malformed resources, skipped one by one (facts.robust)
+    labs = lab_facts(resolved.resources(K.OBSERVATIONS), now, unreadable)
     csf = assess_csf(labs)
-    drafts = therapy_facts(draft_orders, now, draft=True, selections=selected)
+    drafts = therapy_facts(
+        draft_orders, now, draft=True, selections=selected, unreadable=unreadable
+    )
     draft_refs = {fact.reference for fact in drafts}
     history: list[TherapyFact] = []
     seen: set[str] = set()
     for key in THERAPY_KEYS:
-        for fact in therapy_facts(resolved.resources(key), now, selections=selected):
+        for fact in therapy_facts(
+            resolved.resources(key), now, selections=selected, unreadable=unreadable
+        ):
             if fact.reference not in draft_refs and fact.reference not in seen:
                 seen.add(fact.reference)
                 history.append(fact)
@@ -71,12 +77,18 @@ def build_facts(
     )
 
     patient = first_patient(resolved.resources(K.PATIENT))
+    try:
+        age, gender = age_years(patient, now), sex(patient)
+    except READ_ERRORS:
+        age, gender = None, None
+        unreadable.append("Patient")
+    conditions = condition_facts(resolved.resources(K.CONDITIONS), unreadable)
     return PatientFacts(
         patient_id=patient_id,
         now=now,
-        age_years=age_years(patient, now),
-        sex=sex(patient),
-        conditions=condition_facts(resolved.resources(K.CONDITIONS)),
+        age_years=age,
+        sex=gender,
+        conditions=conditions,
         labs=labs,
         csf_status=csf.status,
         csf_evidence=csf.evidence,
@@ -85,5 +97,6 @@ def build_facts(
         draft_orders=drafts,
         antivirals=antivirals,
         unknown=frozenset(unknown),
+        unreadable=tuple(unreadable),
         hook=hook,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from cds_service.facts.model import CodeRef, ConditionCategory, ConditionFact
+from cds_service.facts.robust import ident, read_each, text_or_none
 from cds_service.facts.timestamps import first_time
 from cds_service.knowledge.conditions import categories_for
 
@@ -29,41 +30,49 @@ _ABATEMENT_FIELDS = (
 )
 
 
-def condition_facts(resources: Any) -> tuple[ConditionFact, ...]:
+def condition_facts(
+    resources: Any, unreadable: list[str] | None = None
+) -> tuple[ConditionFact, ...]:
     """One fact per (Condition, category) pair, for every Condition that falls into a category."""
     facts: list[ConditionFact] = []
-    for resource in resources:
-        if resource.get("resourceType", "Condition") != "Condition":
-            continue
-        matches = _matching_codings(resource)
-        if not matches:
-            continue
-        verification = _status_code(resource.get("verificationStatus"))
-        if verification in EXCLUDED_VERIFICATION_STATUSES:
-            continue
-        clinical = _status_code(resource.get("clinicalStatus"))
-        if clinical is None:
-            active = not any(field in resource for field in _ABATEMENT_FIELDS)
-        else:
-            active = clinical in ACTIVE_CLINICAL_STATUSES
-        onset = first_time(resource, "onsetDateTime", "onsetPeriod.start")
-        recorded = first_time(resource, "recordedDate")
-        text = (resource.get("code") or {}).get("text")
-        for category, code in matches.items():
-            facts.append(
-                ConditionFact(
-                    category=category,
-                    code=code,
-                    reference=f"Condition/{resource.get('id', '?')}",
-                    active=active,
-                    clinical_status=clinical,
-                    verification_status=verification,
-                    onset=onset,
-                    recorded=recorded,
-                    text=text,
-                )
-            )
+    for found in read_each(resources, _condition_facts_of, unreadable):
+        facts.extend(found)
     return tuple(facts)
+
+
+def _condition_facts_of(resource: dict[str, Any]) -> list[ConditionFact]:
+    found: list[ConditionFact] = []
+    if resource.get("resourceType", "Condition") != "Condition":
+        return []
+    matches = _matching_codings(resource)
+    if not matches:
+        return []
+    verification = _status_code(resource.get("verificationStatus"))
+    if verification in EXCLUDED_VERIFICATION_STATUSES:
+        return []
+    clinical = _status_code(resource.get("clinicalStatus"))
+    if clinical is None:
+        active = not any(field in resource for field in _ABATEMENT_FIELDS)
+    else:
+        active = clinical in ACTIVE_CLINICAL_STATUSES
+    onset = first_time(resource, "onsetDateTime", "onsetPeriod.start")
+    recorded = first_time(resource, "recordedDate")
+    text = text_or_none((resource.get("code") or {}).get("text"))
+    for category, code in matches.items():
+        found.append(
+            ConditionFact(
+                category=category,
+                code=code,
+                reference=f"Condition/{ident(resource)}",
+                active=active,
+                clinical_status=clinical,
+                verification_status=verification,
+                onset=onset,
+                recorded=recorded,
+                text=text,
+            )
+        )
+    return found
 
 
 def _matching_codings(resource: dict[str, Any]) -> dict[ConditionCategory, CodeRef]:
@@ -73,7 +82,8 @@ def _matching_codings(resource: dict[str, Any]) -> dict[ConditionCategory, CodeR
     for coding in (code.get("coding") if isinstance(code, dict) else None) or ():
         for category in categories_for(coding.get("system"), coding.get("code")):
             found.setdefault(
-                category, CodeRef(coding["system"], coding["code"], coding.get("display"))
+                category,
+                CodeRef(coding["system"], coding["code"], text_or_none(coding.get("display"))),
             )
     return found
 

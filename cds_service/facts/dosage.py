@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cds_service.facts.model import Dose
+from cds_service.facts.robust import text_or_none
 from cds_service.facts.timestamps import parse_fhir_datetime
 
 _HOURS_PER_UNIT = {
@@ -61,7 +62,9 @@ def dose_from_request(resource: dict[str, Any]) -> Dose | None:
     value, unit = quantity
     unit, already_per_day = _split_per_day(unit)
     per_day = value if already_per_day else _per_day(value, instruction.get("timing") or {})
-    return Dose(quantity=value, unit=unit, per_day=per_day, text=instruction.get("text"))
+    return Dose(
+        quantity=value, unit=unit, per_day=per_day, text=text_or_none(instruction.get("text"))
+    )
 
 
 def dose_from_administration(resource: dict[str, Any]) -> Dose | None:
@@ -74,7 +77,7 @@ def dose_from_administration(resource: dict[str, Any]) -> Dose | None:
         quantity=found[0],
         unit=unit,
         per_day=found[0] if already_per_day else None,
-        text=dosage.get("text"),
+        text=text_or_none(dosage.get("text")),
     )
 
 

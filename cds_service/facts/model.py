@@ -211,6 +211,8 @@ class PatientFacts:
     # Data categories that could not be obtained (prefetch key missing and not fetchable),
     # e.g. {"conditions", "observations", "medications"}; rules say so where it matters.
     unknown: frozenset[str] = frozenset()
+    # Resources that could not be read (malformed) and were skipped, e.g. ("Observation/o1",).
+    unreadable: tuple[str, ...] = ()
     hook: str = "patient-view"
 
     def active(self, category: ConditionCategory) -> tuple[ConditionFact, ...]:

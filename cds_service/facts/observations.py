@@ -19,6 +19,7 @@ from typing import Any
 
 from cds_service.facts.model import CodeRef, LabFact, LabKind, Measurement, Qualitative
 from cds_service.facts.qualitative import read_qualitative
+from cds_service.facts.robust import READ_ERRORS, ident, name_of, text_or_none
 from cds_service.facts.timestamps import first_time, hours_between
 from cds_service.facts.units import to_canonical
 from cds_service.knowledge.labs import LAB_DEFINITIONS, unit_display
@@ -31,30 +32,44 @@ _READABLE = RESULT_STATUSES | PENDING_STATUSES
 
 
 def select_lab_observations(
-    resources: Any,
+    resources: Any, unreadable: list[str] | None = None
 ) -> list[tuple[LoincEntry, dict[str, Any]]]:
-    """Cheap pre-filter: Observations with a LOINC code in the sets and a readable status."""
+    """Cheap pre-filter: Observations with a LOINC code in the sets and a readable status.
+
+    A malformed resource (a `coding` that is a string, an unhashable `status`) is skipped and
+    named in `unreadable` (a try block costs nothing until it catches)."""
     selected: list[tuple[LoincEntry, dict[str, Any]]] = []
     for resource in resources:
-        if resource.get("status") not in _READABLE:
-            continue
-        code = resource.get("code")
-        codings = code.get("coding") if isinstance(code, dict) else None
-        for coding in codings or ():
-            entry = lab_entry_for(coding.get("system"), coding.get("code"))
-            if entry is not None:
-                if resource.get("resourceType", "Observation") == "Observation":
-                    selected.append((entry, resource))
-                break
+        try:
+            if resource.get("status") not in _READABLE:
+                continue
+            code = resource.get("code")
+            codings = code.get("coding") if isinstance(code, dict) else None
+            for coding in codings or ():
+                entry = lab_entry_for(coding.get("system"), coding.get("code"))
+                if entry is not None:
+                    if resource.get("resourceType", "Observation") == "Observation":
+                        selected.append((entry, resource))
+                    break
+        except READ_ERRORS:
+            if unreadable is not None:
+                unreadable.append(name_of(resource))
     return selected
 
 
-def lab_facts(resources: Any, now: datetime) -> dict[LabKind, LabFact]:
+def lab_facts(
+    resources: Any, now: datetime, unreadable: list[str] | None = None
+) -> dict[LabKind, LabFact]:
     """The newest usable value per kind (stale or not), its history and the unusable values."""
     usable: dict[LabKind, list[Measurement]] = defaultdict(list)
     unusable: dict[LabKind, list[str]] = defaultdict(list)
-    for entry, resource in select_lab_observations(resources):
-        outcome = measurement_from(resource, entry, now)
+    for entry, resource in select_lab_observations(resources, unreadable):
+        try:
+            outcome = measurement_from(resource, entry, now)
+        except READ_ERRORS:
+            if unreadable is not None:
+                unreadable.append(name_of(resource))
+            continue
         if isinstance(outcome, Measurement):
             usable[entry.kind].append(outcome)
         elif outcome:
@@ -77,7 +92,7 @@ def measurement_from(
     resource: dict[str, Any], entry: LoincEntry, now: datetime
 ) -> Measurement | str:
     """One Observation as a Measurement, or a note saying why its value cannot be used."""
-    reference = f"Observation/{resource.get('id', '?')}"
+    reference = f"Observation/{ident(resource)}"
     status = str(resource.get("status"))
     effective = first_time(
         resource,
@@ -105,7 +120,9 @@ def measurement_from(
             result = Qualitative.PENDING
         if result is None:
             return f"{reference}: result could not be read as positive or negative; not used"
-        return Measurement(qualitative=result, result_text=_result_text(resource), **base)
+        return Measurement(
+            qualitative=result, result_text=text_or_none(_result_text(resource)), **base
+        )
     if status not in RESULT_STATUSES:
         return f"{reference}: status {status}, not a final result; not used"
     quantity = resource.get("valueQuantity")
@@ -118,7 +135,7 @@ def measurement_from(
     if converted is None:
         return f"{reference}: unit '{unit or ''}' cannot be converted to {canonical}; not used"
     shown = unit_display(quantity.get("unit") or unit)
-    original = None if converted == value else f"{value:g} {shown}".strip()
+    original = None if converted == value else text_or_none(f"{value:g} {shown}")
     return Measurement(
         value=round(converted, 6),
         unit=canonical,

@@ -21,6 +21,7 @@ from typing import Any
 
 from cds_service.facts.dosage import course_bounds, dose_from_administration, dose_from_request
 from cds_service.facts.model import Therapy, TherapyFact
+from cds_service.facts.robust import ident, read_each, text_or_none
 from cds_service.facts.timestamps import first_time
 from cds_service.facts.word_match import first_term, words
 from cds_service.knowledge import RXNORM
@@ -81,15 +82,20 @@ class Recognised:
 
 
 def therapy_facts(
-    resources: Any, now: datetime, *, draft: bool = False, selections: frozenset[str] = frozenset()
+    resources: Any,
+    now: datetime,
+    *,
+    draft: bool = False,
+    selections: frozenset[str] = frozenset(),
+    unreadable: list[str] | None = None,
 ) -> tuple[TherapyFact, ...]:
-    """Every resource that is an immunotherapy, as a TherapyFact; the rest are skipped cheaply."""
-    facts = []
-    for resource in resources:
-        fact = therapy_fact(resource, now, draft=draft, selections=selections)
-        if fact is not None:
-            facts.append(fact)
-    return tuple(facts)
+    """Every resource that is an immunotherapy, as a TherapyFact; the rest are skipped cheaply
+    (and a malformed one is named in `unreadable`)."""
+
+    def read(resource: dict[str, Any]) -> TherapyFact | None:
+        return therapy_fact(resource, now, draft=draft, selections=selections)
+
+    return tuple(f for f in read_each(resources, read, unreadable) if f is not None)
 
 
 def therapy_fact(
@@ -105,7 +111,7 @@ def therapy_fact(
         return None
     if status == "draft" and not draft:  # an unsigned order in the record is not therapy given
         return None
-    reference = f"{kind}/{resource.get('id', '?')}"
+    reference = f"{kind}/{ident(resource)}"
     dose = route = dose_text = None
     if kind in ("MedicationRequest", "MedicationAdministration"):
         recognised = recognise_medication(resource)
@@ -115,7 +121,7 @@ def therapy_fact(
             instructions = resource.get("dosageInstruction") or [{}]
             route, dose = _route(instructions[0].get("route")), dose_from_request(resource)
             text = instructions[0].get("text")
-            dose_text = text if isinstance(text, str) and text.strip() else None
+            dose_text = text_or_none(text)
             started, ended = course_bounds(resource, first_time(resource, "authoredOn"))
         else:
             route, dose = (
@@ -158,7 +164,7 @@ def therapy_fact(
         is_draft_order=draft,
         is_selected=reference in selections,
         matched_by=recognised.matched_by,
-        display=recognised.display,
+        display=text_or_none(recognised.display),
         ended=ended,
     )
 

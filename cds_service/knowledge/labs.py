@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cds_service.facts.model import LabKind as K
+from cds_service.facts.robust import text_or_none
 from cds_service.knowledge.loinc import LOINC_CODES, LoincEntry
 
 CREATININE_UMOL_L_PER_MG_DL = 88.42  # molar mass of creatinine 113.12 g/mol
@@ -220,7 +221,7 @@ def unit_display(unit: str | None) -> str:
     if unit in _UNIT_DISPLAY:
         return _UNIT_DISPLAY[unit]
     text = re.sub(r"\{[^}]*\}", "", unit).replace("[", "").replace("]", "")
-    return text.replace("10*", "10^").strip()
+    return text_or_none(text.replace("10*", "10^")) or ""  # a unit from FHIR data is escaped
 
 
 def lab_definition(kind: K) -> LabDefinition:

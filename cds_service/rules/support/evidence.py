@@ -16,6 +16,7 @@ from cds_service.facts.model import (
     PatientFacts,
     TherapyFact,
 )
+from cds_service.facts.robust import text_or_none
 from cds_service.findings import Evidence
 from cds_service.knowledge.labs import lab_definition, unit_display
 
@@ -51,7 +52,7 @@ def of_measurement(m: Measurement) -> Evidence:
     if m.original:
         notes.append(f"recorded as {m.original}")
     if m.status not in ("final", "amended", "corrected"):
-        notes.append(f"status {m.status}")
+        notes.append(f"status {text_or_none(m.status)}")
     return Evidence(
         lab_definition(m.kind).label,
         measurement_value(m),
@@ -73,11 +74,11 @@ def of_lab(facts: PatientFacts, kind: LabKind) -> tuple[Evidence, ...]:
 
 
 def of_condition(c: ConditionFact) -> Evidence:
-    name = c.code.display or c.text or c.code.code
-    status = c.clinical_status or "status not recorded"
+    name = c.code.display or c.text or text_or_none(c.code.code)
+    status = text_or_none(c.clinical_status) or "status not recorded"
     return Evidence(
         "Diagnosis",
-        f"{name} ({c.code.code})",
+        f"{name} ({text_or_none(c.code.code)})",
         c.onset or c.recorded,
         c.reference,
         f"clinical status {status}",
@@ -94,7 +95,11 @@ def of_therapy(t: TherapyFact) -> Evidence:
     kind = "Draft order" if t.is_draft_order else "Therapy"
     note = None if t.matched_by == "code" else "recognised from its name, not a code"
     return Evidence(
-        kind, f"{what}{dose} (status {t.status or 'unknown'})", t.started, t.reference, note
+        kind,
+        f"{what}{dose} (status {text_or_none(t.status) or 'unknown'})",
+        t.started,
+        t.reference,
+        note,
     )
 
 
