@@ -37,6 +37,7 @@ def reference_card(
     patient_id: str,
     protocol_links: Mapping[str, str] | None = None,
     unknown: AbstractSet[str] = frozenset(),
+    unreadable: Sequence[str] = (),
 ) -> Card:
     lead = members[0]
     changes = [builders.build(p, patient_id) for f in members for p in f.suggestions]
@@ -59,7 +60,7 @@ def reference_card(
         links.insert(0, ("Local protocol", local))
     return Card(
         summary=lead.summary,
-        detail=_detail(members, unknown),
+        detail=_detail(members, unknown, unreadable),
         indicator=lead.urgency.value,
         source=Source(
             label=lead.citation.label,
