@@ -115,3 +115,19 @@ def test_the_lua_script_sends_a_fresh_token_per_request() -> None:
     assert 'io.lines("bench/t.txt")' in script and "request = function()" in script
     assert "next_token % #tokens + 1" in script
     assert "request = function()" not in load.lua_script(Path("bench/b.json"), "s")
+
+
+def test_the_largest_growth_body_is_compared_with_the_floor_reading_it() -> None:
+    from cds_service.benchmark.report import FLOOR, GROWTH
+
+    small = Measurement(GROWTH, "growth-10", 1, 1, 6_000, runs=[_run()])
+    large = Measurement(GROWTH, "growth-10000", 1, 1, 4_700_000, runs=[_run()])
+    floor = Measurement(FLOOR, "growth-10000", 1, 1, 4_700_000, runs=[_run()])
+    large.runs = [LoadResult(10, 1.0, 0, 120.0, 130.0, 140.0, 150.0, 0.1)]
+    floor.runs = [LoadResult(10, 1.0, 0, 100.0, 110.0, 120.0, 130.0, 0.1)]
+    (target,) = [t for t in evaluate_targets([small, floor, large]) if "same body" in t.name]
+    assert target.met is True and target.measured == "1.20x"
+    assert "1.20x" in table([floor, large]).splitlines()[2]
+    large.runs = [LoadResult(10, 1.0, 0, 140.0, 150.0, 160.0, 170.0, 0.1)]
+    (target,) = [t for t in evaluate_targets([small, floor, large]) if "same body" in t.name]
+    assert target.met is False

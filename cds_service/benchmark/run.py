@@ -190,7 +190,8 @@ def _targets_for(
         sc = scenarios.encephalitis_view(now, size)
         body = json.dumps(sc.request(services)).encode()
         url = f"{service_url}/cds-services/{sc.service_id}"
-        cards = len(_post(url, body, settings.token).get("cards", []))
+        answers[sc.name] = _post(url, body, settings.token)
+        cards = len(answers[sc.name].get("cards", []))
         targets.append(Target(url, body, server, Measurement(GROWTH, sc.name, 1, cards, len(body))))
     return targets, answers
 
@@ -290,7 +291,14 @@ def run_benchmark(
                 responses_file.write_text(json.dumps(answers))
                 floor = start_floor(workdir, responses_file)
                 started.append(floor)
-                for t in [t for t in targets if t.measurement.part == FULL]:
+                largest = max(
+                    (t for t in targets if t.measurement.part == GROWTH),
+                    key=lambda t: t.measurement.body_bytes,
+                    default=None,
+                )
+                # The floor reads the same bodies: every full-prefetch call and the largest
+                # growth body (the target compares the service's latency for it with the floor's).
+                for t in [t for t in targets if t.measurement.part == FULL or t is largest]:
                     m = t.measurement
                     floor_m = Measurement(FLOOR, m.scenario, m.connections, m.cards, len(t.body))
                     targets.insert(
