@@ -98,107 +98,179 @@ CLINICAL_DRUG_CODES: dict[T, tuple[CodeEntry, ...]] = {
 _VSAC_ORAL = (
     "VSAC 2.16.840.1.113883.3.464.1003.196.12.1266 or 2.16.840.1.113762.1.4.1151.32; sandbox list"
 )
-PRODUCT_CODES: dict[T, tuple[CodeEntry, ...]] = {
-    T.CORTICOSTEROID: (
+# One row per product: its therapy, its ingredient (TherapyFact.ingredient: prednisone vs
+# methylprednisolone) and its code; the lookups below are derived from these rows.
+PRODUCTS: tuple[tuple[T, str, CodeEntry], ...] = (
+    (
+        T.CORTICOSTEROID,
+        "prednisone",
         _rx("1303125", "Prednisone 1 MG Delayed Release Oral Tablet", _VSAC_ORAL),
-        _rx("198144", "Prednisone 1 MG Oral Tablet", _VSAC_ORAL),
-        _rx("198145", "Prednisone 10 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (T.CORTICOSTEROID, "prednisone", _rx("198144", "Prednisone 1 MG Oral Tablet", _VSAC_ORAL)),
+    (T.CORTICOSTEROID, "prednisone", _rx("198145", "Prednisone 10 MG Oral Tablet", _VSAC_ORAL)),
+    (
+        T.CORTICOSTEROID,
+        "prednisone",
         _rx("1303132", "Prednisone 2 MG Delayed Release Oral Tablet", _VSAC_ORAL),
-        _rx("198146", "Prednisone 2.5 MG Oral Tablet", _VSAC_ORAL),
-        _rx("312615", "Prednisone 20 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (T.CORTICOSTEROID, "prednisone", _rx("198146", "Prednisone 2.5 MG Oral Tablet", _VSAC_ORAL)),
+    (T.CORTICOSTEROID, "prednisone", _rx("312615", "Prednisone 20 MG Oral Tablet", _VSAC_ORAL)),
+    (
+        T.CORTICOSTEROID,
+        "prednisone",
         _rx("1303135", "Prednisone 5 MG Delayed Release Oral Tablet", _VSAC_ORAL),
-        _rx("312617", "Prednisone 5 MG Oral Tablet", _VSAC_ORAL),
-        _rx("198148", "Prednisone 50 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (T.CORTICOSTEROID, "prednisone", _rx("312617", "Prednisone 5 MG Oral Tablet", _VSAC_ORAL)),
+    (T.CORTICOSTEROID, "prednisone", _rx("198148", "Prednisone 50 MG Oral Tablet", _VSAC_ORAL)),
+    (
+        T.CORTICOSTEROID,
+        "prednisolone",
         _rx("643123", "prednisolone 10 MG Disintegrating Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "prednisolone",
         _rx("643125", "prednisolone 15 MG Disintegrating Oral Tablet", _VSAC_ORAL),
-        _rx("429199", "prednisolone 20 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (T.CORTICOSTEROID, "prednisolone", _rx("429199", "prednisolone 20 MG Oral Tablet", _VSAC_ORAL)),
+    (
+        T.CORTICOSTEROID,
+        "prednisolone",
         _rx("643127", "prednisolone 30 MG Disintegrating Oral Tablet", _VSAC_ORAL),
-        _rx("198142", "prednisolone 5 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (T.CORTICOSTEROID, "prednisolone", _rx("198142", "prednisolone 5 MG Oral Tablet", _VSAC_ORAL)),
+    (
+        T.CORTICOSTEROID,
+        "methylprednisolone",
         _rx("328161", "Methylprednisolone 16 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "methylprednisolone",
         _rx("197969", "Methylprednisolone 2 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "methylprednisolone",
         _rx("197971", "Methylprednisolone 32 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "methylprednisolone",
         _rx("259966", "Methylprednisolone 4 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "methylprednisolone",
         _rx("197973", "Methylprednisolone 8 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "dexamethasone",
         _rx("197577", "Dexamethasone 0.5 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "dexamethasone",
         _rx("343033", "Dexamethasone 0.75 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "dexamethasone",
         _rx("197579", "Dexamethasone 1 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "dexamethasone",
         _rx("197580", "Dexamethasone 1.5 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "dexamethasone",
         _rx("197581", "Dexamethasone 2 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "dexamethasone",
         _rx("197582", "Dexamethasone 4 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "dexamethasone",
         _rx("197583", "Dexamethasone 6 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "hydrocortisone",
         _rx("197782", "Hydrocortisone 10 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "hydrocortisone",
         _rx("197783", "Hydrocortisone 20 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "hydrocortisone",
         _rx("197787", "Hydrocortisone 5 MG Oral Tablet", _VSAC_ORAL),
+    ),
+    (
+        T.CORTICOSTEROID,
+        "dexamethasone",
         _rx("2261802", "dexamethasone 20 MG Oral Tablet", _VSAC_ORAL),
     ),
-    T.AZATHIOPRINE: (
-        _rx("359228", "Azathioprine 100 MG Oral Tablet", _VSAC_ORAL),
-        _rx("199310", "Azathioprine 25 MG Oral Tablet", _VSAC_ORAL),
-        _rx("359229", "Azathioprine 75 MG Oral Tablet", _VSAC_ORAL),
-        _rx("239983", "azathioprine 100 MG Injection", _VSAC_ORAL),
+    (T.AZATHIOPRINE, "azathioprine", _rx("359228", "Azathioprine 100 MG Oral Tablet", _VSAC_ORAL)),
+    (T.AZATHIOPRINE, "azathioprine", _rx("199310", "Azathioprine 25 MG Oral Tablet", _VSAC_ORAL)),
+    (T.AZATHIOPRINE, "azathioprine", _rx("359229", "Azathioprine 75 MG Oral Tablet", _VSAC_ORAL)),
+    (T.AZATHIOPRINE, "azathioprine", _rx("239983", "azathioprine 100 MG Injection", _VSAC_ORAL)),
+    (
+        T.MYCOPHENOLATE,
+        "mycophenolate mofetil",
+        _rx("199058", "mycophenolate mofetil 250 MG Oral Capsule", _VSAC_ORAL),
     ),
-    T.MYCOPHENOLATE: (_rx("199058", "mycophenolate mofetil 250 MG Oral Capsule", _VSAC_ORAL),),
-    T.CYCLOPHOSPHAMIDE: (
+    (
+        T.CYCLOPHOSPHAMIDE,
+        "cyclophosphamide",
         _rx("1437968", "Cyclophosphamide 25 MG Oral Capsule", _VSAC_ORAL),
+    ),
+    (
+        T.CYCLOPHOSPHAMIDE,
+        "cyclophosphamide",
         _rx("1437969", "Cyclophosphamide 50 MG Oral Capsule", _VSAC_ORAL),
+    ),
+    (
+        T.CYCLOPHOSPHAMIDE,
+        "cyclophosphamide",
         _rx("1734921", "cyclophosphamide 2000 MG Injection", _VSAC_ORAL),
     ),
-    T.CYCLOSPORINE: (
-        _rx("328160", "Cyclosporine 100 MG Oral Capsule", _VSAC_ORAL),
-        _rx("197553", "Cyclosporine 25 MG Oral Capsule", _VSAC_ORAL),
+    (T.CYCLOSPORINE, "cyclosporine", _rx("328160", "Cyclosporine 100 MG Oral Capsule", _VSAC_ORAL)),
+    (T.CYCLOSPORINE, "cyclosporine", _rx("197553", "Cyclosporine 25 MG Oral Capsule", _VSAC_ORAL)),
+    (
+        T.CYCLOSPORINE,
+        "cyclosporine",
         _rx("241834", "cyclosporine, modified 100 MG Oral Capsule", _VSAC_ORAL),
+    ),
+    (
+        T.CYCLOSPORINE,
+        "cyclosporine",
         _rx("835894", "cyclosporine, modified 25 MG Oral Capsule", _VSAC_ORAL),
+    ),
+    (
+        T.CYCLOSPORINE,
+        "cyclosporine",
         _rx("835925", "cyclosporine, modified 50 MG Oral Capsule", _VSAC_ORAL),
+    ),
+    (
+        T.CYCLOSPORINE,
+        "cyclosporine",
         _rx("205175", "5 ML cyclosporine 50 MG/ML Injection", _VSAC_ORAL),
     ),
+)
+PRODUCT_CODES: dict[T, tuple[CodeEntry, ...]] = {
+    therapy: tuple(entry for t, _, entry in PRODUCTS if t is therapy)
+    for therapy in dict.fromkeys(t for t, _, _ in PRODUCTS)
 }
-# The ingredient behind each product code (TherapyFact.ingredient: prednisone, methylprednisolone).
-PRODUCT_INGREDIENTS: dict[str, str] = {
-    "1303125": "prednisone",
-    "198144": "prednisone",
-    "198145": "prednisone",
-    "1303132": "prednisone",
-    "198146": "prednisone",
-    "312615": "prednisone",
-    "1303135": "prednisone",
-    "312617": "prednisone",
-    "198148": "prednisone",
-    "643123": "prednisolone",
-    "643125": "prednisolone",
-    "429199": "prednisolone",
-    "643127": "prednisolone",
-    "198142": "prednisolone",
-    "328161": "methylprednisolone",
-    "197969": "methylprednisolone",
-    "197971": "methylprednisolone",
-    "259966": "methylprednisolone",
-    "197973": "methylprednisolone",
-    "197577": "dexamethasone",
-    "343033": "dexamethasone",
-    "197579": "dexamethasone",
-    "197580": "dexamethasone",
-    "197581": "dexamethasone",
-    "197582": "dexamethasone",
-    "197583": "dexamethasone",
-    "197782": "hydrocortisone",
-    "197783": "hydrocortisone",
-    "197787": "hydrocortisone",
-    "359228": "azathioprine",
-    "199310": "azathioprine",
-    "359229": "azathioprine",
-    "199058": "mycophenolate mofetil",
-    "1437968": "cyclophosphamide",
-    "1437969": "cyclophosphamide",
-    "328160": "cyclosporine",
-    "197553": "cyclosporine",
-    "241834": "cyclosporine",
-    "835894": "cyclosporine",
-    "835925": "cyclosporine",
-    "205175": "cyclosporine",
-    "239983": "azathioprine",
-    "1734921": "cyclophosphamide",
-    "2261802": "dexamethasone",
-}
+PRODUCT_INGREDIENTS: dict[str, str] = {entry.code: name for _, name, entry in PRODUCTS}
 
 # Antivirals (not immunotherapy): read only to tell whether HSV or VZV found in CSF is being
 # treated (rules.csf_gate). Ingredient codes only; IV aciclovir products (SCD) were not found in
