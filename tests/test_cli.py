@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from cds_service.cli.check import find_problems
 from cds_service.config import load_config, markdown_table
 from cds_service.ledger import get_ledger
 from tests.conftest import ROOT, patient_seen_rule, patient_view_request, service_running
+from tests.processes import free_port, serve_command
 
 EXAMPLES = sorted((ROOT / "hooks" / "examples").glob("*.json"))
 
@@ -132,28 +131,11 @@ def test_feedback_report_prints_a_table(monkeypatch: pytest.MonkeyPatch, databas
     assert row["override_reasons"] == {"comment only": 1}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_serve_starts_gunicorn_and_answers_discovery(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"}
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cds_service",
-            "serve",
-            "--no-auth",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
+        serve_command(port, workers=1),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from cds_service.fhir_client import FhirClient
 from cds_service.redaction import fhir_path
 from cds_service.request_log import JsonLineFormatter
 from tests.conftest import patient_seen_rule, patient_view_request, service_running
+from tests.processes import free_port, serve_command
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 GUIDANCE = "/cds-services/immunotherapy-guidance"
@@ -117,33 +117,14 @@ def test_fhir_urls_are_shown_without_ids_or_queries(url: str, shown: str) -> Non
     assert fhir_path(url) == shown
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_under_gunicorn_every_line_is_json(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CDS_", "GUNICORN"))} | {
         "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
         "GUNICORN_CMD_ARGS": "--access-logfile -",
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cds_service",
-            "serve",
-            "--no-auth",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
+        serve_command(port, workers=2),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from cds_service.config import ConfigError, load_config
 from cds_service.metrics import Metrics, jwt_reason
 from tests.conftest import patient_seen_rule, patient_view_request, service_running
 from tests.fake_ehr import write_trusted_issuers
+from tests.processes import free_port, serve_command
 
 GUIDANCE = "/cds-services/immunotherapy-guidance"
 TOKEN = "metrics-token-0123456789"
@@ -178,18 +178,9 @@ def test_metrics_settings_are_checked(env: dict[str, str], problem: str) -> None
         load_config(env)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = free_port(), free_port()
     multiproc = tmp_path / "prometheus"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CDS_", "GUNICORN"))} | {
         "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
@@ -201,17 +192,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     }
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cds_service",
-            "serve",
-            "--no-auth",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
+        serve_command(port, workers=2),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

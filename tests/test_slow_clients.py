@@ -24,17 +24,11 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, patient_view_request
+from tests.processes import free_port
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 SLOW_CLIENTS = 16
 WORKERS, THREADS = 2, 4  # serve's defaults on a 2-CPU machine: 8 request threads
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def wait_for(url: str, timeout: float = 30.0) -> None:

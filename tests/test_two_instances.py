@@ -27,6 +27,7 @@ from cds_service.schema import feedback, issued_cards
 from tests import databases
 from tests.conftest import ROOT
 from tests.fake_ehr import hospital_group, write_trusted_issuers
+from tests.processes import free_port
 
 PUBLIC = "https://cds.example.org"
 SERVICE = "/cds-services/immunotherapy-guidance"
@@ -49,17 +50,8 @@ class Instance:
         )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _start(name: str, env: dict[str, str], tmp_path: Path) -> Instance:
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / f"{name}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "cds_service", "serve", "--port", str(port), "--workers", "2"],

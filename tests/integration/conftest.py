@@ -11,7 +11,6 @@ one that requires a bearer token (`server_auth`). Both are seeded through the se
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from click.testing import CliRunner
 
 from cds_service.benchmark.fhir_server import SEKMET_REQUIREMENT, sekmet_command
 from cds_service.cli.fixtures import load_fixtures
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".fhir-venv"
@@ -61,13 +61,6 @@ def sekmet_executable() -> Path:
                 pytrace=False,
             )
     return exe
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def start_sekmet(workdir: Path, token: str | None) -> Iterator[FhirTestServer]:
