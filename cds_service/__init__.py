@@ -34,9 +34,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from cds_service.extensions import SEAMS, SERVICES, split_test_config
     from cds_service.services import load_services
     from cds_service.suggestion_check import check_suggestion_builders
+    from cds_service.wire_json import OrjsonProvider
 
     app = Flask(__name__, instance_relative_config=True)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # cards read summary-first
+    app.json = OrjsonProvider(app)  # every jsonify through orjson, key order kept (wire_json)
     settings, seams = split_test_config(test_config)
     app.config.update(load_config())
     app.config.update(settings)

@@ -138,6 +138,8 @@ def _process_metrics() -> Metrics:
 def active() -> Metrics | None:
     """This app's metrics, or None when they are off. Outside an app context (a FHIR fetch
     thread), the process's metrics if an app of this process turned them on."""
+    if _PROCESS_METRICS is None:  # no app of this process turned metrics on: nothing to look up
+        return None
     try:
         found: Metrics | None = current_app.extensions.get(METRICS)
     except RuntimeError:  # no app context

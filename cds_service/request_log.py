@@ -19,11 +19,12 @@ import logging
 import re
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 
 import orjson
 from flask import Flask, Response, g, request
+
+from cds_service.uuids import uuid4_hex
 
 log = logging.getLogger("cds_service.request")
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -83,7 +84,7 @@ def init_app(app: Flask) -> None:
         g.started = time.perf_counter()
         g.log_fields = {}
         given = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id = given if given and _REQUEST_ID.match(given) else uuid4_hex()
         g.request_id_token = request_id.set(g.request_id)
 
     @app.teardown_request
@@ -103,7 +104,13 @@ def init_app(app: Flask) -> None:
         seconds = time.perf_counter() - started if started is not None else 0.0
         if started is not None:
             fields["duration_ms"] = round(seconds * 1000, 2)
-        log.info("request", extra={"fields": fields})
+        if log.isEnabledFor(logging.INFO):
+            # makeRecord + handle is what `log.info` does, without walking the stack for the
+            # caller's file and line (no JSON line carries them).
+            record = log.makeRecord(
+                log.name, logging.INFO, __file__, 0, "request", (), None, extra={"fields": fields}
+            )
+            log.handle(record)
         _count(response.status_code, seconds)
         return response
 
@@ -112,6 +119,8 @@ def _count(status: int, seconds: float) -> None:
     """The request metric, labelled only with bounded values (never the path as sent)."""
     from cds_service import extensions, metrics
 
+    if metrics.active() is None:
+        return
     rule = request.url_rule
     endpoint = rule.endpoint if rule is not None else "(no route)"
     service_id = getattr(g, "log_fields", {}).get("service", "")

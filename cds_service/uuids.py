@@ -1,10 +1,11 @@
 """Random (version 4) UUIDs for cards and suggestions, from a buffer of the kernel's randomness.
 
 `uuid.uuid4()` asks the kernel for 16 random bytes on every call (one `getrandom`/`urandom`
-system call); a card-issuing call makes three or four, and on a host where system calls are dear
-(measured here: about 0.1 ms each under load) that was a fifth of the call's CPU. `uuid4()` here
-takes the same `os.urandom` bytes 4 KiB at a time and cuts them into UUIDs: the same source and
-the same 122 random bits per UUID, one system call per 256 UUIDs. The buffer is dropped in a
+system call); a card-issuing call makes three or four, plus one for the request id, and on a host
+where system calls are dear (measured here: about 0.1 ms each under load) that was a fifth of the
+call's CPU. `uuid4()` and `uuid4_hex()` here take the same `os.urandom` bytes 4 KiB at a time and
+cut them into UUIDs: the same source and the same 122 random bits per UUID, one system call per
+256 UUIDs. The buffer is dropped in a
 forked child (`os.register_at_fork`), so two gunicorn workers never hand out the same bytes.
 """
 
@@ -29,12 +30,21 @@ def _drop_buffer() -> None:
 os.register_at_fork(after_in_child=_drop_buffer)
 
 
-def uuid4() -> str:
-    """A random UUID (RFC 9562 version 4) as its canonical string."""
+def _random_uuid() -> uuid.UUID:
     global _buffer, _offset
     with _lock:
         if _offset + 16 > len(_buffer):
             _buffer, _offset = os.urandom(_CHUNK), 0
         chunk = _buffer[_offset : _offset + 16]
         _offset += 16
-    return str(uuid.UUID(bytes=chunk, version=4))
+    return uuid.UUID(bytes=chunk, version=4)
+
+
+def uuid4() -> str:
+    """A random UUID (RFC 9562 version 4) as its canonical string."""
+    return str(_random_uuid())
+
+
+def uuid4_hex() -> str:
+    """A random UUID (version 4) as 32 hex digits (request ids)."""
+    return _random_uuid().hex

@@ -357,3 +357,98 @@ def test_concurrent_calls_during_a_lock_lose_nothing(
     assert not errors
     assert app.extensions["cds_ledger"].flush(15)
     assert card_count(db) == len(issued) == 200
+
+
+def full_call_rows(uuid: str, **card: Any) -> dict[str, Any]:
+    """One call's rows with every column, as `Ledger.record_cards` writes them."""
+    row = {
+        "card_uuid": uuid,
+        "service_id": "svc",
+        "hook_instance": "h",
+        "patient_hash": "p" * 64,
+        "indicator": "warning",
+        "summary": "Steroids alone are not recommended in Guillain-Barré syndrome",
+        "issued_at": datetime(2026, 12, 2, 1, 2, 3, 456789, tzinfo=UTC),
+        "issuer": "https://ehr.example.org",
+        "tenant": None,
+        "silent": True,
+        "selection_behavior": "at-most-one",
+        "encounter_hash": "e" * 64,
+        "draft_orders": '["f1"]',
+        **card,
+    }
+    return {
+        "issued_cards": [row],
+        "card_rules": [{"card_uuid": uuid, "rule_id": "r1"}, {"card_uuid": uuid, "rule_id": "r2"}],
+        "issued_suggestions": [
+            {"suggestion_uuid": f"{uuid}-s1", "card_uuid": uuid, "label": "Replace with IVIG"}
+        ],
+    }
+
+
+def test_the_writer_stores_what_a_core_insert_stores(database_url: str, tmp_path: Path) -> None:
+    """The writer's driver-level batch (values through the column types' bind processors; one
+    statement per batch on PostgreSQL) stores each value exactly as an SQLAlchemy Core insert of
+    the same rows does, and reads back equal to what was submitted."""
+    engine = open_engine(database_url, tmp_path)
+    tables = [issued_cards, card_rules, issued_suggestions]
+    writer = WriteBehind(engine, tables, tmp_path / "spool", max_spool_bytes=1 << 20)
+    for i in range(3):
+        writer.submit(full_call_rows(f"batch-{i}"))
+    assert writer.flush(10)
+    reference = full_call_rows("core")
+    with engine.begin() as conn:
+        for table in tables:
+            conn.execute(table.insert(), reference[table.name])
+
+    def stored(uuid: str) -> dict[str, Any]:
+        with engine.connect() as conn:
+            card = (
+                conn.execute(select(issued_cards).where(issued_cards.c.card_uuid == uuid))
+                .one()
+                ._asdict()
+            )
+            raw = conn.execute(
+                select(func.cast(issued_cards.c.issued_at, issued_cards.c.summary.type)).where(
+                    issued_cards.c.card_uuid == uuid
+                )
+            ).scalar_one()
+            rules = sorted(
+                conn.scalars(select(card_rules.c.rule_id).where(card_rules.c.card_uuid == uuid))
+            )
+            labels = list(
+                conn.scalars(
+                    select(issued_suggestions.c.label).where(issued_suggestions.c.card_uuid == uuid)
+                )
+            )
+        return {**card, "card_uuid": "-", "raw_issued_at": raw, "rules": rules, "labels": labels}
+
+    core = stored("core")
+    for i in range(3):
+        assert stored(f"batch-{i}") == core
+    expected = full_call_rows("x")["issued_cards"][0]
+    assert core["silent"] is True and core["summary"] == expected["summary"]
+    assert core["issued_at"].replace(tzinfo=UTC) == expected["issued_at"]
+    assert core["rules"] == ["r1", "r2"] and core["labels"] == ["Replace with IVIG"]
+    engine.dispose()
+
+
+def test_a_spool_line_without_a_later_column_takes_its_default(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A line spooled before a column existed (no `silent`: migration 0003) is stored with the
+    column's server default, not refused for a NULL."""
+    engine = open_engine(database_url, tmp_path)
+    tables = [issued_cards, card_rules, issued_suggestions]
+    writer = WriteBehind(engine, tables, tmp_path / "spool", max_spool_bytes=1 << 20)
+    old = full_call_rows("old")
+    for column in ("silent", "selection_behavior", "encounter_hash", "draft_orders"):
+        del old["issued_cards"][0][column]
+    writer.submit(old)
+    writer.submit(full_call_rows("new"))
+    assert writer.flush(10)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(issued_cards.c.card_uuid, issued_cards.c.silent)).all())
+    assert rows == {"old": False, "new": True}
+    assert writer.health()["rejected_calls"] == 0
+    engine.dispose()

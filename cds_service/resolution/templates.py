@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -53,18 +54,26 @@ def token_values(context: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
+@lru_cache(maxsize=256)
+def _parts(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The template split once (templates are the services' constants): the literal text
+    around the tokens, and the tokens' names; `literals` is one longer than `names`."""
+    pieces = TOKEN.split(template)  # literal, name, literal, name, ..., literal
+    return tuple(pieces[0::2]), tuple(pieces[1::2])
+
+
 def render(template: str, values: Mapping[str, str]) -> RenderedTemplate:
     """Fill every token or none: an unresolvable token leaves `url` None."""
-    unresolved = tuple(name for name in TOKEN.findall(template) if name not in values)
+    literals, names = _parts(template)
+    unresolved = tuple(name for name in names if name not in values)
     if unresolved:
         return RenderedTemplate(url=None, unresolved=unresolved)
-
-    def fill(match: re.Match[str]) -> str:
+    out = [literals[0]]
+    for name, literal in zip(names, literals[1:], strict=True):
         # A read of `{{context.userId}}` keeps its slash; ids elsewhere must not break the URL.
-        safe = "/" if match.group(1) == "context.userId" else ""
-        return quote(values[match.group(1)], safe=safe)
-
-    return RenderedTemplate(url=TOKEN.sub(fill, template))
+        out.append(quote(values[name], safe="/" if name == "context.userId" else ""))
+        out.append(literal)
+    return RenderedTemplate(url="".join(out))
 
 
 def resource_type_of(url: str) -> str | None:
