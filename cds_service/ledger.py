@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from flask import Flask, current_app
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.engine import make_url
@@ -116,7 +117,7 @@ class Ledger:
         now = datetime.now(UTC)
         patient = self.patient_hash(patient_id)
         encounter = self.encounter_hash(encounter_id) if encounter_id else None
-        orders = json.dumps(sorted(draft_orders)) if draft_orders is not None else None
+        orders = orjson.dumps(sorted(draft_orders)).decode() if draft_orders is not None else None
         card_rows = [
             {
                 "card_uuid": i.card["uuid"],

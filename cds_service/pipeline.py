@@ -103,7 +103,10 @@ def run_hook(
         facts.unreadable,
     )
     timer.lap("render")
-    orders = order_fingerprints(ledger, draft_orders.resources()) if draft_orders else None
+    # Order fingerprints are only needed to record the cards or to find repeats among them.
+    orders = (
+        order_fingerprints(ledger, draft_orders.resources()) if draft_orders and issued else None
+    )
     repeated: set[str] = set()
     if service.hook == Hook.ORDER_SIGN and orders is not None:
         repeated = already_overridden(

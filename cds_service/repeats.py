@@ -9,9 +9,10 @@ and what it is keyed on:
 - **Encounter**: `context.encounterId`, kept in the ledger only as a keyed hash (like the patient
   id), plus the patient hash. Without an `encounterId` nothing is suppressed: no encounter, no
   scope within which "already seen" is safe to say.
-- **Orders**: a keyed fingerprint of each draft order: its canonical JSON (sorted keys) without
-  `meta` and `text`, which servers rewrite without any clinical change. Anything else that changes
-  (medication, dose, route, timing, a new or different order) changes the fingerprint.
+- **Orders**: a keyed fingerprint of each draft order: its canonical JSON (orjson, sorted keys,
+  compact UTF-8) without `meta` and `text`, which servers rewrite without any clinical change.
+  Anything else that changes (medication, dose, route, timing, a new or different order) changes
+  the fingerprint.
 - **Cards**: by rule ids. `hookInstance` cannot be the key: each hook call has its own.
 
 A card at order-sign is left out when an earlier card in the same encounter (order-select, or an
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 
 from cds_service.cards import IssuedCard
@@ -45,11 +47,10 @@ def order_fingerprints(ledger: Ledger, orders: Iterable[Mapping[str, Any]]) -> l
     return sorted(
         ledger.patient_hash(
             "order\n"
-            + json.dumps(
+            + orjson.dumps(
                 {k: v for k, v in order.items() if k not in _VOLATILE},
-                sort_keys=True,
-                separators=(",", ":"),
-            )
+                option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+            ).decode()
         )
         for order in orders
     )

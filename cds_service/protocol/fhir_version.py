@@ -51,31 +51,31 @@ def _problem(resource_type: str) -> str:
     )
 
 
-def _resources(value: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """A resource, or each entry of a Bundle, with the field path it was found at."""
+def _pre_r4_in(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(field path, type) of a pre-R4 resource, or of each pre-R4 entry of a Bundle; paths are
+    built only for what is found (a large prefetch Bundle is one type lookup per entry)."""
     if not isinstance(value, dict):
         return
-    yield path, value
-    entries = value.get("entry") if value.get("resourceType") == "Bundle" else None
+    kind = value.get("resourceType")
+    if isinstance(kind, str) and kind in PRE_R4_TYPES:
+        yield f"{path}.resourceType", kind
+    entries = value.get("entry") if kind == "Bundle" else None
     if isinstance(entries, list):
         for i, entry in enumerate(entries):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if isinstance(resource, dict):
-                yield f"{path}.entry.{i}.resource", resource
+                kind = resource.get("resourceType")
+                if isinstance(kind, str) and kind in PRE_R4_TYPES:
+                    yield f"{path}.entry.{i}.resource.resourceType", kind
 
 
 def pre_r4_resources(
     context: Mapping[str, Any], prefetch: Mapping[str, Any] | None
 ) -> list[tuple[str, str]]:
     """(field path, resource type) of every pre-R4 resource in `draftOrders` or in prefetch."""
-    places: list[tuple[str, Any]] = [("context.draftOrders", context.get("draftOrders"))]
-    places += [(f"prefetch.{key}", value) for key, value in (prefetch or {}).items()]
-    found = []
-    for where, value in places:
-        for path, resource in _resources(value, where):
-            resource_type = resource.get("resourceType")
-            if isinstance(resource_type, str) and resource_type in PRE_R4_TYPES:
-                found.append((f"{path}.resourceType", resource_type))
+    found = list(_pre_r4_in(context.get("draftOrders"), "context.draftOrders"))
+    for key, value in (prefetch or {}).items():
+        found += _pre_r4_in(value, f"prefetch.{key}")
     return found
 
 
