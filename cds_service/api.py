@@ -22,7 +22,7 @@ from cds_service import extensions, gc_tuning, metrics
 from cds_service.errors import BadRequest, DataUnavailable, PayloadTooLarge, UnknownService
 from cds_service.ledger import get_ledger
 from cds_service.openapi import openapi_document
-from cds_service.pipeline import run_hook
+from cds_service.pipeline import StageTimer, run_hook
 from cds_service.protocol import feedback as feedback_limits
 from cds_service.protocol.envelopes import FeedbackResponse, HealthResponse
 from cds_service.protocol.feedback import FeedbackRequest
@@ -114,6 +114,9 @@ def discovery() -> Response:
 
 @blueprint.post("/cds-services/<service_id>")
 def call_service(service_id: str) -> Response:
+    # Stages timed for the request log: parse (body, JSON, the request and its context checked),
+    # then the pipeline's resolve, facts, rules, render, ledger, then respond (the JSON written).
+    timer = StageTimer()
     service = _service(service_id)
     body = _json_object()
     hook_request = _validate(HookRequest, body)
@@ -137,6 +140,7 @@ def call_service(service_id: str) -> Response:
     clock = extensions.seam("CLOCK")
     claims = getattr(g, "jwt_claims", None) or {}
     caller = {k: v for k in ("iss", "tenant") if isinstance(v := claims.get(k), str)}
+    timer.lap("parse")
     try:
         result = run_hook(
             service,
@@ -146,23 +150,24 @@ def call_service(service_id: str) -> Response:
             get_ledger(),
             **({"now": clock} if clock else {}),
             caller=caller,
+            timer=timer,
         )
     except DataUnavailable as exc:
         metrics.precondition_failed(service.id, exc.details)
         raise
-    g.log_fields.update(
-        cards=result.card_count,
-        rules=list(result.rule_ids),
-        stages_ms=result.timings_ms,
-    )
-    if result.stages_cpu_ms is not None:  # one call in pipeline.CPU_SAMPLE_EVERY
-        g.log_fields["stages_cpu_ms"] = result.stages_cpu_ms
-    metrics.hook_call(service.id, result.timings_ms)
+    response = jsonify(result.response)
+    timer.lap("respond")
+    fields = g.log_fields
+    fields.update(cards=result.card_count, rules=list(result.rule_ids), stages_ms=timer.timings_ms)
+    cpu_ms = timer.cpu_ms()
+    if cpu_ms is not None:  # one call in pipeline.CPU_SAMPLE_EVERY
+        fields["stages_cpu_ms"] = cpu_ms
+    metrics.hook_call(service.id, timer.timings_ms)
     if result.silent:
-        g.log_fields["silent"] = True  # the cards were recorded, not sent
+        fields["silent"] = True  # the cards were recorded, not sent
     if result.repeats_left_out:
-        g.log_fields["repeatsLeftOut"] = result.repeats_left_out
-    return jsonify(result.response)
+        fields["repeatsLeftOut"] = result.repeats_left_out
+    return response
 
 
 @blueprint.post("/cds-services/<service_id>/feedback")

@@ -42,8 +42,8 @@ _calls = itertools.count()
 
 class StageTimer:
     """Wall time per stage, and, for one call in CPU_SAMPLE_EVERY, the calling thread's CPU time
-    over all of them (wall times of concurrent calls include waiting for the GIL; the CPU time
-    does not). `cpu_ms()` is None on the calls not sampled."""
+    from the timer's start to the last `cpu_ms()` (wall times of concurrent calls include waiting
+    for the GIL; the CPU time does not). `cpu_ms()` is None on the calls not sampled."""
 
     def __init__(self) -> None:
         self.timings_ms: dict[str, float] = {}
@@ -71,10 +71,13 @@ def run_hook(
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     caller: Mapping[str, str] | None = None,
+    timer: StageTimer | None = None,
 ) -> HookResult:
-    """`caller`: the verified JWT's `iss` and `tenant` (recorded with the cards), if any."""
+    """`caller`: the verified JWT's `iss` and `tenant` (recorded with the cards), if any;
+    `timer`: the call's StageTimer when the caller times stages of its own (the API's `parse`
+    and `respond`), else one is started here."""
     caller = caller or {}
-    timer = StageTimer()
+    timer = timer or StageTimer()
     allowlist = config["FHIR_ALLOWLIST"]
     resolved = resolve(
         service, request, config, is_allowed=lambda url: fhir_server_allowed(url, allowlist)

@@ -180,9 +180,9 @@ def test_figures_are_medians_of_the_repetitions_and_errors_are_summed() -> None:
 def test_full_prefetch_targets_compare_each_call_to_the_floor_of_the_same_call() -> None:
     measurements = [
         _measured(FLOOR, "a", [_run(3.0, 2000)]),
-        _measured(FULL, "a", [_run(5.0, 1200, p99=30.0)]),
+        _measured(FULL, "a", [_run(5.0, 1200, p99=14.0)]),
         _measured(FLOOR, "b", [_run(3.0, 2000)]),
-        _measured(FULL, "b", [_run(7.0, 900, p99=60.0)]),
+        _measured(FULL, "b", [_run(7.0, 900, p99=15.5)]),
     ]
     verdicts = _verdicts(report.evaluate_targets(measurements))
     assert verdicts["a: p50 / floor p50"] and verdicts["a: rps / floor rps"] and verdicts["a: p99"]
@@ -268,3 +268,31 @@ def test_fixture_dates_move_with_the_clock_but_other_strings_stay() -> None:
         "code": "2951-2",
         "n": [7],
     }
+
+
+def test_the_outside_share_and_ledger_targets_read_the_cpu_figures() -> None:
+    """Under 30% of a call's CPU outside the logged stages; the ledger writer under 0.1 ms per
+    card-issuing call, hot loop and paced alike; a call with no cards has no ledger target."""
+    lean = _measured(FULL, "lean", [_run(3.0, 1000)])
+    lean.cpu_ms, lean.ledger_cpu_ms, lean.stages_cpu_ms = [1.0], [0.05], [0.8]  # 24% outside
+    heavy = _measured(FULL, "heavy", [_run(3.0, 1000)])
+    heavy.cpu_ms, heavy.ledger_cpu_ms, heavy.stages_cpu_ms = [1.0], [0.2], [0.6]  # 50% outside
+    paced = _measured(report.PACED, "heavy", [_run(3.0, 300)])
+    paced.ledger_cpu_ms = [0.15]
+    silent = _measured(FULL, "silent", [_run(3.0, 1000)])
+    silent.cards = 0
+    verdicts = _verdicts(report.evaluate_targets([lean, heavy, paced, silent]))
+    assert verdicts["lean: CPU outside the logged stages"] is True
+    assert verdicts["heavy: CPU outside the logged stages"] is False
+    assert verdicts["lean: ledger writer CPU per call"] is True
+    assert verdicts["heavy: ledger writer CPU per call"] is False
+    assert verdicts["heavy (paced): ledger writer CPU per call"] is False
+    assert "silent: ledger writer CPU per call" not in verdicts
+
+
+def test_a_paced_script_pauses_each_connection_around_the_think_time(tmp_path: Path) -> None:
+    from cds_service.benchmark import load
+
+    script = load.lua_script(tmp_path / "b.json", "s", pause_ms=20.0)
+    assert "function delay()" in script and "math.random(10, 30)" in script
+    assert "function delay()" not in load.lua_script(tmp_path / "b.json", "s")

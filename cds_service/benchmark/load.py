@@ -94,12 +94,28 @@ end
 """
 
 
+PAUSE_LUA = """
+function delay()
+  return math.random({low}, {high})
+end
+"""
+
+
 def lua_script(
-    body_path: Path, scenario: str, token: str | None = None, tokens_path: Path | None = None
+    body_path: Path,
+    scenario: str,
+    token: str | None = None,
+    tokens_path: Path | None = None,
+    pause_ms: float | None = None,
 ) -> str:
-    """The wrk script; `tokens_path`: a file of JWTs, one a line, a fresh one per request."""
+    """The wrk script; `tokens_path`: a file of JWTs, one a line, a fresh one per request;
+    `pause_ms`: each connection pauses a random 0.5-1.5x that long before each request (think
+    time between calls, as EHRs send them), instead of sending the next one at once."""
     auth = f'wrk.headers["Authorization"] = {json.dumps("Bearer " + token)}' if token else ""
     tokens = TOKENS_LUA.format(tokens_path=json.dumps(str(tokens_path))) if tokens_path else ""
+    if pause_ms:
+        low, high = max(1, round(pause_ms / 2)), max(1, round(pause_ms * 1.5))
+        tokens += PAUSE_LUA.format(low=low, high=high)
     return LUA_TEMPLATE.format(
         body_path=json.dumps(str(body_path)),
         scenario=json.dumps(scenario),
@@ -137,8 +153,10 @@ def run_wrk(
     timeout_s: float = 10.0,
     token: str | None = None,
     tokens: list[str] | None = None,
+    pause_ms: float | None = None,
 ) -> LoadResult:
-    """POST `body` to `url` from `connections` connections for `duration_s` seconds."""
+    """POST `body` to `url` from `connections` connections for `duration_s` seconds (each
+    connection pausing about `pause_ms` before each request, if given)."""
     executable = wrk_path()
     with tempfile.TemporaryDirectory(prefix="cds-bench-wrk-") as tmp:
         body_path, script_path = Path(tmp, "body.json"), Path(tmp, "post.lua")
@@ -146,7 +164,7 @@ def run_wrk(
         tokens_path = Path(tmp, "tokens.txt") if tokens else None
         if tokens_path is not None and tokens:
             tokens_path.write_text("\n".join(tokens) + "\n")
-        script_path.write_text(lua_script(body_path, scenario, token, tokens_path))
+        script_path.write_text(lua_script(body_path, scenario, token, tokens_path, pause_ms))
         command = [
             executable,
             "-t",

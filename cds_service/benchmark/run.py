@@ -26,7 +26,15 @@ import requests
 
 from cds_service.benchmark import auth, cpu, fhir_server, fixture_scenarios, load, scenarios
 from cds_service.benchmark.latency_proxy import RunningProxy, start_proxy
-from cds_service.benchmark.report import AUTH, FLOOR, FULL, GROWTH, NO_PREFETCH, Measurement
+from cds_service.benchmark.report import (
+    AUTH,
+    FLOOR,
+    FULL,
+    GROWTH,
+    NO_PREFETCH,
+    PACED,
+    Measurement,
+)
 from cds_service.benchmark.servers import (
     ServerProcess,
     peak_rss_mb,
@@ -42,6 +50,9 @@ ROUND_TRIP_SAMPLES = 7
 WARM_UP_SECONDS = 1.0
 TOKENS_PER_SECOND = 2500  # signed per authentication run; beyond it tokens repeat (401s show)
 AUTH_SCENARIO = "gbs-steroid-order-select (gbs-mp)"
+# Paced rows: each connection thinks 10-30 ms before each request, so the service is busy but
+# not saturated and its threads (the ledger writer's too) sleep and wake as they do in service.
+PACE_MS = 20.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,7 @@ def measure(target: Target, settings: Settings, scenario_header: str) -> None:
         duration_s=settings.duration_s,
         token=settings.token,
         tokens=tokens,
+        pause_ms=m.pause_ms,
     )
     used = cpu.thread_cpu(pids) - before
     m.runs.append(result)
@@ -172,6 +184,9 @@ def _targets_for(
                 Measurement(FULL, sc.name, settings.connections, cards, len(body)),
             )
         )
+        paced = Measurement(PACED, sc.name, settings.connections, cards, len(body))
+        paced.pause_ms = PACE_MS
+        targets.append(Target(url, body, server, paced))
         if proxy is not None:
             bare = json.dumps(scenarios.without_prefetch(sc.request(services), proxy.url)).encode()
             bare_cards = len(_post(url, bare, None).get("cards", []))
@@ -316,6 +331,7 @@ def run_benchmark(
                     duration_s=WARM_UP_SECONDS,
                     token=settings.token,
                     tokens=t.tokens(WARM_UP_SECONDS),
+                    pause_ms=t.measurement.pause_ms,
                 )
             for rep in range(1, settings.repetitions + 1):
                 for t in targets:
