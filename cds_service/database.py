@@ -24,6 +24,10 @@ SQLITE_FILE = "cds-ledger.sqlite3"
 POSTGRES_EXTRA = "pip install 'cds-service[postgres]'"
 _ENGINES: list[Engine] = []
 SQLITE_BUSY_TIMEOUT_MS = 5000  # tests shorten it to fault the ledger quickly
+# Connections a process may keep open (SQLAlchemy's default is 5): the ledger writer keeps one
+# and each request thread one for the JWT replay cache (auth.replay_sql), up to POOL_SIZE - 4.
+# Opened only when used, so a quiet process holds few.
+POOL_SIZE = 12
 
 
 class DatabaseConfigError(ConfigError):
@@ -82,9 +86,11 @@ def open_engine(configured: str, instance_path: Path) -> Engine:
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     elif url.drivername.startswith("postgresql"):
         # A blackholed database host must not hang a start or a readiness probe for minutes.
-        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=POOL_SIZE, connect_args={"connect_timeout": 5}
+        )
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE)
         if url.drivername == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
     _ENGINES.append(engine)

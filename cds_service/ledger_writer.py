@@ -13,7 +13,7 @@ What a call costs the writer is the batch's cost (waking the thread, the transac
 the calls in the batch. Measured here (a 2-core VM), a thread's wake-up or timed sleep costs
 0.07-0.23 ms of CPU and an SQLAlchemy Core executemany about 0.03 ms per row. So the writer is
 woken only when it is idle (a call that finds it gathering or committing signals nothing), then
-gathers for `COMMIT_INTERVAL_SECONDS` (0.1 s: cards reach the database that much later; they are
+gathers for `COMMIT_INTERVAL_SECONDS` (0.25 s: cards reach the database that much later; they are
 durable in the spool from the start), and inserts each table's rows with one driver-level
 executemany of a statement compiled once (`exec_driver_sql`; values converted by the column
 types' own bind processors, as SQLAlchemy's execution does), on a connection it keeps. On
@@ -72,7 +72,7 @@ Rows = Mapping[str, list[dict[str, Any]]]
 SEGMENT_BYTES = 1 << 20  # rotate the current segment past 1 MiB
 READ_CHUNK_BYTES = 1 << 20  # most bytes read from a segment for one batch
 MAX_BATCH_CALLS = 256  # calls committed together at most; bounds one transaction's size
-COMMIT_INTERVAL_SECONDS = 0.1  # time batching: once woken, wait this long for more calls
+COMMIT_INTERVAL_SECONDS = 0.25  # time batching: once woken, wait this long for more calls
 ORPHAN_SCAN_SECONDS = 30.0
 BACKOFF_FIRST_SECONDS = 0.25
 BACKOFF_MAX_SECONDS = 5.0

@@ -59,3 +59,37 @@ def test_a_token_replayed_to_another_app_instance_on_the_same_database_is_401(
     headers = {"Authorization": f"Bearer {token}"}
     assert worker_a.get("/cds-services", headers=headers).status_code == 200
     assert worker_b.get("/cds-services", headers=headers).status_code == 401
+
+
+def test_each_request_thread_keeps_one_autocommit_connection_within_the_pools_share(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A thread's second token costs no pool checkout (its connection is kept, in autocommit:
+    the one statement is its own transaction); at most POOL_SIZE - 4 threads keep one, the
+    others check one out per call; a disposed pool is followed."""
+    import threading
+
+    from cds_service.database import POOL_SIZE
+
+    opened = engine(database_url, tmp_path)
+    cache = SqlReplayCache(opened, clock=lambda: 1000.0)
+    answers: list[bool] = []
+    barrier = threading.Barrier(POOL_SIZE)
+
+    def worker(n: int) -> None:
+        barrier.wait()  # every thread holds on at once
+        answers.append(cache.first_use(f"iss|a-{n}", expires_at=1300.0))
+        answers.append(cache.first_use(f"iss|a-{n}", expires_at=1300.0))
+        barrier.wait()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(POOL_SIZE)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(answers) == [False] * POOL_SIZE + [True] * POOL_SIZE
+    assert opened.pool.checkedout() == POOL_SIZE - 4  # type: ignore[attr-defined]  # QueuePool
+    opened.dispose()
+    assert cache.first_use("iss|after-dispose", expires_at=1300.0) is True
+    assert cache.first_use("iss|a-0", expires_at=1300.0) is False  # replays still refused
+    opened.dispose()
