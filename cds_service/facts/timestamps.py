@@ -24,13 +24,15 @@ def parse_fhir_datetime(value: Any) -> datetime | None:
         elif len(text) == 7:
             parsed = datetime(int(text[:4]), int(text[5:7]), 1)
         else:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(text)  # Python 3.11 reads "Z" and offsets itself
     except ValueError:
         return None
     return as_utc(parsed)
 
 
 def as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:
+        return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

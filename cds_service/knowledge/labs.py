@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 
 from cds_service.facts.model import LabKind as K
@@ -220,6 +221,11 @@ def unit_display(unit: str | None) -> str:
         return ""
     if unit in _UNIT_DISPLAY:
         return _UNIT_DISPLAY[unit]
+    return _shown(unit) if isinstance(unit, str) else ""
+
+
+@lru_cache(maxsize=1024)  # units are a small vocabulary; bounded whatever EHRs send
+def _shown(unit: str) -> str:
     text = re.sub(r"\{[^}]*\}", "", unit).replace("[", "").replace("]", "")
     return text_or_none(text.replace("10*", "10^")) or ""  # a unit from FHIR data is escaped
 
