@@ -74,8 +74,7 @@ def _json_object(limit: int | None = None) -> dict[str, Any]:
     if not raw:
         raise BadRequest("the request body is empty; a JSON object is required")
     try:
-        with gc_tuning.paused():  # a large body would otherwise trigger full collections
-            body = orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if "depth limit" in exc.msg:
             raise BadRequest("the request body is nested too deeply to be read") from None
@@ -114,6 +113,20 @@ def discovery() -> Response:
 
 @blueprint.post("/cds-services/<service_id>")
 def call_service(service_id: str) -> Response:
+    """A hook call, with automatic garbage collection paused until its data is released.
+
+    A 4.8 MB prefetch parses into about half a million containers that all live until the call
+    ends. Collecting while they live scans every one of them for nothing (36 ms of a 141 ms call,
+    measured in process); pausing only the parse just moved that collection to the first
+    allocation after it. So the pause lasts until `_answer_hook_call` has returned and its
+    frame, holding the request's data, is gone: freeing those objects takes them off the
+    young generation's count again, and no collection is owed for them.
+    """
+    with gc_tuning.paused():
+        return _answer_hook_call(service_id)
+
+
+def _answer_hook_call(service_id: str) -> Response:
     # Stages timed for the request log: parse (body, JSON, the request and its context checked),
     # then the pipeline's resolve, facts, rules, render, ledger, then respond (the JSON written).
     timer = StageTimer()

@@ -8,8 +8,9 @@ young-generation collections can be much rarer, and what the app built at start-
 (`gc.freeze`: never scanned again; in gunicorn's master before the fork, so the workers' copies
 of it also stay shared). `tune_for_serving` runs at the end of `create_app` and again on the
 first request of every process (a forked worker), once per process. `paused()` keeps collections
-off while a request body is parsed: a large body allocates hundreds of thousands of containers
-that all survive the parse, and each full collection would scan all of them for nothing.
+off while a hook call runs (`api.call_service`): a large body allocates hundreds of thousands of
+containers that all live until the call ends, and a collection would scan all of them for
+nothing; once they are freed (reference counting) they no longer count towards one.
 """
 
 from __future__ import annotations
