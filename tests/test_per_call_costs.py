@@ -176,7 +176,7 @@ def test_a_large_prefetch_costs_no_garbage_collection_while_its_call_runs(
         answer = client.post(GUIDANCE, data=body, content_type="application/json")
         assert answer.status_code == 200
     assert collections == [] and gc.isenabled()
-    monkeypatch.setattr(api.gc_tuning, "paused", contextlib.nullcontext)  # as before this fix
+    monkeypatch.setattr(gc_tuning, "paused", contextlib.nullcontext)  # as before this fix
     assert client.post(GUIDANCE, data=body, content_type="application/json").status_code == 200
     assert collections  # the test can fail: without the pause the call collects
 
