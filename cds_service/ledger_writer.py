@@ -49,6 +49,7 @@ import contextlib
 import errno
 import fcntl
 import logging
+import operator
 import os
 import secrets
 import threading
@@ -624,9 +625,13 @@ class _DriverInsert:
             (name, table.c[name].type.dialect_impl(engine.dialect).bind_processor(engine.dialect))
             for name in names
         ]
+        plain = len(names) > 1 and all(convert is None for _, convert in self._processors)
+        self._pick = operator.itemgetter(*names) if self._positional and plain else None
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
         if self._positional:
+            if self._pick is not None:  # no value to convert: the tuple is picked out in C
+                return [self._pick(row) for row in rows]
             return [
                 tuple(
                     row[name] if convert is None else convert(row[name])
