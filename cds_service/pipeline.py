@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +29,9 @@ from cds_service.services import ServiceDefinition
 class HookResult:
     response: dict[str, Any]
     card_count: int
-    timings_ms: dict[str, float] = field(default_factory=dict)
     silent: bool = False  # shadow mode: cards recorded, `{"cards": []}` sent (pilot.py)
     repeats_left_out: int = 0  # order-sign cards already overridden for these orders (repeats.py)
     rule_ids: tuple[str, ...] = ()  # of the cards issued, for the request log
-    stages_cpu_ms: float | None = None  # this thread's CPU time across the stages, when sampled
 
 
 CPU_SAMPLE_EVERY = 16  # reading a thread's CPU clock is a system call: sample, not every call
@@ -71,13 +69,12 @@ def run_hook(
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     caller: Mapping[str, str] | None = None,
-    timer: StageTimer | None = None,
+    timer: StageTimer,
 ) -> HookResult:
     """`caller`: the verified JWT's `iss` and `tenant` (recorded with the cards), if any;
-    `timer`: the call's StageTimer when the caller times stages of its own (the API's `parse`
-    and `respond`), else one is started here."""
+    `timer`: the call's StageTimer, started by the caller (the API times `parse` before and
+    `respond` after these stages, and logs them all)."""
     caller = caller or {}
-    timer = timer or StageTimer()
     allowlist = config["FHIR_ALLOWLIST"]
     resolved = resolve(
         service, request, config, is_allowed=lambda url: fhir_server_allowed(url, allowlist)
@@ -137,12 +134,4 @@ def run_hook(
     metrics.cards_issued((i.rule_ids, i.card["indicator"]) for i in issued)
     response_body = {"cards": []} if silent else wire
     rule_ids = tuple(sorted({rule_id for i in issued for rule_id in i.rule_ids}))
-    return HookResult(
-        response_body,
-        len(issued),
-        timer.timings_ms,
-        silent,
-        len(repeated),
-        rule_ids,
-        timer.cpu_ms(),
-    )
+    return HookResult(response_body, len(issued), silent, len(repeated), rule_ids)
