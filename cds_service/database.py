@@ -9,11 +9,12 @@ is kept, so that a forked gunicorn worker can drop the pooled connections it inh
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
@@ -95,6 +96,37 @@ def open_engine(configured: str, instance_path: Path) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
     _ENGINES.append(engine)
     return engine
+
+
+class KeptConnection:
+    """A connection kept open across calls instead of a pool checkout (with its liveness ping)
+    each time: opened on first use, closed by `drop()` (after a fault), and opened afresh when
+    the engine's pool has been disposed (`Engine.dispose()`: connections are to be reopened).
+    `autocommit`: each statement is its own transaction. Not thread-safe: one per thread."""
+
+    def __init__(self, engine: Engine, *, autocommit: bool = False) -> None:
+        self._engine = engine
+        self._autocommit = autocommit
+        self._conn: Connection | None = None
+        self._pool: Any = None  # the engine's pool the connection came from
+
+    def get(self) -> Connection:
+        if self._conn is not None and self._pool is not self._engine.pool:
+            self.drop()
+        if self._conn is None:
+            self._pool = self._engine.pool
+            conn = self._engine.connect()
+            if self._autocommit:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            self._conn = conn
+        return self._conn
+
+    def drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+                conn.close()
 
 
 def dispose_all_pools() -> None:

@@ -65,6 +65,8 @@ from sqlalchemy import Connection, DateTime, Engine, Insert, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
+from cds_service.database import KeptConnection
+
 log = logging.getLogger("cds_service.ledger")
 
 # One call's rows: table name -> rows, tables in the order they must be inserted (parents first).
@@ -152,8 +154,8 @@ class WriteBehind:
             for table in tables
         }
         self._batch = _batch_insert(engine, tables)
-        self._connection: Connection | None = None  # the writer thread's own, kept open
-        self._connection_pool: Any = None  # the engine's pool it came from
+        # The writer thread's own connection: no pool checkout and liveness ping per batch.
+        self._connection = KeptConnection(engine, autocommit=self._batch.autocommit)
         self.spool_dir = spool_dir
         self._max_spool_bytes = max_spool_bytes
         self._commit_interval = commit_interval
@@ -420,7 +422,7 @@ class WriteBehind:
             except Exception as exc:
                 self._outage(exc)
                 # A connection opened while the file was read-only stays read-only: reconnect.
-                self._drop_connection()
+                self._connection.drop()
                 self._engine.dispose()
                 time.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
@@ -557,35 +559,13 @@ class WriteBehind:
         for call in calls:
             for name, rows in call.items():
                 merged[name].extend(rows)
-        conn = self._open_connection()
         try:
-            self._batch.execute(conn, merged)
+            self._batch.execute(self._connection.get(), merged)
         except (IntegrityError, DataError):
             raise  # the connection is sound; the caller retries the calls one by one
         except Exception:
-            self._drop_connection()
+            self._connection.drop()
             raise
-
-    def _open_connection(self) -> Connection:
-        """The writer's connection, opened once and kept (no pool checkout and liveness ping
-        per batch); dropped on any database fault, and when the engine's pool was disposed
-        (`Engine.dispose()`: connections are to be opened afresh), and reopened then."""
-        if self._connection is not None and self._connection_pool is not self._engine.pool:
-            self._drop_connection()
-        if self._connection is None:
-            self._connection_pool = self._engine.pool
-            conn = self._engine.connect()
-            if self._batch.autocommit:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            self._connection = conn
-        return self._connection
-
-    def _drop_connection(self) -> None:
-        conn, self._connection = self._connection, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.invalidate()
-                conn.close()
 
     def _keep_rejected(self, lines: list[bytes]) -> None:
         path = self.spool_dir / f"{REJECTED_PREFIX}{os.getpid()}{SEGMENT_SUFFIX}"
@@ -596,6 +576,11 @@ class WriteBehind:
             log.error(
                 "ledger: %d refused call(s) could not be kept either (%s)", len(lines), exc.strerror
             )
+
+
+def _bind_processor(column: Any, dialect: Any) -> Any:
+    """The column type's value converter for this dialect (None: sent as it is)."""
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _insert_ignoring_duplicates(engine: Engine, table: Table) -> Insert:
@@ -622,8 +607,7 @@ class _DriverInsert:
         names = list(compiled.positiontup or ()) if compiled.positional else list(columns)
         self._positional = bool(compiled.positional)
         self._processors = [
-            (name, table.c[name].type.dialect_impl(engine.dialect).bind_processor(engine.dialect))
-            for name in names
+            (name, _bind_processor(table.c[name], engine.dialect)) for name in names
         ]
         plain = len(names) > 1 and all(convert is None for _, convert in self._processors)
         self._pick = operator.itemgetter(*names) if self._positional and plain else None
@@ -713,10 +697,7 @@ class _PostgresBatchInsert(_BatchInsert):
             self._columns.append(
                 (
                     table.name,
-                    [
-                        (c.name, c.type.dialect_impl(dialect).bind_processor(dialect))
-                        for c in columns
-                    ],
+                    [(c.name, _bind_processor(c, dialect)) for c in columns],
                 )
             )
             arrays = ", ".join(f"%s::{c.type.compile(dialect=dialect)}[]" for c in columns)

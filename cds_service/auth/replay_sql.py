@@ -17,15 +17,14 @@ The table is made by the migrations (`cds_service.schema`).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.pool import StaticPool
 
+from cds_service.database import KeptConnection
 from cds_service.schema import jwt_replay
 
 PRUNE_EVERY_SECONDS = 30.0
@@ -50,40 +49,26 @@ class SqlReplayCache:
         if marker is None:
             raise ValueError(f"unsupported paramstyle {engine.dialect.paramstyle!r}")
         # Written once, sent as is (no SQL compilation per call); SQLite and PostgreSQL both
-        # have ON CONFLICT ... DO UPDATE ... WHERE. The connection comes from the engine's pool.
+        # have ON CONFLICT ... DO UPDATE ... WHERE.
         self._first_use_sql = _FIRST_USE_SQL.format(table=jwt_replay.name, p=marker)
         self._threads = threading.local()
-        self._held = 0  # connections kept by threads; bounded so the pool never runs dry
+        self._held = 0  # threads that keep a connection; bounded so the pool never runs dry
         self._held_lock = threading.Lock()
         size = getattr(engine.pool, "size", None)
         # The ledger writer keeps one, and feedback, reports and probes need some too.
         self._max_held = max(0, size() - 4) if callable(size) else 0
 
     def _connection(self) -> Connection | None:
-        """This thread's autocommit connection (a new one after the pool was disposed); None
-        when as many threads as the pool can spare already keep one."""
-        held: tuple[Any, Connection] | None = getattr(self._threads, "held", None)
-        if held is not None and held[0] is self._engine.pool:
-            return held[1]
-        if held is not None:
-            self._drop()
-        with self._held_lock:
-            if self._held >= self._max_held:
-                return None
-            self._held += 1
-        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        self._threads.held = (self._engine.pool, conn)
-        return conn
-
-    def _drop(self) -> None:
-        held = getattr(self._threads, "held", None)
-        self._threads.held = None
-        if held is not None:
+        """This thread's autocommit connection; None when as many threads as the pool can
+        spare already keep one."""
+        kept: KeptConnection | None = getattr(self._threads, "kept", None)
+        if kept is None:
             with self._held_lock:
-                self._held -= 1
-            with contextlib.suppress(Exception):
-                held[1].invalidate()
-                held[1].close()
+                if self._held >= self._max_held:
+                    return None
+                self._held += 1
+            kept = self._threads.kept = KeptConnection(self._engine, autocommit=True)
+        return kept.get()
 
     def first_use(self, key: str, expires_at: float) -> bool:
         now = self._clock()
@@ -97,7 +82,7 @@ class SqlReplayCache:
         try:
             return self._first_use_on(conn, key, expires_at, now)
         except Exception:
-            self._drop()  # a fault: the next call opens a fresh connection
+            self._threads.kept.drop()  # a fault: the next call opens a fresh connection
             raise
 
     def _first_use_on(self, conn: Connection, key: str, expires_at: float, now: float) -> bool:
