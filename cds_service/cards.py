@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from cds_service import suggestions as builders
 from cds_service.findings import Evidence, Finding, ProposedAction, ProposedChange, Urgency
 from cds_service.protocol.response import MAX_SUMMARY_CHARS
-from cds_service.uuids import uuid4 as new_uuid
+from cds_service.uuids import uuid7 as new_uuid
 
 _URGENCY_ORDER = {Urgency.INFO: 0, Urgency.WARNING: 1, Urgency.CRITICAL: 2}
 _INDICATORS = frozenset({"info", "warning", "critical"})

@@ -7,8 +7,6 @@ rules never see HTTP or JSON, and only `cards` knows card JSON.
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from cds_service.protocol.request import HookRequest, OrderSelectContext, Patien
 from cds_service.repeats import already_overridden, order_fingerprints
 from cds_service.resolution import resolve
 from cds_service.services import ServiceDefinition
+from cds_service.stages import StageTimer
 
 
 @dataclass
@@ -32,32 +31,6 @@ class HookResult:
     silent: bool = False  # shadow mode: cards recorded, `{"cards": []}` sent (pilot.py)
     repeats_left_out: int = 0  # order-sign cards already overridden for these orders (repeats.py)
     rule_ids: tuple[str, ...] = ()  # of the cards issued, for the request log
-
-
-CPU_SAMPLE_EVERY = 16  # reading a thread's CPU clock is a system call: sample, not every call
-_calls = itertools.count()
-
-
-class StageTimer:
-    """Wall time per stage, and, for one call in CPU_SAMPLE_EVERY, the calling thread's CPU time
-    from the timer's start to the last `cpu_ms()` (wall times of concurrent calls include waiting
-    for the GIL; the CPU time does not). `cpu_ms()` is None on the calls not sampled."""
-
-    def __init__(self) -> None:
-        self.timings_ms: dict[str, float] = {}
-        self._last = time.perf_counter()
-        sampled = next(_calls) % CPU_SAMPLE_EVERY == 0
-        self._cpu_started = time.thread_time() if sampled else None
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.timings_ms[stage] = round((now - self._last) * 1000, 2)
-        self._last = now
-
-    def cpu_ms(self) -> float | None:
-        if self._cpu_started is None:
-            return None
-        return round((time.thread_time() - self._cpu_started) * 1000, 3)
 
 
 def run_hook(
@@ -72,8 +45,8 @@ def run_hook(
     timer: StageTimer,
 ) -> HookResult:
     """`caller`: the verified JWT's `iss` and `tenant` (recorded with the cards), if any;
-    `timer`: the call's StageTimer, started by the caller (the API times `parse` before and
-    `respond` after these stages, and logs them all)."""
+    `timer`: the request's StageTimer (`stages`; the API times `parse` before and `respond`
+    after these stages, and logs them all)."""
     caller = caller or {}
     allowlist = config["FHIR_ALLOWLIST"]
     resolved = resolve(

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 import orjson
 from flask import Flask, Response, g, request
 
+from cds_service.stages import StageTimer
 from cds_service.uuids import uuid4_hex
 
 log = logging.getLogger("cds_service.request")
@@ -82,6 +83,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
+        g.stage_timer = StageTimer()  # the first hook: every later one is inside the stages
         g.log_fields = {}
         given = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = given if given and _REQUEST_ID.match(given) else uuid4_hex()

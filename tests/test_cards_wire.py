@@ -105,7 +105,7 @@ def test_every_card_of_every_fixture_satisfies_the_models(
         for card in body["cards"]:
             Card.model_validate(card)
             uuids += [card["uuid"], *(s["uuid"] for s in card.get("suggestions", ()))]
-    assert all(uuid.UUID(u).version == 4 for u in uuids)
+    assert all(uuid.UUID(u).version == 7 for u in uuids)  # time-ordered ledger keys
     assert len(set(uuids)) == len(uuids), "every card and suggestion has its own uuid"
 
 

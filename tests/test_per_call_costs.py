@@ -10,6 +10,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,13 +20,21 @@ import pytest
 from flask import Flask
 from sqlalchemy import event
 
-from cds_service import api, create_app, gc_tuning, pipeline, uuids
+from cds_service import api, create_app, gc_tuning, stages, uuids
 from cds_service.auth.replay_sql import SqlReplayCache
 from cds_service.database import open_engine
 from cds_service.migrate import prepare
 from cds_service.request_log import JsonLineFormatter
 from tests.conftest import patient_view_request
-from tests.fake_ehr import GROUP_ISS, FakeClock, FakeEhr, b64url, ec_private_key
+from tests.fake_ehr import (
+    GROUP_ISS,
+    FakeClock,
+    FakeEhr,
+    b64url,
+    ec_private_key,
+    hospital_group,
+    write_trusted_issuers,
+)
 from tests.test_auth_verifier import AUD, inline_issuer, verifier
 
 GUIDANCE = "/cds-services/immunotherapy-guidance"
@@ -232,12 +241,12 @@ def test_the_request_log_carries_the_stages_cpu_time_of_sampled_calls(
 ) -> None:
     client = app.test_client()
     with caplog.at_level(logging.INFO, logger="cds_service.request"):
-        for _ in range(pipeline.CPU_SAMPLE_EVERY):
+        for _ in range(stages.CPU_SAMPLE_EVERY):
             assert client.post(GUIDANCE, json=patient_view_request()).status_code == 200
     logged = [r.__dict__.get("fields", {}) for r in caplog.records]
     calls = [f for f in logged if "stages_ms" in f]
     (fields,) = [f for f in calls if "stages_cpu_ms" in f]  # one call in CPU_SAMPLE_EVERY
-    assert len(calls) == pipeline.CPU_SAMPLE_EVERY
+    assert len(calls) == stages.CPU_SAMPLE_EVERY
     assert 0 < fields["stages_cpu_ms"] <= fields["duration_ms"] + 0.01
     assert list(fields["stages_ms"]) == [
         "parse",
@@ -251,20 +260,71 @@ def test_the_request_log_carries_the_stages_cpu_time_of_sampled_calls(
     assert sum(fields["stages_ms"].values()) <= fields["duration_ms"] + 0.07  # rounding
 
 
-def test_uuids_are_random_version_4_and_never_shared_with_a_forked_child() -> None:
-    first = [uuids.uuid4() for _ in range(600)]  # more than one buffer's worth
+def test_with_authentication_on_the_stages_begin_with_the_jwt_check(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = "https://cds.example.org"
+    app = create_app(
+        {
+            "TESTING": True,
+            "AUTH_ENABLED": True,
+            "TRUSTED_ISSUERS_FILE": str(write_trusted_issuers(tmp_path)),
+            "PUBLIC_BASE_URL": base,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        }
+    )
+    client = app.test_client()
+    with caplog.at_level(logging.INFO, logger="cds_service.request"):
+        for _ in range(stages.CPU_SAMPLE_EVERY):
+            jwt = hospital_group().token(base + GUIDANCE, time.time(), tenant="north-hospital")
+            headers = {"Authorization": f"Bearer {jwt}"}
+            response = client.post(GUIDANCE, json=patient_view_request(), headers=headers)
+            assert response.status_code == 200
+    calls = [f for r in caplog.records if "stages_ms" in (f := r.__dict__.get("fields", {}))]
+    assert len(calls) == stages.CPU_SAMPLE_EVERY
+    for fields in calls:
+        assert list(fields["stages_ms"])[:2] == ["auth", "parse"]
+        assert sum(fields["stages_ms"].values()) <= fields["duration_ms"] + 0.08  # rounding
+    # The sampled call's CPU time runs from the first hook, so it includes the signature check.
+    (sampled,) = [f for f in calls if "stages_cpu_ms" in f]
+    assert sampled["stages_cpu_ms"] > 0
+
+
+@pytest.mark.parametrize("make, version", [(uuids.uuid4, 4), (uuids.uuid7, 7)])
+def test_uuids_are_unique_of_their_version_and_never_shared_with_a_forked_child(
+    make: Callable[[], str], version: int
+) -> None:
+    first = [make() for _ in range(600)]  # more than one buffer's worth
     assert len(set(first)) == len(first)
     parsed = [uuid.UUID(u) for u in first]
-    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
-    uuids.uuid4()  # the buffer now holds unused bytes a child would inherit
+    assert all(str(u) == text for u, text in zip(parsed, first, strict=True))  # canonical form
+    assert all(u.version == version and u.variant == uuid.RFC_4122 for u in parsed)
+    make()  # the buffer now holds unused bytes a child would inherit
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report its next uuid and leave at once
-        os.write(write, uuids.uuid4().encode())
+        os.write(write, make().encode())
         os._exit(0)
     os.close(write)
     os.waitpid(pid, 0)
     child = os.read(read, 100).decode()
     os.close(read)
-    assert child != uuids.uuid4()
+    assert child != make()
     assert child not in first
+
+
+def test_version_7_uuids_carry_the_time_in_milliseconds_then_74_random_bits() -> None:
+    before = time.time_ns() // 1_000_000
+    made = [uuid.UUID(uuids.uuid7()) for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    stamps = [u.int >> 80 for u in made]
+    assert all(before <= stamp <= after for stamp in stamps)
+    assert stamps == sorted(stamps), "a later uuid sorts after an earlier one (by millisecond)"
+    # rand_a (12 bits) and rand_b (62 bits): every one of the 74 bits takes both values
+    random_bits = [(u.int >> 64 & 0xFFF) << 62 | (u.int & (1 << 62) - 1) for u in made]
+    ones = 0
+    zeros = 0
+    for bits in random_bits:
+        ones |= bits
+        zeros |= ~bits & ((1 << 74) - 1)
+    assert ones == zeros == (1 << 74) - 1
