@@ -128,11 +128,11 @@ def call_service(service_id: str) -> Response:
 
 
 def _answer_hook_call(service_id: str) -> Response:
-    # Stages timed for the request log, on the request's timer (started before the first
-    # before_request hook; `auth` lapped by the JWT check): parse (the hooks, the body, JSON, the
-    # request and its context checked), then the pipeline's resolve, facts, rules, render,
-    # ledger, then respond (the JSON written).
-    timer: StageTimer = g.get("stage_timer") or StageTimer()
+    # Stages timed for the request log, on the request's timer (started, like g.log_fields, by
+    # request_log's first before_request hook; `auth` lapped by the JWT check): parse (the other
+    # hooks, the body, JSON, the request and its context checked), then the pipeline's resolve,
+    # facts, rules, render, ledger, then respond (the JSON written).
+    timer: StageTimer = g.stage_timer
     service = _service(service_id)
     body = _json_object()
     hook_request = _validate(HookRequest, body)

@@ -1,8 +1,8 @@
 """The stage timer of one request: the wall time of each stage for the request log and the
 metrics, and, for one request in CPU_SAMPLE_EVERY, the request thread's CPU time across them.
 
-Started with the request, before any `before_request` hook (`request_log`), so the stages cover
-the application's work from the first hook on: `auth` (the JWT checked, when authentication is
+Started with the request, in the first `before_request` hook (`request_log`), so the stages
+cover the application's work from that hook on: `auth` (the JWT checked, when authentication is
 on), then a hook call's `parse`, `resolve`, `facts`, `rules`, `render`, `ledger` and `respond`
 (`api`, `pipeline`). What they leave out is the HTTP server's own work, Flask's request context
 and response iteration, the request log line itself and the ledger writer's thread.

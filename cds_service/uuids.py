@@ -64,9 +64,7 @@ def uuid7() -> str:
     """A time-ordered UUID (RFC 9562 version 7: Unix milliseconds, then 74 random bits) as its
     canonical string: the card and suggestion uuids, the ledger's primary keys."""
     random = int.from_bytes(_random_bytes()[:10]) & _CLEAR_VERSION_AND_VARIANT
-    value = (time.time_ns() // 1_000_000) << 80 | random | _VERSION_7_AND_VARIANT
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return str(uuid.UUID(int=(time.time_ns() // 1_000_000) << 80 | random | _VERSION_7_AND_VARIANT))
 
 
 def uuid4() -> str:
