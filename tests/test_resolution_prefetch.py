@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Set as AbstractSet
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from cds_service.errors import DataUnavailable
 from cds_service.protocol.request import HookRequest
 from cds_service.resolution import resolve
 from cds_service.resolution.resolved import KeyState
+from cds_service.resolution.templates import render, resource_type_of, resource_type_of_template
 from cds_service.services import ServiceDefinition
 from tests.resolution_requests import hook_request
 
@@ -203,3 +206,43 @@ def test_the_412_details_never_contain_the_access_token() -> None:
         resolve(service({"patient"}), request({}, server=True), defaults())
     assert TOKEN not in repr(caught.value.details) and TOKEN not in str(caught.value)
     assert "401" in caught.value.details[0]["reason"]
+
+
+@responses.activate
+def test_a_template_whose_first_segment_is_a_token_takes_its_type_from_the_rendered_url() -> None:
+    # "{{context.userId}}" reads "Practitioner/u1": only rendering names the type, so a
+    # prefetched Practitioner is used and a prefetched Patient is not (it is re-read).
+    templates = {"user": "{{context.userId}}"}
+    practitioner = {"resourceType": "Practitioner", "id": "u1"}
+    given = request({"user": practitioner}, context={"userId": "Practitioner/u1"})
+    assert resolve(service(templates=templates), given, defaults()).resources("user") == (
+        practitioner,
+    )
+    responses.get(f"{FHIR}/Practitioner/u1", json=practitioner)
+    wrong = request(
+        {"user": {"resourceType": "Patient", "id": "u1"}},
+        server=True,
+        context={"userId": "Practitioner/u1"},
+    )
+    resolved = resolve(service(templates=templates), wrong, defaults())
+    assert resolved.outcomes["user"].source == "fhir-server"
+    assert resolved.resources("user") == (practitioner,)
+
+
+def test_a_templates_type_read_from_its_text_is_the_rendered_urls_type() -> None:
+    values = {
+        "context.patientId": "p/1?x",
+        "context.userId": "Practitioner/u1",
+        "context.encounterId": "e1",
+        "userPractitionerId": "u1",
+    }
+    templates = [*TEMPLATES.values(), "{{context.userId}}", "/{{context.userId}}", "?_id=x"]
+    for hooks_file in sorted(Path(__file__).parents[1].joinpath("hooks").glob("*.json")):
+        templates += json.loads(hooks_file.read_text())["prefetch"].values()
+    for template in templates:
+        url = render(template, values).url
+        from_text = resource_type_of_template(template)
+        if from_text is not None:
+            assert url is not None and resource_type_of(url) == from_text, template
+    assert resource_type_of_template("{{context.userId}}") is None
+    assert resource_type_of_template("Patient/{{context.patientId}}") == "Patient"

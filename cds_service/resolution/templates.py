@@ -83,6 +83,13 @@ def resource_type_of(url: str) -> str | None:
     return first if first[:1].isupper() and "{{" not in first else None
 
 
+@lru_cache(maxsize=256)
+def resource_type_of_template(template: str) -> str | None:
+    """The type a template names before any token is filled (None when a token is its first
+    segment); the same as the rendered URL's, since tokens fill only their own places."""
+    return resource_type_of(template)
+
+
 def is_read(url: str) -> bool:
     """`Type/id` is a read (answer: one resource); `Type?...` or `Type` is a search (a Bundle)."""
     return "/" in url.partition("?")[0].strip("/")
