@@ -22,12 +22,7 @@ from cds_service.protocol.request import HookRequest
 from cds_service.resolution.fetch import FetchJob, fetch_all
 from cds_service.resolution.prefetch import Classified, classify
 from cds_service.resolution.resolved import KeyOutcome, KeyState, ResolvedData
-from cds_service.resolution.templates import (
-    render,
-    resource_type_of,
-    resource_type_of_template,
-    token_values,
-)
+from cds_service.resolution.templates import render, resource_type_of_template, token_values
 from cds_service.services import ServiceDefinition
 
 TOKEN_NOT_AVAILABLE = "token not available"  # noqa: S105 (a prefetch token, not a secret)
@@ -47,25 +42,23 @@ def resolve(
     server_problem = _server_problem(request.fhirServer, is_allowed)
     outcomes: dict[str, KeyOutcome] = {}
     jobs: list[FetchJob] = []
-    values: dict[str, str] | None = None  # the context's tokens, read once a URL is needed
+    values = token_values(request.context)
+    can_page = server_problem is None  # a further page can be read from fhirServer
 
     for key, template in service.prefetch.items():
         # A template's type is in its text ("Observation?...", "Patient/{{...}}") unless a
         # token is its first segment ("{{context.userId}}"): only then does rendering tell it.
         # Rendering is otherwise needed only for a URL to fetch or to page from.
-        url: str | None = None
+        rendered = None
         resource_type = resource_type_of_template(template)
         if resource_type is None:
-            values = token_values(request.context) if values is None else values
-            url = render(template, values).url
-            resource_type = resource_type_of(url) if url else None
+            rendered = render(template, values)
+            resource_type = rendered.resource_type
         found = classify(key in prefetch, prefetch.get(key), resource_type)
-        if found.state in OBTAINED and not (found.next_url and server_problem is None):
-            outcomes[key] = _from_prefetch(key, found, can_page=server_problem is None)
+        if found.state in OBTAINED and not (found.next_url and can_page):
+            outcomes[key] = _from_prefetch(key, found, can_page=can_page)
             continue
-        if url is None:
-            values = token_values(request.context) if values is None else values
-            url = render(template, values).url
+        url = (rendered or render(template, values)).url
         if found.state in OBTAINED:  # a further page to read from fhirServer
             if url:
                 jobs.append(FetchJob(key, url, resource_type, prefetched=found))
