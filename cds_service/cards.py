@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from cds_service import suggestions as builders
 from cds_service.findings import Evidence, Finding, ProposedAction, ProposedChange, Urgency
+from cds_service.frozen import fast_init
 from cds_service.protocol.response import MAX_SUMMARY_CHARS
 from cds_service.uuids import uuid7 as new_uuid
 
@@ -33,6 +34,7 @@ _SELECTION_BEHAVIORS = frozenset({"at-most-one", "any"})
 _RESOURCE_ID = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}\Z")  # as protocol.response.Action
 
 
+@fast_init
 @dataclass(frozen=True)
 class IssuedCard:
     """A rendered card (wire form) and the rule ids behind it (for the ledger)."""

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cds_service.frozen import fast_init
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # `CDS_*` variables that are not service settings: read by single commands (click `envvar`s) or by
@@ -155,6 +157,7 @@ def _file(raw: str) -> str:
     return raw
 
 
+@fast_init
 @dataclass(frozen=True)
 class Setting:
     name: str  # without the CDS_ prefix; app.config uses the same name

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cds_service.facts.model import Dose, LabKind, Measurement, PatientFacts, Therapy, TherapyFact
+from cds_service.frozen import fast_init
 from cds_service.knowledge.regimens import (
     ADULT_AGE_YEARS,
     AGENT_NAMES,
@@ -53,6 +54,7 @@ def mass(value: float, unit: str) -> str:
     return f"{number(value, 0 if unit == 'mg' else 1)} {unit}"
 
 
+@fast_init
 @dataclass(frozen=True)
 class DosingPatient:
     """What dosing may know about the patient: age and the latest weight and height."""
@@ -149,6 +151,7 @@ def regimen_text(regimen: Regimen) -> str:
     return f"{text} {regimen.course}"
 
 
+@fast_init
 @dataclass(frozen=True)
 class DoseAdvice:
     """A regimen computed for one patient, or the plain reason no number can be given."""
@@ -318,6 +321,7 @@ class Verdict(StrEnum):
     DANGEROUS = "dangerous"  # more than twice the upper limit
 
 
+@fast_init
 @dataclass(frozen=True)
 class DoseCheck:
     """An order's dose against the regimens for this patient."""
@@ -353,6 +357,7 @@ def agent_of(order: TherapyFact) -> Agent | None:
     }.get(order.therapy)
 
 
+@fast_init
 @dataclass(frozen=True)
 class _Ordered:
     """An ordered amount in the regimen's mass unit, or per kg / per m2 as ordered."""

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from cds_service.frozen import fast_init
+
 __all__ = ["fhir_server_allowed", "is_loopback_host", "is_usable_entry"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -39,6 +41,7 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+@fast_init
 @dataclass(frozen=True)
 class _Base:
     scheme: str

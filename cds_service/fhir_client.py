@@ -56,6 +56,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from cds_service import metrics
 from cds_service.config import default
+from cds_service.frozen import fast_init
 from cds_service.redaction import fhir_path
 
 log = logging.getLogger("cds_service.fhir_client")
@@ -271,6 +272,7 @@ def session_count() -> int:
         return len(_sessions)
 
 
+@fast_init
 @dataclass(frozen=True)
 class Timeouts:
     # Defaults are the settings' own (config.py holds the one default per setting).

@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from cds_service.frozen import fast_init
+
 if TYPE_CHECKING:  # annotations only: these modules import Citation from here
     from cds_service.contracts import CardGroup
     from cds_service.dosing import DoseAdvice
@@ -31,6 +33,7 @@ class Urgency(StrEnum):
     CRITICAL = "critical"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Citation:
     """Where a rule's advice comes from: the seed document and, where possible, the guideline."""
@@ -41,6 +44,7 @@ class Citation:
     evidence_note: str | None = None  # honest grading with dates, e.g. "case reports only (2019)"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Evidence:
     """One fact a finding relied on, shown in the card detail."""
@@ -52,6 +56,7 @@ class Evidence:
     note: str | None = None  # "stale: 9 days old", "unit mg/dL converted to g/L"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Coding:
     """A coded concept: used for override reasons and the source topic."""
@@ -61,6 +66,7 @@ class Coding:
     display: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class ProposedAction:
     """One step of a suggested order change (CDS Hooks Action, spec 2.0 section "Action")."""
@@ -71,6 +77,7 @@ class ProposedAction:
     resource_id: str | None = None  # relative reference, e.g. "MedicationRequest/draft-1" (delete)
 
 
+@fast_init
 @dataclass(frozen=True)
 class ProposedChange:
     """A suggestion: a labelled set of actions the clinician can accept in one click."""
@@ -80,6 +87,7 @@ class ProposedChange:
     is_recommended: bool = False
 
 
+@fast_init
 @dataclass(frozen=True)
 class ProposeOrder:
     """A rule's decision to propose an order: IVIG at an advised dose, or plasma exchange.
@@ -95,6 +103,7 @@ class ProposeOrder:
     recommended: bool = False
 
 
+@fast_init
 @dataclass(frozen=True)
 class ProposeRemoval:
     """A rule's decision to propose removing a draft order."""
@@ -105,6 +114,7 @@ class ProposeRemoval:
 Proposal = ProposeOrder | ProposeRemoval
 
 
+@fast_init
 @dataclass(frozen=True)
 class Finding:
     """What one rule found for one patient and hook call.

@@ -20,6 +20,8 @@ from typing import Any
 
 import requests
 
+from cds_service.frozen import fast_init
+
 FHIR_JSON = "application/fhir+json"
 
 
@@ -27,6 +29,7 @@ class FixtureError(Exception):
     """A fixture file is not a loadable transaction, or the server refused it."""
 
 
+@fast_init
 @dataclass(frozen=True)
 class LoadResult:
     file: str

@@ -36,6 +36,7 @@ import orjson
 from sqlalchemy import select
 
 from cds_service.cards import IssuedCard
+from cds_service.frozen import fast_init
 from cds_service.ledger import Ledger
 from cds_service.schema import card_rules, feedback, issued_cards
 
@@ -56,6 +57,7 @@ def order_fingerprints(ledger: Ledger, orders: Iterable[Mapping[str, Any]]) -> l
     )
 
 
+@fast_init
 @dataclass(frozen=True)
 class _Overridden:
     rule_ids: frozenset[str]

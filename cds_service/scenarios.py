@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cds_service.config import PROJECT_ROOT
+from cds_service.frozen import fast_init
 from cds_service.hook_requests import build_request, bundle_entries
 from cds_service.services import ServiceDefinition
 
@@ -33,6 +34,7 @@ HOOK_SERVICES = {
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$")
 
 
+@fast_init
 @dataclass(frozen=True)
 class Scenario:
     """A patient's record and the call made about it, written for the instant `now`.

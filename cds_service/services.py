@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from cds_service import rules
 from cds_service.contracts import Hook, PrefetchKey
+from cds_service.frozen import fast_init
 
 SUPPORTED_HOOKS = tuple(Hook)
 # spec "Prefetch tokens": context fields that are tokens for the three hooks, and user tokens.
@@ -88,6 +89,7 @@ def template_problems(template: str) -> list[str]:
     return problems
 
 
+@fast_init
 @dataclass(frozen=True)
 class ServiceDefinition:
     id: str

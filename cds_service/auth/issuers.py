@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cds_service.fhir_allowlist import is_loopback_host
+from cds_service.frozen import fast_init
 
 _KNOWN_FIELDS = frozenset({"jwks", "jwks_url", "jku", "tenants", "audiences", "comment"})
 
@@ -31,6 +32,7 @@ class TrustConfigError(ValueError):
     """The trusted-issuers file is missing, unreadable or malformed; the service must not start."""
 
 
+@fast_init
 @dataclass(frozen=True)
 class TrustedIssuer:
     iss: str

@@ -33,6 +33,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from cds_service.auth.issuers import TrustedIssuer
 from cds_service.fhir_client import Abort, tracked_session
+from cds_service.frozen import fast_init
 
 log = logging.getLogger("cds_service.auth")
 
@@ -48,6 +49,7 @@ _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 PublicKey = RSAPublicKey | EllipticCurvePublicKey
 
 
+@fast_init
 @dataclass(frozen=True)
 class VerifyingKey:
     kid: str

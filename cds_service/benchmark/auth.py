@@ -19,10 +19,13 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from cds_service.frozen import fast_init
+
 ALGORITHMS = ("ES384", "ES256", "RS256")
 TOKEN_LIFETIME_SECONDS = 600
 
 
+@fast_init
 @dataclass(frozen=True)
 class Issuer:
     alg: str

@@ -17,10 +17,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cds_service.frozen import fast_init
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LEDGER_THREAD = "ledger-writer"
 
 
+@fast_init
 @dataclass(frozen=True)
 class CpuReading:
     request_s: float  # every thread but the ledger writer's

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cds_service.frozen import fast_init
+
 WRK_INSTALL_HINT = (
     "wrk is not installed. On Debian/Ubuntu: apt-get update && apt-get install -y "
     "wrk (other systems: https://github.com/wg/wrk)"
@@ -54,6 +56,7 @@ class WrkMissing(RuntimeError):
     """wrk is not on PATH; the message says how to install it."""
 
 
+@fast_init
 @dataclass(frozen=True)
 class LoadResult:
     requests: int

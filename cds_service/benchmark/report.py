@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cds_service.benchmark.load import LoadResult
+from cds_service.frozen import fast_init
 
 FLOOR, FULL, NO_PREFETCH, GROWTH = "floor", "full-prefetch", "no-prefetch", "growth"
 PACED = "paced"  # the full-prefetch call with think time between requests (not a hot loop)
@@ -118,6 +119,7 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+@fast_init
 @dataclass(frozen=True)
 class Target:
     name: str

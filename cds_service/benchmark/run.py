@@ -43,6 +43,7 @@ from cds_service.benchmark.servers import (
     start_service,
 )
 from cds_service.config import load_config
+from cds_service.frozen import fast_init
 from cds_service.scenarios import Scenario
 from cds_service.services import ServiceDefinition, load_services
 
@@ -55,6 +56,7 @@ AUTH_SCENARIO = "gbs-steroid-order-select (gbs-mp)"
 PACE_MS = 20.0
 
 
+@fast_init
 @dataclass(frozen=True)
 class Settings:
     duration_s: float

@@ -17,6 +17,7 @@ from typing import Any
 from cds_service.explain.facts_report import FactsReport, facts_report
 from cds_service.explain.rule_trace import RuleTrace, trace_rules
 from cds_service.facts.build import build_facts
+from cds_service.frozen import fast_init
 from cds_service.protocol.request import HookRequest, OrderSelectContext, parse_context
 from cds_service.resolution import resolve
 from cds_service.services import ServiceDefinition
@@ -24,6 +25,7 @@ from cds_service.services import ServiceDefinition
 __all__ = ["Explanation", "explain_call", "format_explanation"]
 
 
+@fast_init
 @dataclass(frozen=True)
 class Explanation:
     service_id: str

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cds_service.facts.model import PatientFacts, TherapyFact
+from cds_service.frozen import fast_init
 from cds_service.knowledge import ICD10CM, LOINC, RXNORM, SNOMED
 from cds_service.knowledge.conditions import CONDITION_CODES, categories_for
 from cds_service.knowledge.labs import LAB_DEFINITIONS
@@ -51,6 +52,7 @@ def system_name(system: str | None) -> str:
     return f"{name} ({system})" if name else system
 
 
+@fast_init
 @dataclass(frozen=True)
 class Note:
     """One resource that was present but not recognised or not used, and why."""
@@ -59,6 +61,7 @@ class Note:
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class FactsReport:
     conditions: tuple[dict[str, Any], ...]

@@ -25,9 +25,11 @@ from types import CodeType, FrameType
 from typing import Any
 
 from cds_service.facts.model import PatientFacts
+from cds_service.frozen import fast_init
 from cds_service.rules import Rule
 
 
+@fast_init
 @dataclass(frozen=True)
 class RuleTrace:
     rule_id: str
@@ -46,6 +48,7 @@ class RuleTrace:
         return answer
 
 
+@fast_init
 @dataclass(frozen=True)
 class _Source:
     function: ast.FunctionDef

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cds_service.facts.model import CsfInfectionStatus, LabFact, LabKind, Measurement, Qualitative
+from cds_service.frozen import fast_init
 
 CSF_INFECTION_KINDS = (
     LabKind.CSF_CULTURE,
@@ -26,6 +27,7 @@ _BACTERIAL = frozenset({LabKind.CSF_CULTURE, LabKind.CSF_GRAM_STAIN, LabKind.CSF
 _HSV = frozenset({LabKind.CSF_HSV_PCR, LabKind.CSF_PATHOGEN_PCR})
 
 
+@fast_init
 @dataclass(frozen=True)
 class CsfAssessment:
     status: CsfInfectionStatus

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from cds_service.frozen import fast_init
+
 
 class ConditionCategory(StrEnum):
     """Clinical categories the rules reason about ."""
@@ -39,6 +41,7 @@ class ConditionCategory(StrEnum):
     ENCEPHALITIS_UNSPECIFIED = "encephalitis-unspecified"
 
 
+@fast_init
 @dataclass(frozen=True)
 class CodeRef:
     system: str
@@ -46,6 +49,7 @@ class CodeRef:
     display: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class ConditionFact:
     category: ConditionCategory
@@ -87,6 +91,7 @@ class Qualitative(StrEnum):
     INDETERMINATE = "indeterminate"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Measurement:
     """One usable observation value, already normalised to its kind's canonical unit."""
@@ -108,6 +113,7 @@ class Measurement:
     result_text: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class LabFact:
     """The newest usable value of one kind, and why other values were not used."""
@@ -143,6 +149,7 @@ class Therapy(StrEnum):
 FIRST_LINE_THERAPIES = frozenset({Therapy.CORTICOSTEROID, Therapy.IVIG, Therapy.PLEX})
 
 
+@fast_init
 @dataclass(frozen=True)
 class Dose:
     """A dose as ordered: quantity and unit per administration, and per day where computable."""
@@ -153,6 +160,7 @@ class Dose:
     text: str | None = None  # dosageInstruction.text as ordered
 
 
+@fast_init
 @dataclass(frozen=True)
 class TherapyFact:
     """One immunotherapy order or administration, from history or from the draft orders."""
@@ -174,6 +182,7 @@ class TherapyFact:
     ended: datetime | None = None  # end of the course when the record bounds it
 
 
+@fast_init
 @dataclass(frozen=True)
 class AntiviralFact:
     """An aciclovir or valaciclovir order or administration: is HSV/VZV found in CSF treated?"""
@@ -188,6 +197,7 @@ class AntiviralFact:
     display: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class PatientFacts:
     """Everything the rules may know about one patient on one hook call."""

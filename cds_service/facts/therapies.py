@@ -24,6 +24,7 @@ from cds_service.facts.model import Therapy, TherapyFact
 from cds_service.facts.robust import ident, read_each, text_or_none
 from cds_service.facts.timestamps import first_time
 from cds_service.facts.word_match import first_term, words
+from cds_service.frozen import fast_init
 from cds_service.knowledge import RXNORM
 from cds_service.knowledge.procedures import PLEX_TEXT_TERMS, is_plex_code
 from cds_service.knowledge.rxnorm import (
@@ -73,6 +74,7 @@ _ROUTES = (
 )
 
 
+@fast_init
 @dataclass(frozen=True)
 class Recognised:
     therapy: Therapy

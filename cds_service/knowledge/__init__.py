@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cds_service.frozen import fast_init
+
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -33,6 +35,7 @@ class Match(StrEnum):
     FAMILY = "family"  # the code and every code below it in the classification (ICD-10-CM)
 
 
+@fast_init
 @dataclass(frozen=True)
 class CodeEntry:
     system: str
@@ -44,6 +47,7 @@ class CodeEntry:
     note: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class DroppedCode:
     """A candidate code that was not shipped, kept so the reason is not lost."""

@@ -25,6 +25,7 @@ from types import MappingProxyType
 
 from cds_service.facts.model import LabKind as K
 from cds_service.facts.robust import text_or_none
+from cds_service.frozen import fast_init
 from cds_service.knowledge.loinc import LOINC_CODES, LoincEntry
 
 CREATININE_UMOL_L_PER_MG_DL = 88.42  # molar mass of creatinine 113.12 g/mol
@@ -83,6 +84,7 @@ _CSF_WHY = (
 _RENAL_WHY = "renal function before IVIG (renal failure risk) should reflect the last week"
 
 
+@fast_init
 @dataclass(frozen=True)
 class LabDefinition:
     """One kind of observation: how to recognise, convert, date and show its values."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cds_service.facts.model import LabKind as K
+from cds_service.frozen import fast_init
 from cds_service.knowledge import LOINC, DroppedCode, Verification
 
 _V, _C = Verification.VERIFIED, Verification.CORROBORATED
 
 
+@fast_init
 @dataclass(frozen=True)
 class LoincEntry:
     code: str

@@ -19,6 +19,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from cds_service.findings import Citation
+from cds_service.frozen import fast_init
 from cds_service.knowledge import citations as c
 
 ADULT_AGE_YEARS = 18.0
@@ -69,6 +70,7 @@ class Per(StrEnum):
     DOSE = "dose"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Titration:
     """Start low and rise: the start range per day, the step and its interval."""
@@ -79,6 +81,7 @@ class Titration:
     interval: str  # "every 7-14 days"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Regimen:
     id: str

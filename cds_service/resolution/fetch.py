@@ -35,6 +35,7 @@ from cds_service.fhir_client import (
     FhirTooLarge,
     Timeouts,
 )
+from cds_service.frozen import fast_init
 from cds_service.resolution.prefetch import (
     OPERATION_OUTCOME,
     Classified,
@@ -53,6 +54,7 @@ MAX_WORKERS = 8
 REQUEST_MARGIN_SECONDS = 0.1
 
 
+@fast_init
 @dataclass(frozen=True)
 class FetchJob:
     key: str

@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cds_service.frozen import fast_init
 from cds_service.resolution.resolved import KeyState
 
 OPERATION_OUTCOME = "OperationOutcome"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Classified:
     state: KeyState

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from cds_service.frozen import fast_init
+
 
 class KeyState(StrEnum):
     PROVIDED = "provided"  # a resource, or a searchset Bundle with entries
@@ -22,6 +24,7 @@ class KeyState(StrEnum):
     UNAVAILABLE = "unavailable"  # could not be obtained: no fhirServer, unreachable, 401/403...
 
 
+@fast_init
 @dataclass(frozen=True)
 class KeyOutcome:
     key: str
@@ -33,6 +36,7 @@ class KeyOutcome:
     operation_outcomes: tuple[dict[str, Any], ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True)
 class ResolvedData:
     outcomes: dict[str, KeyOutcome] = field(default_factory=dict)

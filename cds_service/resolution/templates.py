@@ -18,6 +18,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
+from cds_service.frozen import fast_init
+
 TOKEN = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
 USER_TOKEN_TYPES = {
     "Practitioner": "userPractitionerId",
@@ -27,6 +29,7 @@ USER_TOKEN_TYPES = {
 }
 
 
+@fast_init
 @dataclass(frozen=True)
 class RenderedTemplate:
     """A template with every token filled; `unresolved` names the tokens that were not."""

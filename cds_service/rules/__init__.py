@@ -21,10 +21,12 @@ from types import MappingProxyType
 from cds_service.contracts import Hook
 from cds_service.facts.model import PatientFacts
 from cds_service.findings import Finding
+from cds_service.frozen import fast_init
 
 RuleFunction = Callable[[PatientFacts], Iterable[Finding]]
 
 
+@fast_init
 @dataclass(frozen=True)
 class Rule:
     id: str

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from cds_service.dosing import number
 from cds_service.facts.model import ConditionCategory, LabKind, Measurement, PatientFacts
 from cds_service.findings import Evidence
+from cds_service.frozen import fast_init
 from cds_service.knowledge.labs import unit_display
 from cds_service.rules.support.evidence import of_condition, of_measurement
 
@@ -33,6 +34,7 @@ PLATELETS_LOW_10E9_PER_L = 50.0
 FIBRINOGEN_LOW_G_PER_L = 1.0
 
 
+@fast_init
 @dataclass(frozen=True)
 class Factor:
     reason: str  # "profound hyponatraemia (sodium 121 mmol/L)"
