@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import orjson
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Request, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from cds_service import extensions, gc_tuning, metrics
@@ -44,34 +44,37 @@ def _field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]
     return details
 
 
-def _body(limit: int) -> bytes:
+def _body(limit: int, req: Request) -> bytes:
     """The request body, at most `limit` bytes, whether sized or chunked; larger is a 413.
 
     Flask's MAX_CONTENT_LENGTH (one byte above the setting) refuses a larger Content-Length before
     anything is read and stops a chunked body one byte past the limit, so that byte says "too
     large" instead of a truncated body passing on as invalid JSON.
     """
-    too_large = PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
+    length = req.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+    stream = req.stream
     chunks: list[bytes] = []
     size = 0
     while size <= limit:
-        chunk = request.stream.read(min(READ_CHUNK_BYTES, limit + 1 - size))
+        chunk = stream.read(min(READ_CHUNK_BYTES, limit + 1 - size))
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
     if size > limit:
-        raise too_large
+        raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
     return b"".join(chunks)
 
 
 def _json_object(limit: int | None = None) -> dict[str, Any]:
-    if request.mimetype and "json" not in request.mimetype:
-        raise BadRequest(f"Content-Type must be application/json, not {request.mimetype}")
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    mimetype = req.mimetype
+    if mimetype and "json" not in mimetype:
+        raise BadRequest(f"Content-Type must be application/json, not {mimetype}")
     max_body = int(current_app.config["MAX_BODY_BYTES"])
-    raw = _body(max_body if limit is None else min(limit, max_body))
+    raw = _body(max_body if limit is None else min(limit, max_body), req)
     if not raw:
         raise BadRequest("the request body is empty; a JSON object is required")
     try:
@@ -128,15 +131,18 @@ def call_service(service_id: str) -> Response:
 
 
 def _answer_hook_call(service_id: str) -> Response:
-    # Stages timed for the request log, on the request's timer (started, like g.log_fields, by
-    # request_log's first before_request hook; `auth` lapped by the JWT check): parse (the other
-    # hooks, the body, JSON, the request and its context checked), then the pipeline's resolve,
-    # facts, rules, render, ledger, then respond (the JSON written).
-    timer: StageTimer = g.stage_timer
+    # Stages timed for the request log, on the request's timer (started where the server hands
+    # the request to the app, `request` lapped by request_log's first before_request hook, `auth`
+    # by the JWT check): parse (the other hooks, the body, JSON, the request and its context
+    # checked), then the pipeline's resolve, facts, rules, render, ledger, then respond (the JSON
+    # written); request_log laps `finish` (the other after_request hooks).
+    ctx_g = g._get_current_object()  # a context-local proxy: resolved once, not per use
+    timer: StageTimer = ctx_g.stage_timer
+    fields: dict[str, Any] = ctx_g.log_fields
     service = _service(service_id)
     body = _json_object()
     hook_request = _validate(HookRequest, body)
-    g.log_fields.update(hook=hook_request.hook, hookInstance=hook_request.hookInstance)
+    fields.update(hook=hook_request.hook, hookInstance=hook_request.hookInstance)
     if hook_request.hook != service.hook:
         raise BadRequest(
             f"service {service.id!r} answers hook {service.hook!r}, not {hook_request.hook!r}",
@@ -154,7 +160,7 @@ def _answer_hook_call(service_id: str) -> Response:
     # CLOCK is a test seam (never an environment setting): scenario tests replay fixtures at the
     # instant they were written for; in service it is absent and the wall clock is used.
     clock = extensions.seam("CLOCK")
-    claims = getattr(g, "jwt_claims", None) or {}
+    claims = ctx_g.get("jwt_claims") or {}  # g.get: no exception when authentication is off
     caller = {k: v for k in ("iss", "tenant") if isinstance(v := claims.get(k), str)}
     timer.lap("parse")
     try:
@@ -173,11 +179,8 @@ def _answer_hook_call(service_id: str) -> Response:
         raise
     response = jsonify(result.response)
     timer.lap("respond")
-    fields = g.log_fields
+    # The request log laps the last stage (`finish`) and adds the sampled CPU time.
     fields.update(cards=result.card_count, rules=list(result.rule_ids), stages_ms=timer.timings_ms)
-    cpu_ms = timer.cpu_ms()
-    if cpu_ms is not None:  # one request in stages.CPU_SAMPLE_EVERY
-        fields["stages_cpu_ms"] = cpu_ms
     metrics.hook_call(service.id, timer.timings_ms)
     if result.silent:
         fields["silent"] = True  # the cards were recorded, not sent

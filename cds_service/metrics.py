@@ -5,7 +5,8 @@ What is counted (all names prefixed `cds_`):
 - `requests_total{endpoint, service, hook, status}`: every answer (endpoint is the Flask route
   name; service and hook are empty outside the service endpoints);
 - `request_seconds{endpoint}` and `stage_seconds{service, stage}`: latency histograms, the stages
-  of a hook call being resolve, facts, rules, render and ledger;
+  of a hook call being those of its request-log line up to `respond` (request, auth, parse,
+  resolve, facts, rules, render, ledger, respond; `stages`);
 - `cards_total{rule_id, indicator}`: cards issued, once per rule that spoke;
 - `prefetch_keys_total{service, key, source, state}`: how each prefetch key was obtained (source
   prefetch / fhir-server / none; state provided, empty, failed, missing, unavailable);
@@ -71,7 +72,7 @@ class Metrics:
         )
         self.stage_seconds = Histogram(
             "cds_stage_seconds",
-            "Time per stage of a hook call (resolve, facts, rules, render, ledger)",
+            "Time per stage of a hook call (request, auth, parse, resolve, ... respond)",
             ["service", "stage"],
             buckets=LATENCY_BUCKETS,
             registry=registry,

@@ -17,7 +17,12 @@ from cds_service.contracts import Hook
 from cds_service.facts.build import build_facts
 from cds_service.fhir_allowlist import fhir_server_allowed
 from cds_service.ledger import Ledger
-from cds_service.protocol.request import HookRequest, OrderSelectContext, PatientViewContext
+from cds_service.protocol.request import (
+    HookRequest,
+    OrderSelectContext,
+    OrderSignContext,
+    PatientViewContext,
+)
 from cds_service.repeats import already_overridden, order_fingerprints
 from cds_service.resolution import resolve
 from cds_service.services import ServiceDefinition
@@ -55,7 +60,9 @@ def run_hook(
     timer.lap("resolve")
     for key, outcome in resolved.outcomes.items():
         metrics.prefetch_key(service.id, key, outcome.source, str(outcome.state))
-    draft_orders = getattr(context, "draftOrders", None)
+    # Not getattr(context, "draftOrders", None): a field a pydantic model lacks costs it two
+    # exceptions to say so.
+    draft_orders = context.draftOrders if isinstance(context, OrderSignContext) else None
     selections = context.selections if isinstance(context, OrderSelectContext) else ()
     facts = build_facts(
         resolved,

@@ -20,15 +20,21 @@ import re
 import sys
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 
 from cds_service.stages import StageTimer
 from cds_service.uuids import uuid4_hex
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
 log = logging.getLogger("cds_service.request")
 REQUEST_ID_HEADER = "X-Request-ID"
+STAGE_TIMER_ENVIRON = "cds_service.stage_timer"  # the WSGI environ key of the request's timer
+_REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"  # the header as WSGI names it
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -79,15 +85,33 @@ def configure_logging(level: str) -> None:
 
 def init_app(app: Flask) -> None:
     configure_logging(app.config["LOG_LEVEL"])
+    inner = app.wsgi_app
+
+    def timed_wsgi_app(environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        # The request's stage timer starts where the server hands the request to the app, so
+        # the `request` stage shows what Flask's request context and routing cost.
+        environ[STAGE_TIMER_ENVIRON] = StageTimer()
+        return inner(environ, start_response)
+
+    app.wsgi_app = timed_wsgi_app  # type: ignore[method-assign]
 
     @app.before_request
     def _start() -> None:
-        g.started = time.perf_counter()
-        g.stage_timer = StageTimer()  # the first hook: every later one is inside the stages
-        g.log_fields = {}
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = given if given and _REQUEST_ID.match(given) else uuid4_hex()
-        g.request_id_token = request_id.set(g.request_id)
+        # `g` and `request` are context-local proxies: each use is a lookup, so they are
+        # resolved once per hook.
+        ctx_g = g._get_current_object()
+        timer = request.environ.get(STAGE_TIMER_ENVIRON)
+        if isinstance(timer, StageTimer):
+            timer.lap("request")
+        else:  # a caller of the unwrapped app (none in service): the stages start here
+            timer = StageTimer()
+        ctx_g.started = timer.started
+        ctx_g.stage_timer = timer
+        ctx_g.log_fields = {}
+        given = request.environ.get(_REQUEST_ID_ENVIRON, "")
+        rid = given if given and _REQUEST_ID.match(given) else uuid4_hex()
+        ctx_g.request_id = rid
+        ctx_g.request_id_token = request_id.set(rid)
 
     @app.teardown_request
     def _end(_exc: BaseException | None) -> None:
@@ -97,12 +121,21 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _log(response: Response) -> Response:
-        rid = getattr(g, "request_id", None)
+        ctx_g = g._get_current_object()
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        rid = getattr(ctx_g, "request_id", None)
         if rid is not None:
             response.headers[REQUEST_ID_HEADER] = rid
-        fields = {"method": request.method, "path": request.path, "status": response.status_code}
-        fields.update(getattr(g, "log_fields", {}))
-        started = getattr(g, "started", None)
+        fields = {"method": req.method, "path": req.path, "status": response.status_code}
+        fields.update(getattr(ctx_g, "log_fields", {}))
+        timer = getattr(ctx_g, "stage_timer", None)
+        if timer is not None and "stages_ms" in fields:  # a hook call: its last stage ends here
+            timer.lap("finish")
+            fields["stages_ms"] = timer.timings_ms
+            cpu_ms = timer.cpu_ms()
+            if cpu_ms is not None:  # one request in stages.CPU_SAMPLE_EVERY
+                fields["stages_cpu_ms"] = cpu_ms
+        started = getattr(ctx_g, "started", None)
         seconds = time.perf_counter() - started if started is not None else 0.0
         if started is not None:
             fields["duration_ms"] = round(seconds * 1000, 2)
@@ -113,19 +146,20 @@ def init_app(app: Flask) -> None:
                 log.name, logging.INFO, __file__, 0, "request", (), None, extra={"fields": fields}
             )
             log.handle(record)
-        _count(response.status_code, seconds)
+        service_id = fields.get("service")
+        service_id = service_id if isinstance(service_id, str) else ""
+        _count(req, service_id, response.status_code, seconds)
         return response
 
 
-def _count(status: int, seconds: float) -> None:
+def _count(req: Request, service_id: str, status: int, seconds: float) -> None:
     """The request metric, labelled only with bounded values (never the path as sent)."""
     from cds_service import extensions, metrics
 
     if metrics.active() is None:
         return
-    rule = request.url_rule
+    rule = req.url_rule
     endpoint = rule.endpoint if rule is not None else "(no route)"
-    service_id = getattr(g, "log_fields", {}).get("service", "")
     service = extensions.services().get(service_id) if service_id else None
     hook = service.hook if service is not None else ""
     metrics.count_request(endpoint, service_id if service else "", hook, status, seconds)

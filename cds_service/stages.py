@@ -1,11 +1,14 @@
 """The stage timer of one request: the wall time of each stage for the request log and the
 metrics, and, for one request in CPU_SAMPLE_EVERY, the request thread's CPU time across them.
 
-Started with the request, in the first `before_request` hook (`request_log`), so the stages
-cover the application's work from that hook on: `auth` (the JWT checked, when authentication is
-on), then a hook call's `parse`, `resolve`, `facts`, `rules`, `render`, `ledger` and `respond`
-(`api`, `pipeline`). What they leave out is the HTTP server's own work, Flask's request context
-and response iteration, the request log line itself and the ledger writer's thread.
+Started where the WSGI server hands the request to the app (`request_log` wraps the app's
+`wsgi_app`), so the stages cover the application's work from its first line: `request` (Flask's
+request context and routing, up to the first `before_request` hook), `auth` (the JWT checked,
+when authentication is on), then a hook call's `parse`, `resolve`, `facts`, `rules`, `render`,
+`ledger` and `respond` (`api`, `pipeline`), and `finish` (the other `after_request` hooks: CORS,
+security headers), lapped by the request log just before it writes its line. What they leave out
+is the HTTP server's own work, the log line's own formatting and writing, Flask's teardown and
+response iteration, the ledger writer's thread and the threads' switching.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ class StageTimer:
 
     def __init__(self) -> None:
         self.timings_ms: dict[str, float] = {}
-        self._last = time.perf_counter()
+        self.started = self._last = time.perf_counter()
         sampled = next(_calls) % CPU_SAMPLE_EVERY == 0
         self._cpu_started = time.thread_time() if sampled else None
 

@@ -249,6 +249,7 @@ def test_the_request_log_carries_the_stages_cpu_time_of_sampled_calls(
     assert len(calls) == stages.CPU_SAMPLE_EVERY
     assert 0 < fields["stages_cpu_ms"] <= fields["duration_ms"] + 0.01
     assert list(fields["stages_ms"]) == [
+        "request",
         "parse",
         "resolve",
         "facts",
@@ -256,8 +257,11 @@ def test_the_request_log_carries_the_stages_cpu_time_of_sampled_calls(
         "render",
         "ledger",
         "respond",
+        "finish",
     ]
+    # The stages run from the app's first line to the log line: together, the request's duration.
     assert sum(fields["stages_ms"].values()) <= fields["duration_ms"] + 0.07  # rounding
+    assert sum(fields["stages_ms"].values()) >= fields["duration_ms"] - 0.07
 
 
 def test_with_authentication_on_the_stages_begin_with_the_jwt_check(
@@ -283,9 +287,10 @@ def test_with_authentication_on_the_stages_begin_with_the_jwt_check(
     calls = [f for r in caplog.records if "stages_ms" in (f := r.__dict__.get("fields", {}))]
     assert len(calls) == stages.CPU_SAMPLE_EVERY
     for fields in calls:
-        assert list(fields["stages_ms"])[:2] == ["auth", "parse"]
+        assert list(fields["stages_ms"])[:3] == ["request", "auth", "parse"]
+        assert list(fields["stages_ms"])[-1] == "finish"
         assert sum(fields["stages_ms"].values()) <= fields["duration_ms"] + 0.08  # rounding
-    # The sampled call's CPU time runs from the first hook, so it includes the signature check.
+    # The sampled call's CPU time runs from the app's first line: the signature check included.
     (sampled,) = [f for f in calls if "stages_cpu_ms" in f]
     assert sampled["stages_cpu_ms"] > 0
 

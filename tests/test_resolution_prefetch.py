@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cds_service.config import defaults
 from cds_service.errors import DataUnavailable
 from cds_service.protocol.request import HookRequest
-from cds_service.resolution import resolve
+from cds_service.resolution import prefetch, resolve
 from cds_service.resolution.resolved import KeyState
 from cds_service.resolution.templates import render, resource_type_of, resource_type_of_template
 from cds_service.services import ServiceDefinition
@@ -246,3 +248,39 @@ def test_a_templates_type_read_from_its_text_is_the_rendered_urls_type() -> None
             assert url is not None and resource_type_of(url) == from_text, template
     assert resource_type_of_template("{{context.userId}}") is None
     assert resource_type_of_template("Patient/{{context.patientId}}") == "Patient"
+
+
+_KINDS = st.sampled_from(["Observation", "Condition", "OperationOutcome", "Patient", None, 3])
+_RESOURCES = st.fixed_dictionaries({"resourceType": _KINDS}, optional={"id": st.just("r1")})
+_ENTRIES: st.SearchStrategy[Any] = st.one_of(
+    st.fixed_dictionaries({"resource": _RESOURCES}),
+    st.fixed_dictionaries({"resource": st.one_of(st.none(), st.text(max_size=2), st.just([]))}),
+    st.fixed_dictionaries({}),
+    st.none(),
+    st.text(max_size=2),
+)
+_BUNDLES = st.fixed_dictionaries(
+    {"resourceType": st.just("Bundle")},
+    optional={
+        "entry": st.one_of(st.lists(_ENTRIES, max_size=8), st.none(), st.just("x")),
+        "link": st.just([{"relation": "next", "url": "https://ehr.example.org/fhir?page=2"}]),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_BUNDLES, st.sampled_from(["Observation", "OperationOutcome", None]))
+def test_classify_bundle_in_one_pass_is_the_three_passes_it_replaced(
+    bundle: dict[str, Any], resource_type: str | None
+) -> None:
+    resources = prefetch.bundle_resources(bundle)
+    outcomes = tuple(r for r in resources if r.get("resourceType") == "OperationOutcome")
+    got = prefetch.classify_bundle(bundle, resource_type)
+    if resources and len(outcomes) == len(resources):
+        assert got.state is KeyState.FAILED and got.operation_outcomes == outcomes
+        assert got.resources == () and got.next_url is None
+        return
+    kept = prefetch.keep(resources, resource_type)
+    assert got.state is (KeyState.PROVIDED if kept else KeyState.EMPTY)
+    assert (got.resources, got.operation_outcomes) == (kept, outcomes)
+    assert got.next_url == prefetch.next_link(bundle)

@@ -19,11 +19,24 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
+_CSP = "content-security-policy"
+
+
+def add_security_headers(response: Response) -> Response:
+    """Each header set (replacing a value a view gave), except a Content-Security-Policy a page
+    sets for itself (the preview page's scripts). The response's headers are read once: a JSON
+    answer carries only its Content-Type and Content-Length, so each header is appended rather
+    than searched for again (werkzeug's `set` scans the list per header)."""
+    headers = response.headers
+    present = {name.lower() for name, _ in headers.items()}
+    for name, value in SECURITY_HEADERS.items():
+        lowered = name.lower()
+        if lowered not in present:
+            headers.add(name, value)
+        elif lowered != _CSP:
+            headers.set(name, value)
+    return response
+
+
 def init_app(app: Flask) -> None:
-    @app.after_request
-    def _add_security_headers(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
-            if name == "Content-Security-Policy" and name in response.headers:
-                continue  # a page that sets its own (the preview page's scripts) keeps it
-            response.headers[name] = value
-        return response
+    app.after_request(add_security_headers)

@@ -51,6 +51,8 @@ def read_each(
 # heading, a link, raw HTML): each is backslash-escaped, which renders as the character itself.
 _MARKDOWN_CHARS = "\\`*_{}[]()#+!|<>~&"
 _ESCAPE = str.maketrans({c: "\\" + c for c in _MARKDOWN_CHARS})  # one C pass, no regex
+# Whether a string holds any of them: a C scan, cheaper than translating text with none (most).
+_HAS_MARKDOWN = re.compile("[" + re.escape(_MARKDOWN_CHARS) + "]")
 MAX_TEXT_CHARS = 200
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 id
 
@@ -61,7 +63,9 @@ def text_or_none(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     text = " ".join(value.split())[:MAX_TEXT_CHARS]
-    return text.translate(_ESCAPE) or None
+    if _HAS_MARKDOWN.search(text) is not None:
+        text = text.translate(_ESCAPE)
+    return text or None
 
 
 def ident(resource: dict[str, Any]) -> str:

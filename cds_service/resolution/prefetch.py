@@ -85,16 +85,32 @@ def classify(present: bool, value: Any, resource_type: str | None) -> Classified
 
 
 def classify_bundle(bundle: dict[str, Any], resource_type: str | None) -> Classified:
-    resources = bundle_resources(bundle)
-    outcomes = tuple(r for r in resources if r.get("resourceType") == OPERATION_OUTCOME)
-    if resources and len(outcomes) == len(resources):
+    """`bundle_resources`, its OperationOutcomes and `keep` in one pass over the entries (a
+    prefetch Bundle can hold 10,000 of them)."""
+    entries = bundle.get("entry")
+    kept: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = []
+    count = 0
+    for entry in entries if isinstance(entries, list) else ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        count += 1
+        kind = resource.get("resourceType")
+        if kind == OPERATION_OUTCOME:
+            outcomes.append(resource)
+        if (kind != OPERATION_OUTCOME) if resource_type is None else (kind == resource_type):
+            kept.append(resource)
+    if count and len(outcomes) == count:
         return Classified(
             KeyState.FAILED,
-            operation_outcomes=outcomes,
+            operation_outcomes=tuple(outcomes),
             reason="the EHR could not prefetch it (OperationOutcome)",
         )
-    kept = keep(resources, resource_type)
     state = KeyState.PROVIDED if kept else KeyState.EMPTY
     return Classified(
-        state, resources=kept, operation_outcomes=outcomes, next_url=next_link(bundle)
+        state,
+        resources=tuple(kept),
+        operation_outcomes=tuple(outcomes),
+        next_url=next_link(bundle),
     )
