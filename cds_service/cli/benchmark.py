@@ -10,6 +10,7 @@ operator's own deployment instead (with `--token` when it checks JWTs). Needs `w
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import UTC, datetime
@@ -60,6 +61,12 @@ def _default_output() -> Path:
 )
 @click.option("--url", help="Base URL of a running deployment to measure instead of a local one.")
 @click.option(
+    "--instructions",
+    is_flag=True,
+    help="Only count instructions per call, service and floor, under valgrind's callgrind "
+    "(repeatable whatever the machine's load; needs valgrind and a C compiler).",
+)
+@click.option(
     "--token",
     envvar="CDS_BENCHMARK_TOKEN",
     help="JWT sent to --url (or CDS_BENCHMARK_TOKEN); never printed.",
@@ -72,8 +79,12 @@ def benchmark(
     output: Path | None,
     url: str | None,
     token: str | None,
+    instructions: bool,
 ) -> None:
     """Measure the service against the floor of its stack, and as prefetch grows."""
+    if instructions:
+        _count_instructions(output)
+        return
     # Imported here: the benchmark builds requests with cli.invoke, which imports this package.
     from cds_service.benchmark import load, report
     from cds_service.benchmark.run import Settings, run_benchmark
@@ -112,6 +123,23 @@ def benchmark(
     click.echo("\n" + report.targets_text(targets))
     for note in notes:
         click.echo(f"note: {note}")
+    click.echo(f"\nresults written to {output}")
+
+
+def _count_instructions(output: Path | None) -> None:
+    from cds_service.benchmark import instructions, report
+
+    missing = instructions.available()
+    if missing:
+        raise click.ClickException(f"cannot count instructions: {missing}")
+    counts = instructions.count_all(say=lambda line: click.echo(line, err=True))
+    output = output or _default_output()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    env = report.environment({"mode": "instructions", "calls": instructions.DEFAULT_CALLS})
+    output.write_text(
+        json.dumps({"environment": env, "instructions": instructions.as_json(counts)})
+    )
+    click.echo(instructions.report(counts))
     click.echo(f"\nresults written to {output}")
 
 
