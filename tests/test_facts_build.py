@@ -161,3 +161,11 @@ def test_a_naive_now_is_read_as_utc():
         selections=(),
     )
     assert facts.now.tzinfo is not None and facts.lab(LabKind.SODIUM).age_hours == 4.0
+
+
+def test_the_facts_model_names_the_order_hooks_as_the_contracts_do() -> None:
+    # facts.model cannot import contracts (contracts imports it): its copies must agree.
+    from cds_service.contracts import Hook
+    from cds_service.facts import model
+
+    assert (model.ORDER_SELECT, model.ORDER_SIGN) == (Hook.ORDER_SELECT, Hook.ORDER_SIGN)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cds_service.facts.conditions import condition_facts
+from cds_service.facts.model import CodeRef, ConditionFact, PatientFacts
 from cds_service.facts.model import ConditionCategory as C
 
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -123,3 +127,38 @@ def test_a_huge_code_is_refused_in_linear_time() -> None:
     assert categories_for(ICD10CM, "G61" + "0" * 200_000) == frozenset()
     assert time.process_time() - started < 0.5
     assert categories_for(ICD10CM, "G61.0")  # real codes still match
+
+
+_CATEGORIES = st.sampled_from(list(C))
+_CONDITION_FACTS = st.builds(
+    lambda category, active, n: ConditionFact(
+        category,
+        CodeRef("http://snomed.info/sct", str(n)),
+        f"Condition/c{n}",
+        active,
+        "active" if active else "resolved",
+        "confirmed",
+        None,
+        None,
+    ),
+    _CATEGORIES,
+    st.booleans(),
+    st.integers(0, 10**6),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_CONDITION_FACTS, max_size=8), _CATEGORIES)
+def test_active_and_has_active_read_as_the_plain_filters(
+    conditions: list[ConditionFact], category: C
+) -> None:
+    facts = PatientFacts("p1", datetime(2026, 1, 1, tzinfo=UTC), conditions=tuple(conditions))
+    expected = tuple(c for c in conditions if c.category is category and c.active)
+    for _ in range(2):  # the first question reads the conditions, the second the index
+        assert facts.active(category) == expected
+        assert all(a is b for a, b in zip(facts.active(category), expected, strict=True))
+        assert facts.has_active(category) is bool(expected)
+    # The index is no field: equality, hashing and replace see only the conditions.
+    fresh = PatientFacts("p1", datetime(2026, 1, 1, tzinfo=UTC), conditions=tuple(conditions))
+    assert facts == fresh and repr(facts) == repr(fresh)
+    assert dataclasses.replace(facts, conditions=()).active(category) == ()

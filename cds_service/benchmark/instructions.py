@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cds_service.frozen import fast_init
+
 HELPER_SOURCE = """#include <valgrind/callgrind.h>
 void cds_start(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
 void cds_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; CALLGRIND_DUMP_STATS; }
@@ -75,6 +77,7 @@ def totals(dump_text: str) -> int | None:
     return None
 
 
+@fast_init
 @dataclass(frozen=True)
 class Count:
     scenario: str

@@ -197,6 +197,10 @@ class AntiviralFact:
     display: str | None = None
 
 
+# contracts.Hook's values (contracts imports this module, so not Hook itself).
+ORDER_SELECT, ORDER_SIGN = "order-select", "order-sign"
+
+
 @fast_init
 @dataclass(frozen=True)
 class PatientFacts:
@@ -226,10 +230,41 @@ class PatientFacts:
     hook: str = "patient-view"
 
     def active(self, category: ConditionCategory) -> tuple[ConditionFact, ...]:
-        return tuple(c for c in self.conditions if c.category is category and c.active)
+        """The active conditions of `category`, in record order."""
+        return self._active_by_category().get(category, ())
 
     def has_active(self, category: ConditionCategory) -> bool:
-        return any(c.category is category and c.active for c in self.conditions)
+        return category in self._active_by_category()
+
+    def orders_under_review(self) -> tuple[TherapyFact, ...]:
+        """The draft orders the call is about: order-select's selected ones, every one on
+        order-sign, none on patient-view (`rules.support.scope`; asked by most rules)."""
+        found: tuple[TherapyFact, ...] | None = self.__dict__.get("_under_review")
+        if found is None:
+            if self.hook == ORDER_SELECT:
+                found = tuple(o for o in self.draft_orders if o.is_selected)
+            elif self.hook == ORDER_SIGN:
+                found = self.draft_orders
+            else:
+                found = ()
+            self.__dict__["_under_review"] = found
+        return found
+
+    def _active_by_category(self) -> dict[ConditionCategory, tuple[ConditionFact, ...]]:
+        # The rules ask 20-40 times a call; the conditions are read once, on the first question.
+        # Kept in the instance's __dict__ beside the fields, as `orders_under_review` is (not
+        # fields: equality, hashing, repr and dataclasses.replace see only the fields).
+        found: dict[ConditionCategory, tuple[ConditionFact, ...]] | None = self.__dict__.get(
+            "_active_index"
+        )
+        if found is None:
+            grouped: dict[ConditionCategory, list[ConditionFact]] = {}
+            for condition in self.conditions:
+                if condition.active:
+                    grouped.setdefault(condition.category, []).append(condition)
+            found = {category: tuple(group) for category, group in grouped.items()}
+            self.__dict__["_active_index"] = found
+        return found
 
     def lab(self, kind: LabKind) -> Measurement | None:
         fact = self.labs.get(kind)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from cds_service.facts.model import CodeRef, LabFact, LabKind, Measurement, Qualitative
@@ -29,6 +28,14 @@ RESULT_STATUSES = frozenset({"final", "amended", "corrected"})
 PENDING_STATUSES = frozenset({"registered", "preliminary"})
 
 _READABLE = RESULT_STATUSES | PENDING_STATUSES
+# When a result was obtained, in order of preference.
+_EFFECTIVE_PATHS = (
+    "effectiveDateTime",
+    "effectiveInstant",
+    "effectivePeriod.start",
+    "effectivePeriod.end",
+    "issued",
+)
 
 
 def select_lab_observations(
@@ -83,9 +90,15 @@ def lab_facts(
     return facts
 
 
-@lru_cache(maxsize=256)
+_CODE_REFS: dict[str, CodeRef] = {}  # by LOINC code: one per entry of the code set
+
+
 def _code_ref(entry: LoincEntry) -> CodeRef:
-    return CodeRef(entry.system, entry.code, entry.display)
+    # Keyed by the code, not the entry: a frozen dataclass hashes all its fields in Python.
+    found = _CODE_REFS.get(entry.code)
+    if found is None:
+        found = _CODE_REFS[entry.code] = CodeRef(entry.system, entry.code, entry.display)
+    return found
 
 
 def measurement_from(
@@ -94,14 +107,7 @@ def measurement_from(
     """One Observation as a Measurement, or a note saying why its value cannot be used."""
     reference = f"Observation/{ident(resource)}"
     status = str(resource.get("status"))
-    effective = first_time(
-        resource,
-        "effectiveDateTime",
-        "effectiveInstant",
-        "effectivePeriod.start",
-        "effectivePeriod.end",
-        "issued",
-    )
+    effective = first_time(resource, *_EFFECTIVE_PATHS)
     age = None if effective is None else max(0.0, hours_between(effective, now))
     definition = LAB_DEFINITIONS[entry.kind]
     window = definition.freshness_hours

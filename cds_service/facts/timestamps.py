@@ -10,7 +10,6 @@ not fatal.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 
@@ -36,17 +35,20 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-@lru_cache(maxsize=256)
-def _steps(path: str) -> tuple[str, ...]:
-    return tuple(path.split("."))
+_STEPS: dict[str, tuple[str, ...]] = {}  # paths are literals of this package, never data
 
 
 def first_time(resource: dict[str, Any], *paths: str) -> datetime | None:
     """The first readable time among fields like 'effectiveDateTime' or 'effectivePeriod.start'."""
     for path in paths:
+        steps = _STEPS.get(path)
+        if steps is None:
+            steps = _STEPS[path] = tuple(path.split("."))
         node: Any = resource
-        for part in _steps(path):
+        for part in steps:
             node = node.get(part) if isinstance(node, dict) else None
+        if node is None:  # the usual absent field: nothing to parse
+            continue
         found = parse_fhir_datetime(node)
         if found is not None:
             return found

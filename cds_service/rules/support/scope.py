@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cds_service.contracts import Hook
 from cds_service.facts.model import (
     FIRST_LINE_THERAPIES,
     PatientFacts,
@@ -28,11 +27,8 @@ SYSTEMIC_ROUTES_EXCLUDED = frozenset(
 
 
 def orders_under_review(facts: PatientFacts) -> tuple[TherapyFact, ...]:
-    if facts.hook == Hook.ORDER_SELECT:
-        return tuple(o for o in facts.draft_orders if o.is_selected)
-    if facts.hook == Hook.ORDER_SIGN:
-        return facts.draft_orders
-    return ()
+    """Order-select: the selected draft orders; order-sign: every one; patient-view: none."""
+    return facts.orders_under_review()
 
 
 def ordered(facts: PatientFacts, *therapies: Therapy) -> tuple[TherapyFact, ...]:
