@@ -119,7 +119,7 @@ def _require_jwt() -> None:
     g.jwt_claims = claims
     timer = g.get("stage_timer")
     if timer is not None:
-        timer.lap("auth")  # the request's stages so far: its first hooks and the JWT check
+        timer.lap("auth")  # since the `request` stage: the hooks before this one and the JWT check
     log_fields = getattr(g, "log_fields", None)
     if isinstance(log_fields, dict):
         log_fields["auth"] = {k: claims[k] for k in ("iss", "tenant", "jti") if k in claims}
