@@ -227,6 +227,8 @@ def _child(target: str, keyword: str, calls: int, warmup: int, helper: Path, wor
         {
             "CDS_AUTH_ENABLED": "false",
             "CDS_DATABASE_URL": f"sqlite:///{workdir / 'ledger.sqlite3'}",
+            # The spool too: never a configured one, where its rows could meet another ledger.
+            "CDS_LEDGER_SPOOL_DIR": str(workdir / "ledger-spool"),
             "CDS_FHIR_ALLOWLIST": "http://127.0.0.1",
         }
     )
