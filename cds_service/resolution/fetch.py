@@ -39,10 +39,9 @@ from cds_service.frozen import fast_init
 from cds_service.resolution.prefetch import (
     OPERATION_OUTCOME,
     Classified,
-    bundle_resources,
     classify,
-    keep,
     next_link,
+    sort_entries,
 )
 from cds_service.resolution.resolved import KeyOutcome, KeyState
 from cds_service.resolution.templates import is_read
@@ -212,10 +211,10 @@ def _add_page(pages: Pages, bundle: dict[str, Any], resource_type: str | None) -
         )
     if bundle.get("resourceType") != "Bundle":
         raise FhirServerError("the FHIR server answered a search with something not a Bundle")
-    resources = bundle_resources(bundle)
-    pages.resources.extend(keep(resources, resource_type))
+    _, kept, outcomes = sort_entries(bundle, resource_type)
+    pages.resources.extend(kept)
     # search.mode=outcome entries are warnings about the search, not results; kept as data.
-    pages.outcomes.extend(r for r in resources if r.get("resourceType") == OPERATION_OUTCOME)
+    pages.outcomes.extend(outcomes)
     return next_link(bundle)
 
 

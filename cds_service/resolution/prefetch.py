@@ -32,17 +32,6 @@ class Classified:
     reason: str | None = None
 
 
-def bundle_resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        return []
-    return [
-        e["resource"]
-        for e in entries
-        if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-    ]
-
-
 def next_link(bundle: dict[str, Any]) -> str | None:
     links = bundle.get("link")
     if not isinstance(links, list):
@@ -54,11 +43,27 @@ def next_link(bundle: dict[str, Any]) -> str | None:
     return None
 
 
-def keep(resources: list[dict[str, Any]], resource_type: str | None) -> tuple[dict[str, Any], ...]:
-    """Entries of the template's type only; with no known type, everything but OperationOutcomes."""
-    if resource_type is None:
-        return tuple(r for r in resources if r.get("resourceType") != OPERATION_OUTCOME)
-    return tuple(r for r in resources if r.get("resourceType") == resource_type)
+def sort_entries(
+    bundle: dict[str, Any], resource_type: str | None
+) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+    """One pass over a Bundle's entries (a prefetch Bundle can hold 10,000): how many hold a
+    resource, the resources to keep (the template's type only; with no known type, everything
+    but OperationOutcomes) and the OperationOutcomes, each in entry order."""
+    entries = bundle.get("entry")
+    kept: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = []
+    count = 0
+    for entry in entries if isinstance(entries, list) else ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        count += 1
+        kind = resource.get("resourceType")
+        if kind == OPERATION_OUTCOME:
+            outcomes.append(resource)
+        if (kind != OPERATION_OUTCOME) if resource_type is None else (kind == resource_type):
+            kept.append(resource)
+    return count, kept, outcomes
 
 
 def classify(present: bool, value: Any, resource_type: str | None) -> Classified:
@@ -85,22 +90,7 @@ def classify(present: bool, value: Any, resource_type: str | None) -> Classified
 
 
 def classify_bundle(bundle: dict[str, Any], resource_type: str | None) -> Classified:
-    """`bundle_resources`, its OperationOutcomes and `keep` in one pass over the entries (a
-    prefetch Bundle can hold 10,000 of them)."""
-    entries = bundle.get("entry")
-    kept: list[dict[str, Any]] = []
-    outcomes: list[dict[str, Any]] = []
-    count = 0
-    for entry in entries if isinstance(entries, list) else ():
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict):
-            continue
-        count += 1
-        kind = resource.get("resourceType")
-        if kind == OPERATION_OUTCOME:
-            outcomes.append(resource)
-        if (kind != OPERATION_OUTCOME) if resource_type is None else (kind == resource_type):
-            kept.append(resource)
+    count, kept, outcomes = sort_entries(bundle, resource_type)
     if count and len(outcomes) == count:
         return Classified(
             KeyState.FAILED,
