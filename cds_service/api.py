@@ -44,6 +44,10 @@ def _field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]
     return details
 
 
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+
+
 def _body(limit: int, req: Request) -> bytes:
     """The request body, at most `limit` bytes, whether sized or chunked; larger is a 413.
 
@@ -53,7 +57,7 @@ def _body(limit: int, req: Request) -> bytes:
     """
     length = req.content_length
     if length is not None and length > limit:
-        raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        raise _too_large(limit)
     stream = req.stream
     chunks: list[bytes] = []
     size = 0
@@ -64,7 +68,7 @@ def _body(limit: int, req: Request) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     if size > limit:
-        raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        raise _too_large(limit)
     return b"".join(chunks)
 
 

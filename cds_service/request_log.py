@@ -100,7 +100,8 @@ def init_app(app: Flask) -> None:
         # `g` and `request` are context-local proxies: each use is a lookup, so they are
         # resolved once per hook.
         ctx_g = g._get_current_object()
-        timer = request.environ.get(STAGE_TIMER_ENVIRON)
+        environ = request.environ
+        timer = environ.get(STAGE_TIMER_ENVIRON)
         if isinstance(timer, StageTimer):
             timer.lap("request")
         else:  # a caller of the unwrapped app (none in service): the stages start here
@@ -108,7 +109,7 @@ def init_app(app: Flask) -> None:
         ctx_g.started = timer.started
         ctx_g.stage_timer = timer
         ctx_g.log_fields = {}
-        given = request.environ.get(_REQUEST_ID_ENVIRON, "")
+        given = environ.get(_REQUEST_ID_ENVIRON, "")
         rid = given if given and _REQUEST_ID.match(given) else uuid4_hex()
         ctx_g.request_id = rid
         ctx_g.request_id_token = request_id.set(rid)

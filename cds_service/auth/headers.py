@@ -20,6 +20,8 @@ SECURITY_HEADERS: dict[str, str] = {
 
 
 _CSP = "content-security-policy"
+# (name, lower-case name, value): header names compare case-insensitively.
+_SECURITY_HEADERS = tuple((name, name.lower(), value) for name, value in SECURITY_HEADERS.items())
 
 
 def add_security_headers(response: Response) -> Response:
@@ -29,8 +31,7 @@ def add_security_headers(response: Response) -> Response:
     than searched for again (werkzeug's `set` scans the list per header)."""
     headers = response.headers
     present = {name.lower() for name, _ in headers.items()}
-    for name, value in SECURITY_HEADERS.items():
-        lowered = name.lower()
+    for name, lowered, value in _SECURITY_HEADERS:
         if lowered not in present:
             headers.add(name, value)
         elif lowered != _CSP:
