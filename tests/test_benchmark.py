@@ -26,7 +26,7 @@ from cds_service.benchmark.floor import SCENARIO_HEADER, create_floor_app
 from cds_service.benchmark.latency_proxy import start_proxy
 from cds_service.benchmark.load import LoadResult, parse_wrk_output
 from cds_service.benchmark.report import FLOOR, FULL, GROWTH, NO_PREFETCH, Measurement
-from cds_service.benchmark.servers import peak_rss_mb
+from cds_service.benchmark.servers import peak_rss_mb, service_environment
 from cds_service.cli import main
 from cds_service.scenarios import shift_dates
 from cds_service.services import ServiceDefinition
@@ -296,3 +296,31 @@ def test_a_paced_script_pauses_each_connection_around_the_think_time(tmp_path: P
     script = load.lua_script(tmp_path / "b.json", "s", pause_ms=20.0)
     assert "function delay()" in script and "math.random(10, 30)" in script
     assert "function delay()" not in load.lua_script(tmp_path / "b.json", "s")
+
+
+def test_the_benchmarked_service_never_writes_to_a_configured_ledger_or_keeps_pilot_switches(
+    tmp_path: Path,
+) -> None:
+    parent = {
+        "PATH": "/usr/bin",
+        "GUNICORN_CMD_ARGS": "--threads 1",
+        "CDS_DATABASE_URL": "postgresql://ledger.hospital.example/cds",
+        "CDS_LEDGER_SPOOL_DIR": "/var/lib/cds/spool",
+        "CDS_SHADOW_MODE": "on",
+        "CDS_WORKERS": "7",
+        "CDS_HOOKS_DIR": "/srv/hooks",
+    }
+    env = service_environment(parent, tmp_path, "service", ["http://127.0.0.1"], 8123)
+    assert env["CDS_DATABASE_URL"] == f"sqlite:///{tmp_path / 'service-ledger.sqlite3'}"
+    assert Path(env["CDS_LEDGER_SPOOL_DIR"]).parent == tmp_path
+    assert "CDS_SHADOW_MODE" not in env and "CDS_WORKERS" not in env
+    assert env["CDS_HOOKS_DIR"] == "/srv/hooks"  # the calls are built from the same folder
+    assert env["PATH"] == "/usr/bin" and env["GUNICORN_CMD_ARGS"] == "--threads 1"
+    assert env["CDS_AUTH_ENABLED"] == "false" and "CDS_TRUSTED_ISSUERS_FILE" not in env
+
+    issuers = tmp_path / "issuers.json"
+    with_auth = service_environment(parent, tmp_path, "service-auth", [], 8124, issuers)
+    assert with_auth["CDS_AUTH_ENABLED"] == "true"
+    assert with_auth["CDS_TRUSTED_ISSUERS_FILE"] == str(issuers)
+    assert with_auth["CDS_PUBLIC_BASE_URL"] == "http://127.0.0.1:8124"
+    assert with_auth["CDS_LEDGER_SPOOL_DIR"] != env["CDS_LEDGER_SPOOL_DIR"]

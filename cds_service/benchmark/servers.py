@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -124,21 +125,45 @@ def start(
     raise RuntimeError(f"{name} not ready after {READY_SECONDS:g} s:\n{server.log_tail()}")
 
 
+PASSED_ON = frozenset({"CDS_HOOKS_DIR"})  # CDS_* settings the benchmarked service keeps
+
+
+def service_environment(
+    parent: Mapping[str, str],
+    workdir: Path,
+    name: str,
+    fhir_allowlist: list[str],
+    port: int,
+    trusted_issuers: Path | None = None,
+) -> dict[str, str]:
+    """The benchmarked service's environment: the caller's, without its `CDS_*` settings but
+    the hooks folder (the benchmark reads the same one to build its calls). A configured ledger
+    database or spool folder must never receive benchmark rows, nor a replay cache benchmark
+    tokens, and a pilot switch (shadow mode, a rule switched off) or another worker count would
+    measure a different service from the one reported: the embedded defaults are measured, with
+    the ledger and its spool in the run's own folder."""
+    env = {k: v for k, v in parent.items() if not k.startswith("CDS_") or k in PASSED_ON}
+    env.update(
+        {
+            "CDS_AUTH_ENABLED": "false" if trusted_issuers is None else "true",
+            "CDS_DATABASE_URL": f"sqlite:///{workdir / (name + '-ledger.sqlite3')}",
+            "CDS_LEDGER_SPOOL_DIR": str(workdir / f"{name}-ledger-spool"),
+            "CDS_FHIR_ALLOWLIST": ",".join(fhir_allowlist),
+        }
+    )
+    if trusted_issuers is not None:
+        env["CDS_TRUSTED_ISSUERS_FILE"] = str(trusted_issuers)
+        env["CDS_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
 def start_service(
     workdir: Path, fhir_allowlist: list[str], trusted_issuers: Path | None = None
 ) -> ServerProcess:
     """The service, authentication off; with `trusted_issuers`, on (its own ledger file)."""
     port = free_port()
     name = "service" if trusted_issuers is None else "service-auth"
-    env = {
-        **os.environ,
-        "CDS_AUTH_ENABLED": "false" if trusted_issuers is None else "true",
-        "CDS_DATABASE_URL": f"sqlite:///{workdir / (name + '-ledger.sqlite3')}",
-        "CDS_FHIR_ALLOWLIST": ",".join(fhir_allowlist),
-    }
-    if trusted_issuers is not None:
-        env["CDS_TRUSTED_ISSUERS_FILE"] = str(trusted_issuers)
-        env["CDS_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    env = service_environment(os.environ, workdir, name, fhir_allowlist, port, trusted_issuers)
     command = [
         sys.executable,
         "-m",
