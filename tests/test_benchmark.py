@@ -217,7 +217,7 @@ def test_the_table_shows_ratios_to_the_floor_only_for_the_service() -> None:
     )
     floor_row, service_row = text.splitlines()[1:]
     assert floor_row.rstrip().endswith("-")
-    assert service_row.split()[-6:-4] == ["2.00x", "0.50x"]  # then CPU, ledger, stages, outside
+    assert service_row.split()[-7:-5] == ["2.00x", "0.50x"]  # then CPU, ledger, stages, outside x2
 
 
 def test_the_report_file_holds_environment_medians_runs_and_targets(tmp_path: Path) -> None:

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import jwt
+import pytest
 
 from cds_service.benchmark import auth, cpu, load
 from cds_service.benchmark.load import LoadResult
-from cds_service.benchmark.report import AUTH, FULL, Measurement, evaluate_targets, table
+from cds_service.benchmark.report import AUTH, FLOOR, FULL, Measurement, evaluate_targets, table
 from cds_service.ledger_writer import WRITER_THREAD_NAME, _name_native_thread
 
 
@@ -74,6 +75,20 @@ def test_cpu_per_request_and_the_share_outside_the_stages() -> None:
     m.stages_cpu_ms = [1.4, 1.4, 1.4]
     share = m.outside_stages_share()
     assert share is not None and abs(share - (1 - 1.4 / 2.1)) < 1e-9
+
+
+def test_the_share_beyond_the_floor_is_what_neither_the_stages_nor_the_floor_account_for() -> None:
+    floor = Measurement(FLOOR, "gbs", 8, 1, 100, runs=[_run()], cpu_ms=[0.5], ledger_cpu_ms=[0.0])
+    m = Measurement(FULL, "gbs", 8, 1, 100, runs=[_run()], cpu_ms=[1.9], ledger_cpu_ms=[0.1])
+    m.stages_cpu_ms = [1.2]
+    assert m.outside_stages_share() == pytest.approx(0.4)  # 0.8 of 2.0 ms outside the stages
+    assert m.outside_beyond_floor_share(floor) == pytest.approx(0.15)  # 0.3 of them beyond
+    assert m.outside_beyond_floor_share(None) is None
+    assert m.summary(floor)["outside_beyond_floor_share"] == pytest.approx(0.15)
+    row = table([floor, m]).splitlines()[-1].split()
+    assert row[-2:] == ["40%", "15%"]
+    m.stages_cpu_ms = [1.8]  # the stages and the floor cover it all: never below zero
+    assert m.outside_beyond_floor_share(floor) == 0.0
 
 
 def test_the_es384_target_is_cpu_above_the_same_call_without_authentication() -> None:

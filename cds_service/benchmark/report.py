@@ -11,7 +11,11 @@ same body, and memory bounded (our reading: the peak RSS of the last repetition 
 above the first, so nothing accumulates across calls); with authentication (ES384), at most 0.7 ms
 of CPU per call above the same call without. A missing figure makes a target "n/a", never met.
 Each row also has the CPU per request (server threads and the ledger writer, from /proc), the
-logged stage times, and the share of the CPU outside them.
+logged stage times, the share of the CPU outside them, and (for a call the floor also answered)
+the share that neither the stages nor the floor's whole CPU per request account for: the floor's
+cost (gunicorn, Flask, the body read, the same bytes answered) lies outside any stage of any app
+on this stack, so the plain share cannot fall below the floor's share of the call, while the
+second says what the service adds that its stages do not see.
 """
 
 from __future__ import annotations
@@ -85,11 +89,24 @@ class Measurement:
         stages = _median(self.stages_cpu_ms) if self.stages_cpu_ms else _median(self.stages_ms)
         return None if cpu is None or stages is None or cpu == 0 else max(0.0, 1 - stages / cpu)
 
+    def outside_beyond_floor_share(self, floor: Measurement | None) -> float | None:
+        """The share of a call's CPU that neither the logged stages nor the floor's whole CPU
+        per request account for. The floor (gunicorn, Flask, the body read and parsed, the same
+        bytes answered) is the stack's cost of any call; outside the stages it is unavoidable,
+        so this says how much of what the service adds the stages do not see."""
+        cpu = self.cpu_per_request_ms()
+        stages = _median(self.stages_cpu_ms) if self.stages_cpu_ms else _median(self.stages_ms)
+        floor_cpu = floor.cpu_per_request_ms() if floor is not None else None
+        if cpu is None or stages is None or floor_cpu is None or cpu == 0:
+            return None
+        return max(0.0, (cpu - stages - floor_cpu) / cpu)
+
     def median(self, name: str) -> float | None:
         values = [getattr(run, name) for run in self.runs]
         return statistics.median(values) if values else None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, floor: Measurement | None = None) -> dict[str, Any]:
+        """`floor`: the floor's measurement of the same call, when there is one."""
         rss = statistics.median(self.peak_rss_mb) if self.peak_rss_mb else None
         return {
             "part": self.part,
@@ -112,6 +129,7 @@ class Measurement:
             "stages_cpu_ms": _median(self.stages_cpu_ms),
             "duration_ms": _median(self.duration_ms),
             "outside_stages_share": self.outside_stages_share(),
+            "outside_beyond_floor_share": self.outside_beyond_floor_share(floor),
         }
 
 
@@ -271,6 +289,10 @@ def _cell(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def _times(ratio: float | None) -> str:
     return "-" if ratio is None else f"{ratio:.2f}x"
 
@@ -296,11 +318,12 @@ def table(measurements: list[Measurement]) -> str:
         "ledger ms",
         "stage CPU",
         "outside",
+        "beyond floor",
     )
     rows = [header]
     for m in measurements:
-        s = m.summary()
         floor = floors.get(m.scenario) if m.part in (FULL, GROWTH) else None
+        s = m.summary(floor)
         rows.append(
             (
                 m.part,
@@ -320,7 +343,8 @@ def table(measurements: list[Measurement]) -> str:
                 _cell(s["cpu_ms_per_request"], 2),
                 _cell(s["ledger_cpu_ms_per_request"], 3),
                 _cell(s["stages_cpu_ms"] if s["stages_cpu_ms"] is not None else s["stages_ms"], 2),
-                "-" if s["outside_stages_share"] is None else f"{s['outside_stages_share']:.0%}",
+                _share(s["outside_stages_share"]),
+                _share(s["outside_beyond_floor_share"]),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -347,11 +371,16 @@ def write_json(
     targets: list[Target],
     notes: list[str],
 ) -> None:
+    floors = {m.scenario: m for m in measurements if m.part == FLOOR}
     document = {
         "environment": env,
         "notes": notes,
         "measurements": [
-            {**m.summary(), "runs": [asdict(r) for r in m.runs], "peak_rss_mb_runs": m.peak_rss_mb}
+            {
+                **m.summary(floors.get(m.scenario) if m.part in (FULL, GROWTH) else None),
+                "runs": [asdict(r) for r in m.runs],
+                "peak_rss_mb_runs": m.peak_rss_mb,
+            }
             for m in measurements
         ],
         "targets": [asdict(t) for t in targets],
