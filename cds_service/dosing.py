@@ -27,6 +27,7 @@ from cds_service.knowledge.regimens import (
     AGENT_NAMES,
     CRITICAL_EXCESS_FACTOR,
     DOSE_TOLERANCE_FRACTION,
+    REGIMENS,
     Agent,
     Basis,
     Per,
@@ -134,7 +135,15 @@ def _maximum(regimen: Regimen) -> float | None:
 
 
 def regimen_text(regimen: Regimen) -> str:
-    """The regimen as written for a clinician, without patient numbers."""
+    """The regimen as written for a clinician, without patient numbers (for the knowledge's own
+    regimens, written once at import: the text depends on the regimen alone)."""
+    known = _KNOWN_TEXTS.get(id(regimen))
+    if known is not None and known[0] is regimen:
+        return known[1]
+    return _written(regimen)
+
+
+def _written(regimen: Regimen) -> str:
     unit = regimen.unit
     amount = (
         number(regimen.low, 2)
@@ -149,6 +158,11 @@ def regimen_text(regimen: Regimen) -> str:
     if limit is not None and regimen.basis is not Basis.FIXED:
         text += f" (maximum {mass(limit, unit)}{_per(regimen)})"
     return f"{text} {regimen.course}"
+
+
+# id -> (the regimen itself, its text): REGIMENS lives as long as the service, so an id here is
+# never another object's; the identity check makes that hold whatever calls this.
+_KNOWN_TEXTS: dict[int, tuple[Regimen, str]] = {id(r): (r, _written(r)) for r in REGIMENS}
 
 
 @fast_init

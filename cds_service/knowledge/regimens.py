@@ -479,5 +479,18 @@ DOSE_TOLERANCE_FRACTION = 0.10
 CRITICAL_EXCESS_FACTOR = 2.0
 
 
+# Each agent's regimens for each population, in table order: dosing asks for them several times
+# a call, and the table never changes while the service runs.
+_BY_AGENT_AND_POPULATION: Mapping[tuple[Agent, Population], tuple[Regimen, ...]] = MappingProxyType(
+    {
+        (agent, population): tuple(
+            r for r in REGIMENS if r.agent is agent and r.population is population
+        )
+        for agent in Agent
+        for population in Population
+    }
+)
+
+
 def regimens_for(agent: Agent, population: Population) -> tuple[Regimen, ...]:
-    return tuple(r for r in REGIMENS if r.agent is agent and r.population is population)
+    return _BY_AGENT_AND_POPULATION.get((agent, population), ())
