@@ -14,7 +14,15 @@ import pytest
 
 from cds_service.benchmark import auth, cpu, load
 from cds_service.benchmark.load import LoadResult
-from cds_service.benchmark.report import AUTH, FLOOR, FULL, Measurement, evaluate_targets, table
+from cds_service.benchmark.report import (
+    AUTH,
+    FLOOR,
+    FULL,
+    Measurement,
+    evaluate_targets,
+    signature_notes,
+    table,
+)
 from cds_service.ledger_writer import WRITER_THREAD_NAME, _name_native_thread
 
 
@@ -102,6 +110,41 @@ def test_the_es384_target_is_cpu_above_the_same_call_without_authentication() ->
     es384.cpu_ms = [2.5]
     (target,) = [t for t in evaluate_targets([plain, es384]) if "authentication" in t.name]
     assert target.met is True
+
+
+def test_the_signature_check_alone_is_reported_beside_the_authentication_rows() -> None:
+    plain = Measurement(FULL, "gbs", 8, 1, 100, runs=[_run()], cpu_ms=[2.0], ledger_cpu_ms=[0.0])
+    es384 = Measurement(
+        AUTH, "gbs ES384", 8, 1, 100, runs=[_run()], cpu_ms=[2.9], ledger_cpu_ms=[0.0]
+    )
+    es384.base_scenario = "gbs"
+    assert signature_notes([plain, es384]) == []  # no figure measured: nothing said
+    es384.signature_cpu_ms = [0.7, 0.6, 0.8]
+    (note,) = signature_notes([plain, es384])
+    assert "gbs ES384" in note and "above no authentication 0.90 ms" in note
+    assert "signature check alone 0.70 ms" in note
+    assert es384.summary()["signature_cpu_ms"] == 0.7
+    assert signature_notes([es384])[0].count("n/a") == 1  # no plain row to compare with
+
+
+def test_the_signature_check_is_timed_on_tokens_the_issuer_signed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issuers = auth.make_issuers()
+    for alg in auth.ALGORITHMS:
+        assert auth.signature_check_cpu_ms(issuers[alg], "http://127.0.0.1:1/x", count=5) > 0.0
+
+    # A check that fails is said, never timed as if it had passed.
+    class Refusing:
+        def prepare_key(self, key: object) -> object:
+            return key
+
+        def verify(self, message: bytes, key: object, signature: bytes) -> bool:
+            return False
+
+    monkeypatch.setattr(auth, "get_default_algorithms", lambda: {"ES256": Refusing()})
+    with pytest.raises(RuntimeError, match="failed its own check"):
+        auth.signature_check_cpu_ms(issuers["ES256"], "http://127.0.0.1:1/x", count=2)
 
 
 def test_tokens_are_signed_in_advance_each_with_its_own_jti(tmp_path: Path) -> None:

@@ -120,6 +120,8 @@ def measure(target: Target, settings: Settings, scenario_header: str) -> None:
     m = target.measurement
     pids = target.server.pids() if target.server else []
     tokens = target.tokens(settings.duration_s)
+    if target.issuer is not None:  # beside each authentication run, before its load starts
+        m.signature_cpu_ms.append(auth.signature_check_cpu_ms(target.issuer, target.url))
     reset_peak_rss(pids)
     log_offset = _log_size(target.server)
     before = cpu.thread_cpu(pids)

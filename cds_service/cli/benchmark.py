@@ -96,6 +96,7 @@ def benchmark(
     except load.WrkMissing as exc:
         raise click.ClickException(str(exc)) from None
     targets = report.evaluate_targets(measurements)
+    notes += report.signature_notes(measurements)
     wrk = shutil.which("wrk")
     env = report.environment(
         {
