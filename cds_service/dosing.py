@@ -303,6 +303,18 @@ def compute(regimen: Regimen, patient: DosingPatient, *, age_unknown: bool = Fal
     )
 
 
+def advise_for(agent: Agent, facts: PatientFacts) -> DoseAdvice:
+    """`advise(agent, DosingPatient.of(facts))`, computed once per agent for one call's facts:
+    the rules ask for the same agent's dose more than once a call (a card's lines and its
+    suggestion). Kept in the facts' __dict__ beside their fields, as PatientFacts keeps its own
+    per-call indexes: frozen facts never change, and a copy (dataclasses.replace) starts empty."""
+    kept: dict[Agent, DoseAdvice] = facts.__dict__.setdefault("_dose_advice", {})
+    found = kept.get(agent)
+    if found is None:
+        found = kept[agent] = advise(agent, DosingPatient.of(facts))
+    return found
+
+
 def advise(agent: Agent, patient: DosingPatient) -> DoseAdvice:
     """The advised dose of an agent for this patient: the one computation cards print."""
     population = patient.population

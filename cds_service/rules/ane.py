@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cds_service.contracts import ORDER_HOOKS, CardGroup, Hook
-from cds_service.dosing import DosingPatient, advise, number
+from cds_service.dosing import advise_for, number
 from cds_service.facts.model import (
     ConditionCategory,
     CsfInfectionStatus,
@@ -82,7 +82,7 @@ def _severity(facts: PatientFacts) -> str:
 
 
 def _steroid_dose(facts: PatientFacts) -> str:
-    return advise(Agent.IV_METHYLPREDNISOLONE, DosingPatient.of(facts)).text()
+    return advise_for(Agent.IV_METHYLPREDNISOLONE, facts).text()
 
 
 @rule(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cds_service.contracts import ALL_HOOKS, CardGroup, Hook
-from cds_service.dosing import DosingPatient, advise
+from cds_service.dosing import advise_for
 from cds_service.facts.model import (
     ConditionCategory,
     CsfInfectionStatus,
@@ -54,7 +54,7 @@ OBSCURE_ID = "ae-steroids-may-obscure-diagnosis"
 
 
 def _ivmp_text(facts: PatientFacts) -> str:
-    advice = advise(Agent.IV_METHYLPREDNISOLONE, DosingPatient.of(facts))
+    advice = advise_for(Agent.IV_METHYLPREDNISOLONE, facts)
     return f"IV methylprednisolone {advice.text()}"
 
 
@@ -116,7 +116,7 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
     against_steroids = _steroid_cautions(facts)
     for_ivig, for_plex = favouring_ivig(facts) + against_steroids, favouring_plex(facts)
     hemiplegia = facts.active(ConditionCategory.HEMIPLEGIA)
-    daily = advise(Agent.IVIG, DosingPatient.of(facts))
+    daily = advise_for(Agent.IVIG, facts)
     ivig = f"IVIG {daily.text()}"
     plex = f"plasma exchange, {PLEX_SESSIONS_RANGE}"
     condition = ae[0].reference
@@ -138,7 +138,7 @@ def which_first_line_immunotherapy(facts: PatientFacts) -> Iterator[Finding]:
         lines.append(f"**Prefer {plex}**, because: {reasons(for_plex)}.")
         suggestions.append(give_plex)
     else:
-        pulse = advise(Agent.IV_METHYLPREDNISOLONE, DosingPatient.of(facts))
+        pulse = advise_for(Agent.IV_METHYLPREDNISOLONE, facts)
         amount = pulse.figure() if pulse.computed else "pulse (dose by weight)"
         summary = f"AE, CSF clear of infection: start IV methylprednisolone {amount} for 3-5 days"
         lines.append(f"**Start {_ivmp_text(facts)}**, the preferred first-line agent.")

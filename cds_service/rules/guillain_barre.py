@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from cds_service.contracts import ALL_HOOKS, CardGroup, Hook
-from cds_service.dosing import DosingPatient, advise, regimen_text
+from cds_service.dosing import advise_for, regimen_text
 from cds_service.facts.model import (
     ConditionCategory,
     ConditionFact,
@@ -109,7 +109,7 @@ def is_a_steroid_ordered_for_guillain_barre(facts: PatientFacts) -> Iterator[Fin
         for t in given(facts, Therapy.IVIG, Therapy.PLEX)
         if onset is None or t.started is None or t.started >= onset
     )
-    daily = advise(Agent.IVIG, DosingPatient.of(facts))
+    daily = advise_for(Agent.IVIG, facts)
     condition = gbs[0].reference
     late = days is not None and days > TREATMENT_WINDOW_DAYS
     suggestions: list[Proposal] = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cds_service.contracts import ORDER_HOOKS, CardGroup
-from cds_service.dosing import DosingPatient, advise, number, regimen_text
+from cds_service.dosing import advise_for, number, regimen_text
 from cds_service.facts.model import (
     ConditionCategory,
     ConditionFact,
@@ -96,7 +96,7 @@ def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Fi
             "hyponatraemia, high thromboembolic risk or associated demyelination."
         )
     else:
-        daily = advise(Agent.IVIG, DosingPatient.of(facts))
+        daily = advise_for(Agent.IVIG, facts)
         change = ProposeOrder(Therapy.IVIG, daily, orders[0], condition) if daily.computed else None
         standard = regimen_text(REGIMENS_BY_ID["ivig-5-day-adult"])
         detail = (
