@@ -153,8 +153,10 @@ def has_high_dose_steroid_started_within_24_hours(facts: PatientFacts) -> Iterat
 )
 def is_ane_improving_48_to_72_hours_after_steroids(facts: PatientFacts) -> Iterator[Finding]:
     ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
+    if not ane:  # the condition first: the rest is read only for a patient who has it
+        return
     steroids = tuple(t for t in given(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(t))
-    if not ane or not steroids or given(facts, Therapy.TOCILIZUMAB, Therapy.PLEX):
+    if not steroids or given(facts, Therapy.TOCILIZUMAB, Therapy.PLEX):
         return
     days = days_since(facts, earliest_start(steroids))
     if days is None or days * 24 < ANE_REVIEW_HOURS or days > ANE_ESCALATION_UNTIL_DAYS:
@@ -236,9 +238,11 @@ REFRACTORY_ID = "ane-add-plex-if-refractory"
 def is_plasma_exchange_the_next_step_in_refractory_ane(facts: PatientFacts) -> Iterator[Finding]:
     """Seed 002: not responding to IV methylprednisolone, tocilizumab and IVIG: add PLEX."""
     ane = facts.active(ConditionCategory.ACUTE_NECROTIZING_ENCEPHALOPATHY)
+    if not ane:  # the condition first: the rest is read only for a patient who has it
+        return
     steroids = tuple(t for t in given(facts, Therapy.CORTICOSTEROID) if is_systemic_steroid(t))
     tocilizumab, ivig = given(facts, Therapy.TOCILIZUMAB), given(facts, Therapy.IVIG)
-    if not ane or not steroids or not tocilizumab or not ivig or given(facts, Therapy.PLEX):
+    if not steroids or not tocilizumab or not ivig or given(facts, Therapy.PLEX):
         return
     days = days_since(facts, earliest_start(steroids))
     if days is None or days * 24 < ANE_REVIEW_HOURS or days > ANE_ESCALATION_UNTIL_DAYS:

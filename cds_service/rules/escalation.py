@@ -96,8 +96,10 @@ def _second_line_text(facts: PatientFacts) -> str:
 )
 def is_it_time_to_escalate_to_second_line(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
+    if not ae:  # the condition first: the rest is read only for a patient who has it
+        return
     first_line = first_line_given(facts)
-    if not ae or not first_line or given(facts, *_SECOND_LINE_OR_MAINTENANCE):
+    if not first_line or given(facts, *_SECOND_LINE_OR_MAINTENANCE):
         return
     days = days_since(facts, earliest_start(first_line))
     if days is None or days < ESCALATION_REVIEW_DAYS or days > ESCALATION_UNTIL_DAYS:
@@ -149,8 +151,8 @@ def is_it_time_to_escalate_to_second_line(facts: PatientFacts) -> Iterator[Findi
 )
 def is_rituximab_ordered_before_first_line(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
-    rituximab = ordered(facts, Therapy.RITUXIMAB)
-    if not ae or not rituximab:
+    rituximab = ordered(facts, Therapy.RITUXIMAB) if ae else ()
+    if not rituximab:
         return
     if first_line_given(facts) or all_drafts(facts, *FIRST_LINE_THERAPIES):
         return

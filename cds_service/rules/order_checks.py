@@ -66,13 +66,15 @@ def _indication(facts: PatientFacts) -> tuple[ConditionFact, ...]:
 def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Finding]:
     """IVIG ordered where PLEX may suit better, or the reverse; a trade-off when both pull."""
     indication = _indication(facts)
-    orders = ordered(facts, placed)
+    orders = ordered(facts, placed) if indication else ()
+    if not orders:  # no encephalitis, or no such order: the factors are not read at all
+        return
     alternative = Therapy.PLEX if placed is Therapy.IVIG else Therapy.IVIG
     for_ivig, for_plex = favouring_ivig(facts), favouring_plex(facts)
     for_alternative, for_placed = (
         (for_plex, for_ivig) if placed is Therapy.IVIG else (for_ivig, for_plex)
     )
-    if not indication or not orders or not for_alternative or all_drafts(facts, alternative):
+    if not for_alternative or all_drafts(facts, alternative):
         return
     rule_id = IVIG_CHOICE_ID if placed is Therapy.IVIG else PLEX_CHOICE_ID
     citation = (

@@ -54,6 +54,8 @@ _IMAGING = "**First exclude a compressive or neoplastic lesion** (plexus MRI, re
 )
 def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator[Finding]:
     plexopathy = facts.active(ConditionCategory.PLEXOPATHY)
+    if not plexopathy:  # the condition first: the rest is read only for a patient who has it
+        return
     # "Failed steroids" means a course in this episode: started on or after the plexopathy's
     # onset (or its recording), never prednisone for asthma years before.
     starts = [when for c in plexopathy if (when := c.onset or c.recorded) is not None]
@@ -64,7 +66,7 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
         if is_systemic_steroid(t)
         and (onset is None or (t.started is not None and t.started >= onset))
     )
-    if not plexopathy or not steroids or given(facts, Therapy.IVIG):
+    if not steroids or given(facts, Therapy.IVIG):
         return
     days = days_since(facts, earliest_start(steroids))
     if days is None or days < STEROID_RESPONSE_REVIEW_DAYS:
@@ -128,8 +130,10 @@ def is_ivig_the_next_step_after_failed_steroids(facts: PatientFacts) -> Iterator
 )
 def is_an_immunosuppressant_the_next_step_after_ivig(facts: PatientFacts) -> Iterator[Finding]:
     plexopathy = facts.active(ConditionCategory.PLEXOPATHY)
+    if not plexopathy:
+        return
     ivig = given(facts, Therapy.IVIG)
-    if not plexopathy or not ivig or given(facts, *_IMMUNOSUPPRESSANTS):
+    if not ivig or given(facts, *_IMMUNOSUPPRESSANTS):
         return
     days = days_since(facts, earliest_start(ivig))
     if days is None or days < IVIG_RESPONSE_REVIEW_DAYS:
