@@ -41,12 +41,30 @@ def _longest_first(terms: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]],
     return tuple((t, words(t)) for t in sorted(terms, key=lambda t: (-len(words(t)), t)))
 
 
+@lru_cache(maxsize=64)
+def _by_first_word(
+    terms: tuple[str, ...],
+) -> dict[str, tuple[tuple[int, str, tuple[str, ...]], ...]]:
+    """Each term's rank (longest first), the term and its words, under the term's first word: a
+    text is checked only against the terms whose first word it holds, not against every term of
+    the table (a medication's text is read against a dozen tables of up to 40 terms)."""
+    found: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
+    for rank, (term, needle) in enumerate(_longest_first(terms)):
+        if needle:  # a term with no words never matches
+            found.setdefault(needle[0], []).append((rank, term, needle))
+    return {word: tuple(candidates) for word, candidates in found.items()}
+
+
 def first_term(texts: Iterable[str | None], terms: Iterable[str]) -> str | None:
     """The first of `terms` (longest first) found as whole words in any of `texts`."""
     all_words = [words(t) for t in texts if t]
     if not all_words:
         return None
-    for term, needle in _longest_first(tuple(terms)):
-        if any(_contains(w, needle) for w in all_words):
-            return term
-    return None
+    index = _by_first_word(tuple(terms))
+    best: tuple[int, str] | None = None
+    for text_words in all_words:
+        for word in text_words:
+            for rank, term, needle in index.get(word, ()):
+                if (best is None or rank < best[0]) and _contains(text_words, needle):
+                    best = (rank, term)
+    return None if best is None else best[1]
