@@ -23,7 +23,7 @@ from cds_service.facts.dosage import course_bounds, dose_from_administration, do
 from cds_service.facts.model import Therapy, TherapyFact
 from cds_service.facts.robust import ident, read_each, text_or_none
 from cds_service.facts.timestamps import first_time
-from cds_service.facts.word_match import first_term, words
+from cds_service.facts.word_match import first_term, first_term_in, texts_words, words
 from cds_service.frozen import fast_init
 from cds_service.knowledge import RXNORM
 from cds_service.knowledge.procedures import PLEX_TEXT_TERMS, is_plex_code
@@ -193,11 +193,12 @@ def recognise_medication(resource: dict[str, Any]) -> Recognised | None:
 
 def recognise_medication_text(texts: list[str]) -> Recognised | None:
     display = texts[0] if texts else None
+    split = texts_words(texts)  # once, then read against each table
     for therapy, terms in TEXT_TERMS.items():
-        term = first_term(texts, terms)
+        term = first_term_in(split, terms)
         if term is not None:
             return Recognised(therapy, terms[term], "text", display)
-    if first_term(texts, IVIG_GENERIC_TERMS) and not first_term(texts, NOT_IVIG_WORDS):
+    if first_term_in(split, IVIG_GENERIC_TERMS) and not first_term_in(split, NOT_IVIG_WORDS):
         return Recognised(Therapy.IVIG, "immune globulin", "text", display)
     return None
 

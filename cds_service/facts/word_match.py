@@ -57,7 +57,16 @@ def _by_first_word(
 
 def first_term(texts: Iterable[str | None], terms: Iterable[str]) -> str | None:
     """The first of `terms` (longest first) found as whole words in any of `texts`."""
-    all_words = [words(t) for t in texts if t]
+    return first_term_in(texts_words(texts), terms)
+
+
+def texts_words(texts: Iterable[str | None]) -> list[tuple[str, ...]]:
+    """Each text's words, for reading the same texts against several term tables."""
+    return [words(t) for t in texts if t]
+
+
+def first_term_in(all_words: list[tuple[str, ...]], terms: Iterable[str]) -> str | None:
+    """`first_term` over texts already split into words (`texts_words`)."""
     if not all_words:
         return None
     index = _by_first_word(tuple(terms))
