@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,6 +75,7 @@ def _evidence_line(item: Evidence) -> str:
     return f"- {line}"
 
 
+@lru_cache(maxsize=256)  # the notes are the citations' own constants, a few dozen in all
 def grading(note: str) -> str:
     """The evidence grading a card shows: the note's first sentence (the rest is provenance)."""
     first = re.split(r"(?<=[.;])\s", note.strip(), maxsplit=1)[0].rstrip(".;")

@@ -90,7 +90,9 @@ class Ledger:
         return self._writer.health()
 
     def patient_hash(self, patient_id: str) -> str:
-        return hmac.new(self._patient_key, patient_id.encode(), hashlib.sha256).hexdigest()
+        # HMAC-SHA256, hex: hmac.digest is OpenSSL's one-shot HMAC, the same bytes as
+        # hmac.new(...).hexdigest() without building the two hash objects in Python.
+        return hmac.digest(self._patient_key, patient_id.encode(), "sha256").hex()
 
     def encounter_hash(self, encounter_id: str) -> str:
         """A keyed hash of an encounter id (same key as patients, its own domain)."""

@@ -18,7 +18,9 @@ Time-ordered keys land beside each other at the index's end, on SQLite and Postg
 (PostgreSQL 18 documents its own `uuidv7()` as the default choice for primary keys). 74 random
 bits keep a uuid unguessable; what the time prefix tells is when the card was issued, which the
 EHR that received it knows already. Python 3.14's `uuid.uuid7` has the same layout; this module
-keeps the buffered source on 3.11.
+keeps the buffered source on 3.11. The strings are written straight from the 128-bit value, in
+the canonical form `str(uuid.UUID(...))` writes (tested against it), without building and
+validating a `uuid.UUID` object for each.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 _CHUNK = 16 * 256
 _lock = threading.Lock()
@@ -60,18 +61,34 @@ def _random_bytes() -> bytes:
     return chunk
 
 
+def canonical(value: int) -> str:
+    """A 128-bit value as a UUID's canonical string (8-4-4-4-12 lower-case hex digits): what
+    str(uuid.UUID(int=value)) writes, without building and validating the UUID object."""
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# Version 4 (RFC 9562 section 5.4): version 4 in bits 76-79, variant 0b10 in bits 62-63.
+_CLEAR_V4_FIELDS = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+_VERSION_4_AND_VARIANT = (0x4 << 76) | (0x2 << 62)
+
+
+def _version_4(random: bytes) -> int:
+    return int.from_bytes(random) & _CLEAR_V4_FIELDS | _VERSION_4_AND_VARIANT
+
+
 def uuid7() -> str:
     """A time-ordered UUID (RFC 9562 version 7: Unix milliseconds, then 74 random bits) as its
     canonical string: the card and suggestion uuids, the ledger's primary keys."""
     random = int.from_bytes(_random_bytes()[:10]) & _CLEAR_VERSION_AND_VARIANT
-    return str(uuid.UUID(int=(time.time_ns() // 1_000_000) << 80 | random | _VERSION_7_AND_VARIANT))
+    return canonical((time.time_ns() // 1_000_000) << 80 | random | _VERSION_7_AND_VARIANT)
 
 
 def uuid4() -> str:
     """A random UUID (RFC 9562 version 4) as its canonical string."""
-    return str(uuid.UUID(bytes=_random_bytes(), version=4))
+    return canonical(_version_4(_random_bytes()))
 
 
 def uuid4_hex() -> str:
     """A random UUID (version 4) as 32 hex digits (request ids)."""
-    return uuid.UUID(bytes=_random_bytes(), version=4).hex
+    return f"{_version_4(_random_bytes()):032x}"

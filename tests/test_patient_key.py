@@ -3,11 +3,15 @@ kept in the database, so every instance and restart gives one patient one hash."
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cds_service import create_app
 from cds_service.database import open_engine
@@ -85,3 +89,19 @@ def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
 def test_the_app_does_not_start_with_a_bad_key(database_url: str) -> None:
     with pytest.raises(PatientKeyError):
         create_app({"AUTH_ENABLED": False, "DATABASE_URL": database_url, "PATIENT_HASH_KEY": "x"})
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
+    folder = tmp_path_factory.mktemp("hash")
+    return ledger(f"sqlite:///{folder / 'l.sqlite3'}", folder, patient_hash_key=KEY)
+
+
+@settings(max_examples=200, deadline=None)
+@given(patient_id=st.text(max_size=80))
+def test_a_patient_hash_is_the_hmac_sha256_of_the_id_so_rows_already_stored_still_match(
+    keyed: Ledger, patient_id: str
+) -> None:
+    expected = hmac.new(keyed._patient_key, patient_id.encode(), hashlib.sha256).hexdigest()
+    assert keyed.patient_hash(patient_id) == expected
+    assert keyed.encounter_hash(patient_id) == keyed.patient_hash("encounter\n" + patient_id)

@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 import pytest
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event
 
 from cds_service import api, create_app, gc_tuning, stages, uuids
@@ -316,6 +318,21 @@ def test_uuids_are_unique_of_their_version_and_never_shared_with_a_forked_child(
     os.close(read)
     assert child != make()
     assert child not in first
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.integers(min_value=0, max_value=(1 << 128) - 1))
+def test_uuid_strings_are_written_as_the_uuid_module_writes_them(value: int) -> None:
+    assert uuids.canonical(value) == str(uuid.UUID(int=value))
+    made = uuid.UUID(int=uuids._version_4(value.to_bytes(16)))
+    assert made == uuid.UUID(bytes=value.to_bytes(16), version=4)  # version and variant set
+    assert made.version == 4 and made.variant == uuid.RFC_4122
+
+
+def test_request_ids_are_version_4_uuids_as_32_hex_digits() -> None:
+    made = [uuids.uuid4_hex() for _ in range(200)]
+    assert all(len(m) == 32 and m == m.lower() for m in made) and len(set(made)) == 200
+    assert all(uuid.UUID(hex=m).version == 4 and uuid.UUID(hex=m).hex == m for m in made)
 
 
 def test_version_7_uuids_carry_the_time_in_milliseconds_then_74_random_bits() -> None:

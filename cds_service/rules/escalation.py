@@ -151,7 +151,9 @@ def is_it_time_to_escalate_to_second_line(facts: PatientFacts) -> Iterator[Findi
 )
 def is_rituximab_ordered_before_first_line(facts: PatientFacts) -> Iterator[Finding]:
     ae = facts.active(ConditionCategory.AUTOIMMUNE_ENCEPHALITIS)
-    rituximab = ordered(facts, Therapy.RITUXIMAB) if ae else ()
+    if not ae:
+        return
+    rituximab = ordered(facts, Therapy.RITUXIMAB)
     if not rituximab:
         return
     if first_line_given(facts) or all_drafts(facts, *FIRST_LINE_THERAPIES):

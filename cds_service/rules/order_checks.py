@@ -66,8 +66,10 @@ def _indication(facts: PatientFacts) -> tuple[ConditionFact, ...]:
 def _alternative_first_line(facts: PatientFacts, placed: Therapy) -> Iterator[Finding]:
     """IVIG ordered where PLEX may suit better, or the reverse; a trade-off when both pull."""
     indication = _indication(facts)
-    orders = ordered(facts, placed) if indication else ()
-    if not orders:  # no encephalitis, or no such order: the factors are not read at all
+    if not indication:  # the factors favouring either are read only for an indication
+        return
+    orders = ordered(facts, placed)
+    if not orders:
         return
     alternative = Therapy.PLEX if placed is Therapy.IVIG else Therapy.IVIG
     for_ivig, for_plex = favouring_ivig(facts), favouring_plex(facts)
