@@ -90,9 +90,10 @@ class Ledger:
         return self._writer.health()
 
     def patient_hash(self, patient_id: str) -> str:
-        # HMAC-SHA256, hex: hmac.digest is OpenSSL's one-shot HMAC, the same bytes as
-        # hmac.new(...).hexdigest() without building the two hash objects in Python.
-        return hmac.digest(self._patient_key, patient_id.encode(), "sha256").hex()
+        # Not hmac.digest: OpenSSL 3's one-shot HMAC runs fewer instructions but looks the digest
+        # up afresh each call, and with the caches cold (as in service) it measured slower here
+        # (15.7 against 13.3 us; in process, the GBS call 0.09-0.15 ms slower with two of them).
+        return hmac.new(self._patient_key, patient_id.encode(), hashlib.sha256).hexdigest()
 
     def encounter_hash(self, encounter_id: str) -> str:
         """A keyed hash of an encounter id (same key as patients, its own domain)."""
