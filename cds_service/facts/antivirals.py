@@ -48,7 +48,8 @@ def antiviral_fact(
         return None
     if status == "draft" and not draft:
         return None
-    ingredient, display = _recognise(resource)
+    concepts, texts = _medication_concepts(resource)  # read once: recognised, then the route
+    ingredient, display = _recognise(concepts, texts)
     if ingredient is None:
         return None
     if kind == "MedicationRequest":
@@ -58,7 +59,7 @@ def antiviral_fact(
         route = _route((resource.get("dosage") or {}).get("route"))
         started = first_time(resource, "effectiveDateTime", "effectivePeriod.start")
         ended = first_time(resource, "effectivePeriod.end", "effectiveDateTime")
-    if _is_non_systemic(resource, route):
+    if _is_non_systemic(texts, route):
         return None
     return AntiviralFact(
         ingredient=ingredient,
@@ -72,8 +73,7 @@ def antiviral_fact(
     )
 
 
-def _recognise(resource: dict[str, Any]) -> tuple[str | None, str | None]:
-    concepts, texts = _medication_concepts(resource)
+def _recognise(concepts: list[dict[str, Any]], texts: list[str]) -> tuple[str | None, str | None]:
     for concept in concepts:
         for coding in concept.get("coding") or ():
             if coding.get("system") == RXNORM:

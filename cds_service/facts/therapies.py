@@ -115,8 +115,10 @@ def therapy_fact(
         return None
     reference = f"{kind}/{ident(resource)}"
     dose = route = dose_text = None
+    texts: list[str] = []  # the medication's names, read once (recognised, route, non-systemic)
     if kind in ("MedicationRequest", "MedicationAdministration"):
-        recognised = recognise_medication(resource)
+        concepts, texts = _medication_concepts(resource)
+        recognised = _recognise_medication(concepts, texts)
         if recognised is None:
             return None
         if kind == "MedicationRequest":
@@ -148,8 +150,8 @@ def therapy_fact(
     else:
         return None
     if route is None and kind in ("MedicationRequest", "MedicationAdministration"):
-        route = _route({"text": " ".join(_medication_concepts(resource)[1])}, known_only=True)
-    if _is_non_systemic(resource, route):
+        route = _route({"text": " ".join(texts)}, known_only=True)
+    if _is_non_systemic(texts, route):
         return None
     completed = status == "completed" or (ended is not None and ended < now and not draft)
     return TherapyFact(
@@ -173,7 +175,10 @@ def therapy_fact(
 
 def recognise_medication(resource: dict[str, Any]) -> Recognised | None:
     """By RxNorm code first, then by whole-word name in the medication's text and displays."""
-    concepts, texts = _medication_concepts(resource)
+    return _recognise_medication(*_medication_concepts(resource))
+
+
+def _recognise_medication(concepts: list[dict[str, Any]], texts: list[str]) -> Recognised | None:
     for concept in concepts:
         for coding in concept.get("coding") or ():
             if coding.get("system") == CVX_IVIG.system and coding.get("code") == CVX_IVIG.code:
@@ -249,7 +254,8 @@ def _route(concept: Any, *, known_only: bool = False) -> str | None:
     return None if known_only else next((str(t).lower() for t in texts if t), None)
 
 
-def _is_non_systemic(resource: dict[str, Any], route: str | None) -> bool:
-    _, texts = _medication_concepts(resource)
+def _is_non_systemic(texts: list[str], route: str | None) -> bool:
+    """Whether the medication's names (`_medication_concepts`) or its route say it is topical,
+    inhaled, into the eye and the like."""
     found = {w for t in [*texts, route] if t for w in words(t)}
     return bool(found & NON_SYSTEMIC_WORDS)
