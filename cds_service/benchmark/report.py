@@ -87,8 +87,7 @@ class Measurement:
     def outside_stages_share(self) -> float | None:
         """The share of a call's CPU spent outside the logged stages: 1 - stage CPU / all CPU
         (the stages' wall time when the log has no CPU figure)."""
-        cpu = self.cpu_per_request_ms()
-        stages = _median(self.stages_cpu_ms) if self.stages_cpu_ms else _median(self.stages_ms)
+        cpu, stages = self.cpu_per_request_ms(), self._stages_ms()
         return None if cpu is None or stages is None or cpu == 0 else max(0.0, 1 - stages / cpu)
 
     def outside_beyond_floor_share(self, floor: Measurement | None) -> float | None:
@@ -96,12 +95,15 @@ class Measurement:
         per request account for. The floor (gunicorn, Flask, the body read and parsed, the same
         bytes answered) is the stack's cost of any call; outside the stages it is unavoidable,
         so this says how much of what the service adds the stages do not see."""
-        cpu = self.cpu_per_request_ms()
-        stages = _median(self.stages_cpu_ms) if self.stages_cpu_ms else _median(self.stages_ms)
+        cpu, stages = self.cpu_per_request_ms(), self._stages_ms()
         floor_cpu = floor.cpu_per_request_ms() if floor is not None else None
         if cpu is None or stages is None or floor_cpu is None or cpu == 0:
             return None
         return max(0.0, (cpu - stages - floor_cpu) / cpu)
+
+    def _stages_ms(self) -> float | None:
+        """The logged stages' median CPU time per call (their wall time when the log has none)."""
+        return _median(self.stages_cpu_ms) if self.stages_cpu_ms else _median(self.stages_ms)
 
     def median(self, name: str) -> float | None:
         values = [getattr(run, name) for run in self.runs]
@@ -151,6 +153,23 @@ class Target:
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
+
+
+def _floors(measurements: list[Measurement]) -> dict[str, Measurement]:
+    return {m.scenario: m for m in measurements if m.part == FLOOR}
+
+
+def _floor_of(m: Measurement, floors: dict[str, Measurement]) -> Measurement | None:
+    """The floor's measurement of the same call (full-prefetch and growth rows only)."""
+    return floors.get(m.scenario) if m.part in (FULL, GROWTH) else None
+
+
+def _auth_extra_ms(m: Measurement, by_key: dict[tuple[str, str], Measurement]) -> float | None:
+    """An authentication row's CPU per call above the same call without authentication."""
+    plain = by_key.get((FULL, m.base_scenario or ""))
+    auth_cpu = m.cpu_per_request_ms()
+    plain_cpu = plain.cpu_per_request_ms() if plain is not None else None
+    return None if auth_cpu is None or plain_cpu is None else auth_cpu - plain_cpu
 
 
 def _floor_median(floor: Measurement | None, name: str) -> float | None:
@@ -218,10 +237,7 @@ def evaluate_targets(measurements: list[Measurement]) -> list[Target]:
         )
         targets.append(target if limit is not None else Target(target.name, None, "n/a", "n/a"))
     for m in (m for m in measurements if m.part == AUTH):
-        plain = by_key.get((FULL, m.base_scenario or ""))
-        auth_cpu = m.cpu_per_request_ms()
-        plain_cpu = plain.cpu_per_request_ms() if plain is not None else None
-        extra = None if auth_cpu is None or plain_cpu is None else auth_cpu - plain_cpu
+        extra = _auth_extra_ms(m, by_key)
         if m.scenario.endswith("ES384"):
             targets.append(
                 _target(
@@ -279,10 +295,8 @@ def signature_notes(measurements: list[Measurement]) -> list[str]:
     by_key = {(m.part, m.scenario): m for m in measurements}
     notes = []
     for m in (m for m in measurements if m.part == AUTH and m.signature_cpu_ms):
-        plain = by_key.get((FULL, m.base_scenario or ""))
-        auth_cpu = m.cpu_per_request_ms()
-        plain_cpu = plain.cpu_per_request_ms() if plain is not None else None
-        extra = "n/a" if auth_cpu is None or plain_cpu is None else f"{auth_cpu - plain_cpu:.2f} ms"
+        extra_ms = _auth_extra_ms(m, by_key)
+        extra = "n/a" if extra_ms is None else f"{extra_ms:.2f} ms"
         alone = _median(m.signature_cpu_ms) or 0.0
         notes.append(
             f"{m.scenario}: CPU per call above no authentication {extra}, of which the "
@@ -321,7 +335,7 @@ def _times(ratio: float | None) -> str:
 
 
 def table(measurements: list[Measurement]) -> str:
-    floors = {m.scenario: m for m in measurements if m.part == FLOOR}
+    floors = _floors(measurements)
     header = (
         "part",
         "scenario",
@@ -345,7 +359,7 @@ def table(measurements: list[Measurement]) -> str:
     )
     rows = [header]
     for m in measurements:
-        floor = floors.get(m.scenario) if m.part in (FULL, GROWTH) else None
+        floor = _floor_of(m, floors)
         s = m.summary(floor)
         rows.append(
             (
@@ -394,13 +408,13 @@ def write_json(
     targets: list[Target],
     notes: list[str],
 ) -> None:
-    floors = {m.scenario: m for m in measurements if m.part == FLOOR}
+    floors = _floors(measurements)
     document = {
         "environment": env,
         "notes": notes,
         "measurements": [
             {
-                **m.summary(floors.get(m.scenario) if m.part in (FULL, GROWTH) else None),
+                **m.summary(_floor_of(m, floors)),
                 "runs": [asdict(r) for r in m.runs],
                 "peak_rss_mb_runs": m.peak_rss_mb,
             }
