@@ -106,7 +106,6 @@ def init_app(app: Flask) -> None:
             timer.lap("request")
         else:  # a caller of the unwrapped app (none in service): the stages start here
             timer = StageTimer()
-        ctx_g.started = timer.started
         ctx_g.stage_timer = timer
         ctx_g.log_fields = {}
         given = environ.get(_REQUEST_ID_ENVIRON, "")
@@ -136,7 +135,7 @@ def init_app(app: Flask) -> None:
             cpu_ms = timer.cpu_ms()
             if cpu_ms is not None:  # one request in stages.CPU_SAMPLE_EVERY
                 fields["stages_cpu_ms"] = cpu_ms
-        started = getattr(ctx_g, "started", None)
+        started = timer.started if timer is not None else None  # where the stages began
         seconds = time.perf_counter() - started if started is not None else 0.0
         if started is not None:
             fields["duration_ms"] = round(seconds * 1000, 2)
