@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from cds_service.config import defaults
 from cds_service.errors import DataUnavailable
+from cds_service.hook_requests import bundle_entries
 from cds_service.protocol.request import HookRequest
 from cds_service.resolution import prefetch, resolve
 from cds_service.resolution.resolved import KeyState
@@ -268,18 +269,6 @@ _BUNDLES = st.fixed_dictionaries(
 )
 
 
-def _resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    """The plain reading the one pass replaced: every entry's resource that is an object."""
-    entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        return []
-    return [
-        e["resource"]
-        for e in entries
-        if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-    ]
-
-
 def _keep(resources: list[dict[str, Any]], resource_type: str | None) -> tuple[dict[str, Any], ...]:
     if resource_type is None:
         return tuple(r for r in resources if r.get("resourceType") != "OperationOutcome")
@@ -291,7 +280,8 @@ def _keep(resources: list[dict[str, Any]], resource_type: str | None) -> tuple[d
 def test_classify_bundle_in_one_pass_is_the_three_passes_it_replaced(
     bundle: dict[str, Any], resource_type: str | None
 ) -> None:
-    resources = _resources(bundle)
+    # The plain reading the one pass replaced: every entry's resource that is an object.
+    resources = bundle_entries(bundle)
     outcomes = tuple(r for r in resources if r.get("resourceType") == "OperationOutcome")
     got = prefetch.classify_bundle(bundle, resource_type)
     if resources and len(outcomes) == len(resources):
